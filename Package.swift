@@ -1,0 +1,69 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+  name: "EdgeMount",
+  platforms: [.macOS(.v15)],
+  products: [
+    .executable(name: "edgemount", targets: ["edgemount"]),
+    .executable(name: "canedge-sim", targets: ["canedge-sim"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+  ],
+  targets: [
+    // C libraries, each behind a module map over a small shim header.
+    .systemLibrary(
+      name: "CFuse", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
+    .systemLibrary(
+      name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+    .systemLibrary(
+      name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+    .systemLibrary(
+      name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+    // The S3 client: SigV4, credentials, libcurl transport, XML listings.
+    .target(
+      name: "S3",
+      dependencies: ["CCurl", "COpenSSL", .product(name: "Logging", package: "swift-log")]),
+    // The CANedge bucket model: keys, devices, sessions, splits, duplicate folding.
+    .target(name: "CANedge", dependencies: ["CZlib"]),
+    // The on-disk block cache for immutable log data.
+    .target(name: "Cache", dependencies: ["COpenSSL"]),
+    // The filesystem core: inode table, directory model, attributes, errno mapping.
+    .target(
+      name: "FileSystem",
+      dependencies: [
+        "S3", "CANedge", "Cache", .product(name: "Logging", package: "swift-log"),
+      ]),
+    // The thin libfuse3 low-level adapter over the filesystem core.
+    .target(
+      name: "FUSE",
+      dependencies: ["CFuse", "FileSystem", .product(name: "Logging", package: "swift-log")]),
+    // Command-line parsing and start-up, shared by the executable and its tests.
+    .target(
+      name: "EdgeMount",
+      dependencies: [
+        "S3", "CANedge", "FileSystem", "FUSE",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+      ]),
+    .executableTarget(name: "edgemount", dependencies: ["EdgeMount"]),
+    .executableTarget(
+      name: "canedge-sim",
+      dependencies: [
+        "S3", "CANedge",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+
+    .target(name: "TestSupport", dependencies: ["S3"], path: "Tests/TestSupport"),
+    .testTarget(name: "S3Tests", dependencies: ["S3", "TestSupport"]),
+    .testTarget(
+      name: "CANedgeTests", dependencies: ["CANedge", "TestSupport"]),
+    .testTarget(name: "FileSystemTests", dependencies: ["FileSystem", "TestSupport"]),
+    .testTarget(name: "EdgeMountTests", dependencies: ["EdgeMount", "TestSupport"]),
+    .testTarget(name: "MountTests", dependencies: ["S3", "TestSupport"]),
+  ],
+  swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,14 @@
+#ifndef EDGEMOUNT_CCURL_SHIM_H
+#define EDGEMOUNT_CCURL_SHIM_H
+#include <curl/curl.h>
+
+// curl_easy_setopt / curl_easy_getinfo are variadic; Swift needs one typed wrapper per argument type.
+static inline CURLcode em_setopt_long(CURL *h, CURLoption o, long v) { return curl_easy_setopt(h, o, v); }
+static inline CURLcode em_setopt_str(CURL *h, CURLoption o, const char *v) { return curl_easy_setopt(h, o, v); }
+static inline CURLcode em_setopt_ptr(CURL *h, CURLoption o, void *v) { return curl_easy_setopt(h, o, v); }
+static inline CURLcode em_setopt_off(CURL *h, CURLoption o, curl_off_t v) { return curl_easy_setopt(h, o, v); }
+static inline CURLcode em_setopt_slist(CURL *h, CURLoption o, struct curl_slist *v) { return curl_easy_setopt(h, o, v); }
+typedef size_t (*em_data_cb)(char *, size_t, size_t, void *);
+static inline CURLcode em_setopt_datacb(CURL *h, CURLoption o, em_data_cb v) { return curl_easy_setopt(h, o, v); }
+static inline CURLcode em_getinfo_long(CURL *h, CURLINFO i, long *v) { return curl_easy_getinfo(h, i, v); }
+#endif

@@ -1,0 +1,15 @@
+#ifndef EDGEMOUNT_CFUSE_SHIM_H
+#define EDGEMOUNT_CFUSE_SHIM_H
+// At 312 the session loop and cmdline parsers are functions Swift can import (at 35 they are macros).
+#define FUSE_USE_VERSION 312
+#include <fuse3/fuse_lowlevel.h>
+#include <sys/xattr.h>
+#include <sys/mount.h>
+#include <fcntl.h>
+#include <errno.h>
+#include <signal.h>
+#include <sys/stat.h>
+#ifndef ENOATTR
+#define ENOATTR ENODATA
+#endif
+#endif

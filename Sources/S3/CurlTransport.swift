@@ -1,0 +1,137 @@
+import CCurl
+import Foundation
+import Synchronization
+
+/// Timeouts and TLS settings for `CurlTransport`.
+public struct TransportOptions: Sendable {
+  public var connectTimeout: Duration = .seconds(5)
+  /// A transfer slower than 1 byte/s for this long is aborted, so no request hangs forever.
+  public var lowSpeedTime: Duration = .seconds(15)
+  /// Upper bound on one whole request, whatever its speed.
+  public var totalTimeout: Duration = .seconds(300)
+  /// PEM file of CAs to trust instead of the system store (`--ca-file`).
+  public var caFile: String?
+
+  public init() {}
+}
+
+/// `HTTPTransport` on libcurl easy handles, pooled so connections are reused.
+public final class CurlTransport: HTTPTransport {
+  private let options: TransportOptions
+  private let pool = Mutex<[EasyHandle]>([])
+  private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_ALL)) }()
+
+  public init(options: TransportOptions = TransportOptions()) {
+    _ = Self.globalInit
+    self.options = options
+  }
+
+  deinit {
+    for handle in pool.withLock({ $0 }) { curl_easy_cleanup(handle.pointer) }
+  }
+
+  public func perform(_ request: HTTPRequest) throws(TransportError) -> HTTPResponse {
+    let easy = pool.withLock { $0.popLast() } ?? EasyHandle(pointer: curl_easy_init()!)
+    let handle = easy.pointer
+    defer {
+      curl_easy_reset(handle)
+      pool.withLock { $0.append(easy) }
+    }
+    let sink = ResponseSink()
+    let sinkPointer = Unmanaged.passUnretained(sink).toOpaque()
+    var list: UnsafeMutablePointer<curl_slist>? = nil
+    // Drop curl's own defaults that S3 does not want.
+    for header in ["Expect:", "Accept:", "Content-Type:"] { list = curl_slist_append(list, header) }
+    for (name, value) in request.headers { list = curl_slist_append(list, "\(name): \(value)") }
+    defer { curl_slist_free_all(list) }
+
+    em_setopt_str(handle, CURLOPT_URL, request.url)
+    em_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
+    em_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(options.connectTimeout.milliseconds))
+    em_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1)
+    em_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, max(1, Int(options.lowSpeedTime.milliseconds / 1000)))
+    em_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(options.totalTimeout.milliseconds))
+    em_setopt_long(handle, CURLOPT_TCP_NODELAY, 1)
+    em_setopt_long(handle, CURLOPT_TCP_KEEPALIVE, 1)
+    if let caFile = options.caFile { em_setopt_str(handle, CURLOPT_CAINFO, caFile) }
+    em_setopt_slist(handle, CURLOPT_HTTPHEADER, list)
+    em_setopt_datacb(handle, CURLOPT_WRITEFUNCTION, { ptr, size, count, user in
+      let sink = Unmanaged<ResponseSink>.fromOpaque(user!).takeUnretainedValue()
+      let n = size * count
+      sink.body.append(contentsOf: UnsafeRawBufferPointer(start: ptr, count: n))
+      return n
+    })
+    em_setopt_ptr(handle, CURLOPT_WRITEDATA, sinkPointer)
+    em_setopt_datacb(handle, CURLOPT_HEADERFUNCTION, { ptr, size, count, user in
+      let sink = Unmanaged<ResponseSink>.fromOpaque(user!).takeUnretainedValue()
+      let n = size * count
+      let line = String(decoding: UnsafeRawBufferPointer(start: ptr, count: n), as: UTF8.self)
+      sink.headerLine(line)
+      return n
+    })
+    em_setopt_ptr(handle, CURLOPT_HEADERDATA, sinkPointer)
+
+    switch request.method {
+    case "GET": break
+    case "HEAD": em_setopt_long(handle, CURLOPT_NOBODY, 1)
+    default: em_setopt_str(handle, CURLOPT_CUSTOMREQUEST, request.method)
+    }
+    let code: CURLcode = request.body.withUnsafeBufferPointer { body in
+      if request.method == "PUT" || request.method == "POST" {
+        em_setopt_off(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
+        em_setopt_ptr(handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: body.baseAddress ?? UnsafePointer(bitPattern: 1)!))
+      }
+      return curl_easy_perform(handle)
+    }
+    guard code == CURLE_OK else { throw Self.transportError(code) }
+    var status = 0
+    em_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
+    return HTTPResponse(status: status, headers: sink.headers, body: sink.body)
+  }
+
+  static func transportError(_ code: CURLcode) -> TransportError {
+    let text = String(cString: curl_easy_strerror(code))
+    let kind: TransportError.Kind
+    switch code {
+    case CURLE_COULDNT_CONNECT: kind = .connect
+    case CURLE_OPERATION_TIMEDOUT: kind = .timeout
+    case CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_GOT_NOTHING: kind = .reset
+    case CURLE_PARTIAL_FILE: kind = .shortBody
+    case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY: kind = .resolve
+    case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE,
+      CURLE_SSL_CERTPROBLEM:
+      kind = .tls
+    default: kind = .other
+    }
+    return TransportError(kind: kind, message: text)
+  }
+}
+
+/// A curl easy handle; used by one thread at a time (taken from and returned to the pool).
+private struct EasyHandle: @unchecked Sendable {
+  let pointer: UnsafeMutableRawPointer
+}
+
+/// Collects one response; only touched by the thread running the transfer.
+private final class ResponseSink {
+  var body: [UInt8] = []
+  var headers: [(String, String)] = []
+
+  func headerLine(_ line: String) {
+    if line.hasPrefix("HTTP/") {
+      headers.removeAll()  // a new response (after a 100 Continue or a redirect)
+      return
+    }
+    guard let colon = line.firstIndex(of: ":") else { return }
+    let name = line[..<colon].lowercased()
+    let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+    headers.append((name, value))
+  }
+}
+
+extension Duration {
+  var milliseconds: Int64 {
+    let (seconds, attoseconds) = components
+    return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+  }
+}

@@ -1,0 +1,29 @@
+import Synchronization
+
+/// Counts of S3 requests by kind, and bytes moved, since the mount started.
+public struct RequestCounts: Sendable, Equatable {
+  public var get = 0
+  public var head = 0
+  public var list = 0
+  public var put = 0
+  public var delete = 0
+  public var retries = 0
+  public var failures = 0
+  public var bytesDownloaded: UInt64 = 0
+  public var bytesUploaded: UInt64 = 0
+
+  public init() {}
+}
+
+/// Thread-safe request counters shared by every user of one `S3Client`.
+public final class RequestCounters: Sendable {
+  private let counts = Mutex(RequestCounts())
+
+  public init() {}
+
+  public var snapshot: RequestCounts { counts.withLock { $0 } }
+
+  func record(_ update: (inout RequestCounts) -> Void) {
+    counts.withLock { update(&$0) }
+  }
+}

@@ -1,0 +1,225 @@
+import Foundation
+import Logging
+
+/// A blocking S3 client for one bucket: SigV4-signed requests over libcurl, with retries.
+///
+/// Every call blocks its thread until the answer is in; call it from FUSE worker threads or
+/// threads of your own, never from Swift's cooperative pool.
+public final class S3Client: Sendable {
+  public let bucket: String
+  public let endpoint: S3Endpoint
+  public let retryPolicy: RetryPolicy
+  public let counters = RequestCounters()
+  private let signer: SigV4
+  private let transport: any HTTPTransport
+  private let logger: Logger
+
+  public init(
+    bucket: String, endpoint: S3Endpoint, credentials: Credentials, transport: any HTTPTransport,
+    retryPolicy: RetryPolicy = RetryPolicy(), logger: Logger = Logger(label: "edgemount.s3")
+  ) {
+    self.bucket = bucket
+    self.endpoint = endpoint
+    self.signer = SigV4(credentials: credentials, region: endpoint.region)
+    self.transport = transport
+    self.retryPolicy = retryPolicy
+    self.logger = logger
+  }
+
+  /// The same client with another retry policy (the start-up check uses `.none`).
+  public func with(retryPolicy: RetryPolicy) -> S3Client {
+    S3Client(bucket: bucket, endpoint: endpoint, credentials: signer.credentials, transport: transport,
+      retryPolicy: retryPolicy, logger: logger)
+  }
+
+  // MARK: Operations
+
+  /// Checks that the bucket exists and the credentials may list it (one ListObjectsV2 of one key).
+  public func checkAccess() throws(S3Error) {
+    _ = try listPage(prefix: "", delimiter: "/", continuationToken: nil, maxKeys: 1)
+  }
+
+  /// One page of ListObjectsV2.
+  public func listPage(prefix: String, delimiter: String?, continuationToken: String?, maxKeys: Int = 1000)
+    throws(S3Error) -> ListPage
+  {
+    var query: [(String, String)] = [("list-type", "2"), ("encoding-type", "url"), ("max-keys", String(maxKeys))]
+    if !prefix.isEmpty { query.append(("prefix", prefix)) }
+    if let delimiter { query.append(("delimiter", delimiter)) }
+    if let continuationToken { query.append(("continuation-token", continuationToken)) }
+    let response = try send(method: "GET", key: nil, query: query, kind: \.list)
+    return try ListObjectsParser.parse(response.body)
+  }
+
+  /// Every object and common prefix under `prefix`, following continuation tokens.
+  public func listAll(prefix: String, delimiter: String?) throws(S3Error) -> ListPage {
+    var result = ListPage()
+    var token: String?
+    var seenTokens = Set<String>()
+    repeat {
+      let page = try listPage(prefix: prefix, delimiter: delimiter, continuationToken: token)
+      result.objects += page.objects
+      result.commonPrefixes += page.commonPrefixes
+      token = page.isTruncated ? page.nextContinuationToken : nil
+      if let t = token, !seenTokens.insert(t).inserted {
+        throw .invalidResponse("listing repeats continuation token; stopping")
+      }
+    } while token != nil
+    return result
+  }
+
+  /// The bytes of `range` (or the whole object). With `ifMatch`, fails with 412 if the object
+  /// changed; the body length is checked against the range asked for.
+  public func getObject(key: String, range: Range<UInt64>? = nil, ifMatch: String? = nil) throws(S3Error) -> [UInt8] {
+    var headers: [(String, String)] = []
+    if let range {
+      guard !range.isEmpty else { return [] }
+      headers.append(("Range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)"))
+    }
+    if let ifMatch { headers.append(("If-Match", "\"\(ifMatch)\"")) }
+    let response = try send(method: "GET", key: key, headers: headers, kind: \.get) { response throws(S3Error) in
+      guard let range else {
+        if let length = response.header("content-length").flatMap(UInt64.init), length != response.body.count {
+          throw .invalidResponse("GET \(key): body is \(response.body.count) bytes, Content-Length says \(length)")
+        }
+        return
+      }
+      // A server that ignores Range answers 200 with the whole object: take the slice.
+      if response.status == 200 { return }
+      guard let contentRange = response.header("content-range"),
+        let (start, end) = Self.parseContentRange(contentRange), start == range.lowerBound
+      else {
+        throw .invalidResponse("GET \(key): missing or wrong Content-Range")
+      }
+      let expected = min(range.upperBound, end + 1) - range.lowerBound
+      guard response.body.count == expected else {
+        throw .invalidResponse("GET \(key): got \(response.body.count) bytes for a range of \(expected)")
+      }
+    }
+    if let range, response.status == 200 {
+      let lower = Int(min(range.lowerBound, UInt64(response.body.count)))
+      let upper = Int(min(range.upperBound, UInt64(response.body.count)))
+      return Array(response.body[lower..<upper])
+    }
+    return response.body
+  }
+
+  public func headObject(key: String) throws(S3Error) -> ObjectHead {
+    let response = try send(method: "HEAD", key: key, kind: \.head)
+    var metadata: [String: String] = [:]
+    for (name, value) in response.headers where name.hasPrefix("x-amz-meta-") {
+      metadata[String(name.dropFirst("x-amz-meta-".count))] = value
+    }
+    return ObjectHead(
+      size: response.header("content-length").flatMap(UInt64.init) ?? 0,
+      etag: response.header("etag")?.unquotedETag ?? "",
+      lastModified: response.header("last-modified").flatMap(HTTPDate.parseRFC1123) ?? 0,
+      metadata: metadata)
+  }
+
+  /// Uploads a whole object in one PUT; returns the new ETag.
+  @discardableResult
+  public func putObject(
+    key: String, body: [UInt8], contentType: String = "application/octet-stream",
+    metadata: [String: String] = [:], condition: PutCondition = .none
+  ) throws(S3Error) -> String {
+    var headers: [(String, String)] = [
+      ("Content-Type", contentType), ("Content-MD5", Data(Digest.md5(body)).base64EncodedString()),
+    ]
+    for (name, value) in metadata.sorted(by: { $0.key < $1.key }) { headers.append(("x-amz-meta-\(name)", value)) }
+    switch condition {
+    case .none: break
+    case .ifMatch(let etag): headers.append(("If-Match", "\"\(etag)\""))
+    case .ifNoneMatch: headers.append(("If-None-Match", "*"))
+    }
+    let response = try send(method: "PUT", key: key, headers: headers, body: body, kind: \.put)
+    return response.header("etag")?.unquotedETag ?? Digest.hex(Digest.md5(body))
+  }
+
+  public func deleteObject(key: String) throws(S3Error) {
+    _ = try send(method: "DELETE", key: key, kind: \.delete)
+  }
+
+  /// Creates the bucket (used by tests, the demo and the simulator; the mount never creates buckets).
+  public func createBucket() throws(S3Error) {
+    do {
+      _ = try send(method: "PUT", key: nil, kind: \.put)
+    } catch where error.code == "BucketAlreadyOwnedByYou" || error.code == "BucketAlreadyExists" {
+      return
+    }
+  }
+
+  // MARK: Plumbing
+
+  private func send(
+    method: String, key: String?, query: [(String, String)] = [], headers: [(String, String)] = [],
+    body: [UInt8] = [], kind: WritableKeyPath<RequestCounts, Int>,
+    validate: (HTTPResponse) throws(S3Error) -> Void = { _ in }
+  ) throws(S3Error) -> HTTPResponse {
+    let start = ContinuousClock.now
+    var attempt = 1
+    while true {
+      do {
+        let response = try sendOnce(method: method, key: key, query: query, headers: headers, body: body, kind: kind)
+        try validate(response)
+        return response
+      } catch {
+        let elapsed = ContinuousClock.now - start
+        if retryPolicy.isRetryable(error), retryPolicy.allowsAttempt(attempt + 1, elapsed: elapsed) {
+          attempt += 1
+          counters.record { $0.retries += 1 }
+          let wait = retryPolicy.delay(beforeAttempt: attempt, unit: Double.random(in: 0..<1))
+          logger.debug("retrying \(method) \(key ?? "/") after \(error) (attempt \(attempt))")
+          Thread.sleep(forTimeInterval: Double(wait.milliseconds) / 1000)
+          continue
+        }
+        counters.record { $0.failures += 1 }
+        if case .service(let e) = error, e.status == 404 || e.status == 412 {
+          logger.debug("\(method) \(key ?? "/"): \(error)")
+        } else {
+          logger.warning("\(method) \(key ?? "/") failed: \(error)")
+        }
+        throw error
+      }
+    }
+  }
+
+  private func sendOnce(
+    method: String, key: String?, query: [(String, String)], headers: [(String, String)], body: [UInt8],
+    kind: WritableKeyPath<RequestCounts, Int>
+  ) throws(S3Error) -> HTTPResponse {
+    let (host, path) = endpoint.location(bucket: bucket, key: key)
+    let payloadHash = body.isEmpty ? SigV4.emptyPayloadHash : Digest.hex(Digest.sha256(body))
+    var allHeaders = headers
+    allHeaders.append(("Host", host))
+    let signature = signer.sign(
+      method: method, path: path, query: query, headers: allHeaders, payloadHash: payloadHash, date: Date())
+    allHeaders += signature.headers
+    let queryString = query.map { "\(URIEncoding.encode($0.0))=\(URIEncoding.encode($0.1))" }.joined(separator: "&")
+    let url = "\(endpoint.scheme)://\(host)\(path)" + (queryString.isEmpty ? "" : "?\(queryString)")
+    counters.record { $0[keyPath: kind] += 1; $0.bytesUploaded += UInt64(body.count) }
+    let response: HTTPResponse
+    do {
+      response = try transport.perform(HTTPRequest(method: method, url: url, headers: allHeaders, body: body))
+    } catch {
+      throw .transport(error)
+    }
+    counters.record { $0.bytesDownloaded += UInt64(response.body.count) }
+    guard (200..<300).contains(response.status) else {
+      throw .service(
+        ErrorResponseParser.parse(
+          status: response.status, body: method == "HEAD" ? [] : response.body,
+          requestID: response.header("x-amz-request-id")))
+    }
+    return response
+  }
+
+  static func parseContentRange(_ value: String) -> (UInt64, UInt64)? {
+    // "bytes 0-9/443"
+    guard value.hasPrefix("bytes ") else { return nil }
+    let spec = value.dropFirst(6).split(separator: "/").first ?? ""
+    let bounds = spec.split(separator: "-")
+    guard bounds.count == 2, let a = UInt64(bounds[0]), let b = UInt64(bounds[1]), a <= b else { return nil }
+    return (a, b)
+  }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import S3
+import TestSupport
+import Testing
+
+/// Against the real SeaweedFS started by `scripts/test`, with SigV4 enforced.
+@Suite(.serialized) struct S3ClientTests {
+  @Test func listsTwoThousandFiveHundredKeysThroughPagination() throws {
+    let s3 = try TestS3.freshBucket("paging")
+    let keys = (0..<2500).map { String(format: "DEV00001/00000001/%08d-5E0BE100.MF4", $0) }
+    try parallelPut(s3, keys: keys)
+    try s3.putObject(key: "DEV00001/device.json", body: Array("{}".utf8))
+    let before = s3.counters.snapshot.list
+    let all = try s3.listAll(prefix: "DEV00001/00000001/", delimiter: nil)
+    #expect(all.objects.map(\.key) == keys)
+    #expect(s3.counters.snapshot.list - before == 3)
+    #expect(all.objects.allSatisfy { $0.size == UInt64($0.key.utf8.count) && $0.etag.count == 32 })
+  }
+
+  @Test func delimiterListingReturnsCommonPrefixes() throws {
+    let s3 = try TestS3.freshBucket("delim")
+    for key in ["A1B2C3D4/00000001/00000001-5E0BE100.MF4", "A1B2C3D4/00000002/00000001-5E0BE100.MF4",
+      "A1B2C3D4/device.json", "B1B2C3D4/00000001/00000001-5E0BE100.MF4", "aggregations/x.csv", "top.txt"]
+    {
+      try s3.putObject(key: key, body: Array(key.utf8))
+    }
+    let root = try s3.listAll(prefix: "", delimiter: "/")
+    #expect(root.commonPrefixes.sorted() == ["A1B2C3D4/", "B1B2C3D4/", "aggregations/"])
+    #expect(root.objects.map(\.key) == ["top.txt"])
+    let device = try s3.listAll(prefix: "A1B2C3D4/", delimiter: "/")
+    #expect(device.commonPrefixes.sorted() == ["A1B2C3D4/00000001/", "A1B2C3D4/00000002/"])
+    #expect(device.objects.map(\.key) == ["A1B2C3D4/device.json"])
+  }
+
+  @Test func rangedGetReturnsExactlyTheBytesAsked() throws {
+    let s3 = try TestS3.freshBucket("range")
+    let data = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 8) }
+    try s3.putObject(key: "obj", body: data)
+    for range: Range<UInt64> in [0..<10, 1..<2, 4095..<4097, 131_071..<200_001, 299_990..<300_000, 0..<300_000] {
+      #expect(try s3.getObject(key: "obj", range: range) == Array(data[Int(range.lowerBound)..<Int(range.upperBound)]))
+    }
+    // A range running past the end is cut at the end, as S3 does.
+    #expect(try s3.getObject(key: "obj", range: 299_995..<400_000) == Array(data[299_995...]))
+    #expect(try s3.getObject(key: "obj") == data)
+  }
+
+  @Test func keysWithSpacesPlusUnicodeAndTildeRoundTrip() throws {
+    let s3 = try TestS3.freshBucket("keys")
+    let keys = ["dir/a b.txt", "dir/a+b.txt", "dir/ünï cødé 日本.txt", "dir/~tilde~", "dir/percent%20.txt", "dir/q?=&.txt"]
+    for key in keys { try s3.putObject(key: key, body: Array(key.utf8)) }
+    #expect(try s3.listAll(prefix: "dir/", delimiter: "/").objects.map(\.key).sorted() == keys.sorted())
+    for key in keys { #expect(try s3.getObject(key: key) == Array(key.utf8)) }
+  }
+
+  @Test func headReturnsTheMetadataWritten() throws {
+    let s3 = try TestS3.freshBucket("head")
+    let meta = ["hw": "00.02", "fw": "01.07.02", "net": "wifi-fleet", "timestamp": "20200101T000000Z", "put-index": "42"]
+    let etag = try s3.putObject(key: "D/1/00000001-5E0BE100.MF4", body: [1, 2, 3], metadata: meta)
+    let head = try s3.headObject(key: "D/1/00000001-5E0BE100.MF4")
+    #expect(head.metadata == meta)
+    #expect(head.size == 3 && head.etag == etag && head.lastModified > 1_700_000_000)
+    let missing = #expect(throws: S3Error.self) { try s3.headObject(key: "nope") }
+    #expect(missing?.isNotFound == true)
+  }
+
+  @Test func conditionalPutFailsWith412WhenTheETagIsStale() throws {
+    let s3 = try TestS3.freshBucket("cond")
+    let first = try s3.putObject(key: "config-01.09.json", body: Array("{\"a\":1}".utf8))
+    let second = try s3.putObject(key: "config-01.09.json", body: Array("{\"a\":2}".utf8), condition: .ifMatch(first))
+    let stale = #expect(throws: S3Error.self) {
+      try s3.putObject(key: "config-01.09.json", body: Array("{\"a\":3}".utf8), condition: .ifMatch(first))
+    }
+    #expect(stale?.isPreconditionFailed == true)
+    #expect(try s3.getObject(key: "config-01.09.json") == Array("{\"a\":2}".utf8))
+    let exists = #expect(throws: S3Error.self) {
+      try s3.putObject(key: "config-01.09.json", body: [0], condition: .ifNoneMatch)
+    }
+    #expect(exists?.isPreconditionFailed == true)
+    #expect(try s3.headObject(key: "config-01.09.json").etag == second)
+    let staleGet = #expect(throws: S3Error.self) { try s3.getObject(key: "config-01.09.json", range: 0..<2, ifMatch: first) }
+    #expect(staleGet?.isPreconditionFailed == true)
+  }
+
+  @Test func deleteRemovesTheObject() throws {
+    let s3 = try TestS3.freshBucket("delete")
+    try s3.putObject(key: "x", body: [1])
+    try s3.deleteObject(key: "x")
+    #expect(try s3.listAll(prefix: "", delimiter: nil).objects.isEmpty)
+  }
+
+  @Test func wrongSecretIsATypedAuthenticationError() throws {
+    let good = try TestS3.credentials
+    let bad = Credentials(accessKeyID: good.accessKeyID, secretAccessKey: "wrong-\(UUID())")
+    let s3 = try TestS3.client(bucket: "fleet", credentials: bad)
+    let error = #expect(throws: S3Error.self) { try s3.checkAccess() }
+    #expect(error?.isAuthenticationFailure == true)
+    #expect(error?.code == "SignatureDoesNotMatch")
+    #expect(error.map { "\($0)" }?.contains(bad.secretAccessKey) == false)
+    #expect(s3.counters.snapshot.retries == 0)
+  }
+
+  @Test func missingBucketIsNoSuchBucket() throws {
+    let s3 = try TestS3.client(bucket: "no-such-bucket-\(UUID().uuidString.prefix(8).lowercased())")
+    let error = #expect(throws: S3Error.self) { try s3.checkAccess() }
+    #expect(error?.code == "NoSuchBucket")
+  }
+
+  @Test func unreachableEndpointFailsAfterBoundedRetries() throws {
+    let s3 = S3Client(
+      bucket: "b", endpoint: try S3Endpoint(url: "http://127.0.0.1:1", region: "us-east-1"),
+      credentials: try TestS3.credentials, transport: CurlTransport(),
+      retryPolicy: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(10)))
+    let error = #expect(throws: S3Error.self) { try s3.checkAccess() }
+    guard case .transport(let t) = error else { Issue.record("expected a transport error, got \(String(describing: error))"); return }
+    #expect(t.kind == .connect)
+    #expect(s3.counters.snapshot.retries == 2)
+  }
+
+  private func parallelPut(_ s3: S3Client, keys: [String]) throws {
+    let failures = FailureBox()
+    DispatchQueue.concurrentPerform(iterations: 8) { worker in
+      for key in keys.enumerated().filter({ $0.offset % 8 == worker }).map(\.element) {
+        do { try s3.putObject(key: key, body: Array(key.utf8)) } catch { failures.add("\(error)") }
+      }
+    }
+    if let first = failures.first { throw S3Error.invalidResponse(first) }
+  }
+}
+
+final class FailureBox: @unchecked Sendable {
+  private let lock = NSLock()
+  private var errors: [String] = []
+  func add(_ e: String) { lock.withLock { errors.append(e) } }
+  var first: String? { lock.withLock { errors.first } }
+}
