@@ -12,4 +12,9 @@
 #ifndef ENOATTR
 #define ENOATTR ENODATA
 #endif
+
+// fuse_session_loop_mt is a macro over a versioned symbol; one inline function Swift can call.
+static inline int em_session_loop_mt(struct fuse_session *se, struct fuse_loop_config *config) {
+  return fuse_session_loop_mt(se, config);
+}
 #endif

@@ -1,1 +1,3 @@
-print("edgemount")
+import EdgeMount
+
+EdgeMountCommand.runFromCommandLine()

@@ -1,0 +1,31 @@
+import ArgumentParser
+import Foundation
+import Glibc
+
+/// The `edgemount` command: mounting is the default subcommand.
+public struct EdgeMountCommand: ParsableCommand {
+  public static let version = "0.1.0"
+
+  public static let configuration = CommandConfiguration(
+    commandName: "edgemount",
+    abstract: "A FUSE filesystem for the S3 bucket of a CANedge fleet.",
+    version: version,
+    subcommands: [MountCommand.self],
+    defaultSubcommand: MountCommand.self)
+
+  public init() {}
+
+  /// Entry point for the executable: `-o` options expanded, signals blocked, then parsed and run.
+  public static func runFromCommandLine() -> Never {
+    SignalWatcher.blockSignals()
+    let arguments: [String]
+    do {
+      arguments = try MountOptionTranslator.expand(Array(CommandLine.arguments.dropFirst()))
+    } catch {
+      FileHandle.standardError.write(Data("edgemount: \(error.description)\n".utf8))
+      Glibc.exit(2)
+    }
+    main(arguments)
+    Glibc.exit(0)
+  }
+}

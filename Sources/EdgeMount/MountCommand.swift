@@ -1,0 +1,128 @@
+import ArgumentParser
+import FUSE
+import FileSystem
+import Foundation
+import Logging
+import S3
+
+/// `edgemount BUCKET MOUNTPOINT [options]`: mounts a CANedge bucket.
+public struct MountCommand: ParsableCommand {
+  public static let configuration = CommandConfiguration(
+    commandName: "mount",
+    abstract: "Mount a CANedge S3 bucket as a directory tree per device.",
+    discussion: """
+      Credentials come from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, then \
+      ~/.aws/credentials and ~/.aws/config (AWS_PROFILE or --profile). Secrets are never \
+      accepted on the command line. Unmount with 'fusermount3 -u MOUNTPOINT', umount, Ctrl-C or SIGTERM.
+      Every option also works as '-o name=value' (dashes or underscores), as mount(8) passes them.
+      """)
+
+  @Argument(help: "The bucket: BUCKET or s3://BUCKET[/PREFIX].")
+  var bucket: String
+
+  @Argument(help: "An existing, empty directory to mount on.")
+  var mountpoint: String
+
+  @Option(help: "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, the profile's endpoint_url, else AWS).")
+  var endpoint: String?
+
+  @Option(help: "Region for signing (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's region, else us-east-1).")
+  var region: String?
+
+  @Flag(inversion: .prefixedNo, help: "Path-style addressing (default: on for non-AWS endpoints).")
+  var pathStyle: Bool?
+
+  @Option(help: "Profile in ~/.aws/credentials and ~/.aws/config.")
+  var profile: String?
+
+  @Option(help: "PEM file of certificate authorities to trust for HTTPS.")
+  var caFile: String?
+
+  @Flag(help: "Refuse every change (EROFS).")
+  var readOnly = false
+
+  @Option(help: "Owner of every file (default: the user who mounts).")
+  var uid: UInt32?
+
+  @Option(help: "Group of every file (default: the group of the user who mounts).")
+  var gid: UInt32?
+
+  @Option(help: "Permission bits to clear, in octal (default: 022).")
+  var umask: String = "022"
+
+  @Flag(help: "Let other users use the mount (needs user_allow_other in /etc/fuse.conf for non-root).")
+  var allowOther = false
+
+  @Option(help: "Seconds a directory listing is trusted.")
+  var listTtl: Int = 30
+
+  @Option(help: "Seconds device.json and schema files are trusted.")
+  var heartbeatTtl: Int = 10
+
+  @Flag(name: [.customShort("f"), .long], help: "Stay in the foreground and log to stderr.")
+  var foreground = false
+
+  @Flag(name: [.customShort("d"), .long], help: "Log at debug level (same as --log-level debug).")
+  var debug = false
+
+  @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+  var logLevel: String = "info"
+
+  public init() {}
+
+  public func validate() throws {
+    guard (0...86_400).contains(listTtl) else { throw ValidationError("--list-ttl must be 0 to 86400 seconds") }
+    guard (0...86_400).contains(heartbeatTtl) else { throw ValidationError("--heartbeat-ttl must be 0 to 86400 seconds") }
+    guard let mask = UInt32(umask, radix: 8), mask <= 0o777 else { throw ValidationError("--umask must be octal, 000 to 777") }
+    _ = mask
+    guard Logger.Level(rawValue: logLevel) != nil else {
+      throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+    }
+  }
+
+  public func run() throws {
+    let level: Logger.Level = debug ? .debug : Logger.Level(rawValue: logLevel) ?? .info
+    let daemonChild = Daemon.isChild
+    if !foreground && !daemonChild {
+      // Start a detached copy in the foreground mode and wait until it has mounted (or failed).
+      throw ExitCode(Daemon.spawnAndWait())
+    }
+    if daemonChild {
+      Daemon.detach()
+      SyslogLogHandler.open()
+      LoggingSystem.bootstrap { SyslogLogHandler(label: $0, level: level) }
+    } else {
+      LoggingSystem.bootstrap { label in
+        var h = StreamLogHandler.standardError(label: label)
+        h.logLevel = level
+        return h
+      }
+    }
+    let logger = Logger(label: "edgemount")
+    let mount: FUSEMount
+    do {
+      mount = try Startup(command: self, logger: logger).mount()
+    } catch {
+      Daemon.reportFailure("\(error)")
+      FileHandle.standardError.write(Data("edgemount: \(error)\n".utf8))
+      throw ExitCode(1)
+    }
+    Daemon.reportReady()
+    let target = mountpoint
+    let signals = SignalWatcher { signal in
+      logger.info("signal \(signal): unmounting \(target)")
+      mount.stop()
+    }
+    signals.start()
+    logger.info("mounted \(bucket) on \(mountpoint)")
+    let result = mount.run()
+    logger.info("unmounted \(mountpoint)")
+    if result != 0 && result != SIGINT && result != SIGTERM && result != SIGHUP && result != -SIGINT
+      && result != -SIGTERM && result != -SIGHUP
+    {
+      throw ExitCode(1)
+    }
+  }
+
+  var settingsUmask: UInt32 { UInt32(umask, radix: 8) ?? 0o022 }
+}

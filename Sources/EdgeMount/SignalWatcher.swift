@@ -1,0 +1,36 @@
+import Foundation
+import Glibc
+
+/// Waits for SIGINT, SIGTERM and SIGHUP on a thread of its own (`sigwait`) and calls back.
+///
+/// `blockSignals()` must run first thing in `main`, before any thread starts, so every thread
+/// inherits the blocked mask and only this watcher receives them.
+final class SignalWatcher: @unchecked Sendable {
+  static let handled = [SIGINT, SIGTERM, SIGHUP]
+  private let action: @Sendable (Int32) -> Void
+
+  init(action: @escaping @Sendable (Int32) -> Void) { self.action = action }
+
+  static func blockSignals() {
+    var set = sigset_t()
+    sigemptyset(&set)
+    for s in handled { sigaddset(&set, s) }
+    pthread_sigmask(SIG_BLOCK, &set, nil)
+    signal(SIGPIPE, SIG_IGN)
+  }
+
+  func start() {
+    let action = self.action
+    let thread = Thread {
+      var set = sigset_t()
+      sigemptyset(&set)
+      for s in SignalWatcher.handled { sigaddset(&set, s) }
+      var received: Int32 = 0
+      while sigwait(&set, &received) == 0 {
+        action(received)
+      }
+    }
+    thread.name = "edgemount-signals"
+    thread.start()
+  }
+}

@@ -1,0 +1,135 @@
+import FUSE
+import FileSystem
+import Foundation
+import Logging
+import S3
+
+/// Everything between parsed options and a live mount: credentials, endpoint, the access
+/// check, the mount point check and the kernel mount. Each failure is one clear sentence.
+struct Startup {
+  let command: MountCommand
+  let logger: Logger
+
+  struct Failure: Error, CustomStringConvertible {
+    let description: String
+  }
+
+  func mount() throws -> FUSEMount {
+    let location: BucketLocation
+    do { location = try BucketLocation(command.bucket) } catch { throw Failure(description: error.description) }
+    let mountpoint = try checkMountpoint(command.mountpoint)
+
+    let chain = CredentialChain(profile: command.profile)
+    let files = chain.loadFiles()
+    for warning in files.warnings { logger.warning("\(warning)") }
+    let credentials: Credentials
+    do { credentials = try chain.resolveCredentials(files: files) } catch { throw Failure(description: error.description) }
+    let region = command.region ?? chain.region(files: files) ?? "us-east-1"
+    let endpoint: S3Endpoint
+    do {
+      if let url = command.endpoint ?? chain.endpoint(files: files) {
+        endpoint = try S3Endpoint(url: url, region: region, pathStyle: command.pathStyle)
+      } else {
+        var aws = S3Endpoint.aws(region: region)
+        if let style = command.pathStyle { aws.pathStyle = style }
+        endpoint = aws
+      }
+    } catch { throw Failure(description: error.description) }
+    if let caFile = command.caFile, !FileManager.default.isReadableFile(atPath: caFile) {
+      throw Failure(description: "--ca-file \(caFile) does not exist or cannot be read")
+    }
+
+    var transportOptions = TransportOptions()
+    transportOptions.caFile = command.caFile
+    let client = S3Client(
+      bucket: location.bucket, endpoint: endpoint, credentials: credentials,
+      transport: CurlTransport(options: transportOptions), logger: Logger(label: "edgemount.s3"))
+    try checkAccess(client.with(retryPolicy: RetryPolicy(maxAttempts: 3, deadline: .seconds(8))), credentials: credentials)
+
+    var settings = MountSettings()
+    settings.rootPrefix = location.prefix
+    settings.readOnly = command.readOnly
+    settings.uid = command.uid ?? getuid()
+    settings.gid = command.gid ?? getgid()
+    settings.umask = command.settingsUmask
+    settings.listTTL = .seconds(command.listTtl)
+    settings.heartbeatTTL = .seconds(command.heartbeatTtl)
+    settings.endpointDescription = "\(endpoint.description) (\(endpoint.pathStyle ? "path-style" : "virtual-hosted"), region \(region))"
+    let fs = FleetFileSystem(s3: client, settings: settings, logger: Logger(label: "edgemount.fs"))
+
+    var options = FUSEMount.Options()
+    options.allowOther = command.allowOther
+    options.readOnly = command.readOnly
+    do {
+      return try FUSEMount(fs: fs, mountpoint: mountpoint, options: options, logger: logger)
+    } catch {
+      throw Failure(description: error.description)
+    }
+  }
+
+  func checkMountpoint(_ path: String) throws -> String {
+    let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+    var st = stat()
+    if stat(absolute, &st) != 0 {
+      let code = errno
+      if code == ENOTCONN {
+        throw Failure(description: "mount point \(absolute) is a dead mount: run 'fusermount3 -u \(absolute)' first")
+      }
+      throw Failure(description: "mount point \(absolute) does not exist")
+    }
+    guard st.st_mode & S_IFMT == S_IFDIR else { throw Failure(description: "mount point \(absolute) is not a directory") }
+    var parent = stat()
+    if stat(absolute + "/..", &parent) == 0, parent.st_dev != st.st_dev || isMounted(absolute) {
+      throw Failure(description: "mount point \(absolute) is busy: something is already mounted there")
+    }
+    return absolute
+  }
+
+  private func isMounted(_ path: String) -> Bool {
+    guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return false }
+    return text.split(separator: "\n").contains { line in
+      let fields = line.split(separator: " ")
+      return fields.count > 4 && fields[4].replacingOccurrences(of: "\\040", with: " ") == path
+    }
+  }
+
+  func checkAccess(_ client: S3Client, credentials: Credentials) throws {
+    do {
+      try client.checkAccess()
+    } catch {
+      let bucket = client.bucket
+      let at = client.endpoint.description
+      let sentence: String
+      switch error {
+      case .service(let e) where e.code == "NoSuchBucket" || e.status == 404:
+        sentence = "bucket '\(bucket)' does not exist at \(at)"
+      case .service(let e) where e.code == "SignatureDoesNotMatch":
+        sentence = "S3 at \(at) rejected the secret key for access key \(credentials.accessKeyID) (from \(credentials.source)): the secret is wrong"
+      case .service(let e) where e.code == "InvalidAccessKeyId":
+        sentence = "S3 at \(at) does not know access key \(credentials.accessKeyID) (from \(credentials.source))"
+      case .service(let e) where e.code == "RequestTimeTooSkewed":
+        sentence = "S3 at \(at) rejected the request because this machine's clock is off; fix the time and retry"
+      case .service(let e) where e.code == "ExpiredToken" || e.code == "InvalidToken":
+        sentence = "the session token (AWS_SESSION_TOKEN) is expired or invalid"
+      case .service(let e) where e.status == 403:
+        sentence = "access key \(credentials.accessKeyID) may not list bucket '\(bucket)' at \(at) (\(e.code))"
+      case .service(let e) where e.status == 301 || e.code == "PermanentRedirect" || e.code == "AuthorizationHeaderMalformed":
+        sentence = "bucket '\(bucket)' is in another region than '\(client.endpoint.region)': pass --region"
+      case .service(let e):
+        sentence = "S3 at \(at) answered \(e)"
+      case .transport(let t):
+        switch t.kind {
+        case .tls:
+          sentence = "TLS to \(at) failed (\(t.message)): is the certificate trusted? pass --ca-file for a private CA"
+        case .resolve:
+          sentence = "cannot resolve the S3 endpoint host in \(at)"
+        default:
+          sentence = "cannot reach S3 at \(at): \(t.message)"
+        }
+      case .invalidResponse(let why):
+        sentence = "\(at) does not answer like S3: \(why)"
+      }
+      throw Failure(description: sentence)
+    }
+  }
+}

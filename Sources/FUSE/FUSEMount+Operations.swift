@@ -1,0 +1,196 @@
+import CFuse
+import FileSystem
+import Glibc
+
+/// The mount a request belongs to, from the session's userdata.
+private func mount(_ req: fuse_req_t?) -> FUSEMount {
+  Unmanaged<FUSEMount>.fromOpaque(fuse_req_userdata(req)!).takeUnretainedValue()
+}
+
+private func reply(_ req: fuse_req_t?, _ error: any Error) {
+  fuse_reply_err(req, FSError(error).errno)
+}
+
+private func name(_ cName: UnsafePointer<CChar>?) -> String {
+  cName.map { String(cString: $0) } ?? ""
+}
+
+/// A request the mount refuses to carry out: the tree is read-only until the write paths exist.
+private func refuse(_ req: fuse_req_t?) {
+  reply(req, mount(req).fs.refuseChange())
+}
+
+/// The low-level operations table. Built here, in a non-isolated library function, so the
+/// closures are plain C callbacks that libfuse may call from any worker thread.
+func makeOperations() -> fuse_lowlevel_ops {
+  var ops = fuse_lowlevel_ops()
+
+  ops.`init` = { _, conn in
+    guard let conn else { return }
+    conn.pointee.want |= UInt32(FUSE_CAP_READDIRPLUS)
+    conn.pointee.want &= ~UInt32(FUSE_CAP_READDIRPLUS_AUTO)
+    if conn.pointee.capable & UInt32(FUSE_CAP_ASYNC_READ) != 0 { conn.pointee.want |= UInt32(FUSE_CAP_ASYNC_READ) }
+    conn.pointee.max_readahead = min(conn.pointee.max_readahead, 1 << 20)
+  }
+
+  ops.lookup = { req, parent, cName in
+    do {
+      var e = try mount(req).fs.lookup(parent: UInt64(parent), name: name(cName)).entry
+      fuse_reply_entry(req, &e)
+    } catch { reply(req, error) }
+  }
+
+  ops.forget = { req, ino, count in
+    mount(req).fs.forget(ino: UInt64(ino), count: count)
+    fuse_reply_none(req)
+  }
+
+  ops.forget_multi = { req, count, list in
+    let fs = mount(req).fs
+    for i in 0..<count {
+      if let item = list?[i] { fs.forget(ino: UInt64(item.ino), count: item.nlookup) }
+    }
+    fuse_reply_none(req)
+  }
+
+  ops.getattr = { req, ino, _ in
+    do {
+      let attrs = try mount(req).fs.attributes(ino: UInt64(ino))
+      var st = attrs.stat
+      fuse_reply_attr(req, &st, attrs.timeout)
+    } catch { reply(req, error) }
+  }
+
+  ops.setattr = { req, _, _, _, _ in refuse(req) }
+  ops.mknod = { req, _, _, _, _ in refuse(req) }
+  ops.mkdir = { req, _, _, _ in refuse(req) }
+  ops.unlink = { req, _, _ in refuse(req) }
+  ops.rmdir = { req, _, _ in refuse(req) }
+  ops.symlink = { req, _, _, _ in refuse(req) }
+  ops.link = { req, _, _, _ in refuse(req) }
+  ops.rename = { req, _, _, _, _, _ in refuse(req) }
+  ops.create = { req, _, _, _, _ in refuse(req) }
+  ops.setxattr = { req, _, _, _, _, _ in refuse(req) }
+  ops.removexattr = { req, _, _ in refuse(req) }
+
+  ops.open = { req, ino, fi in
+    guard let fi else { return reply(req, FSError.badHandle) }
+    do {
+      let opened = try mount(req).fs.open(ino: UInt64(ino), flags: fi.pointee.flags)
+      fi.pointee.fh = opened.handle
+      fi.pointee.direct_io = opened.directIO ? 1 : 0
+      fi.pointee.keep_cache = opened.keepCache ? 1 : 0
+      fuse_reply_open(req, fi)
+    } catch { reply(req, error) }
+  }
+
+  ops.read = { req, _, size, offset, fi in
+    guard let fi else { return reply(req, FSError.badHandle) }
+    do {
+      let bytes = try mount(req).fs.read(handle: fi.pointee.fh, offset: UInt64(max(0, offset)), count: size)
+      bytes.withUnsafeBufferPointer { buf in
+        _ = fuse_reply_buf(req, UnsafeRawPointer(buf.baseAddress)?.assumingMemoryBound(to: CChar.self), buf.count)
+      }
+    } catch { reply(req, error) }
+  }
+
+  ops.write = { req, _, _, _, _, _ in refuse(req) }
+
+  ops.release = { req, _, fi in
+    if let fi { mount(req).fs.release(handle: fi.pointee.fh) }
+    fuse_reply_err(req, 0)
+  }
+
+  ops.flush = { req, _, _ in fuse_reply_err(req, 0) }
+  ops.fsync = { req, _, _, _ in fuse_reply_err(req, 0) }
+
+  ops.opendir = { req, ino, fi in
+    guard let fi else { return reply(req, FSError.badHandle) }
+    let m = mount(req)
+    do {
+      let entries = try m.fs.listDirectory(ino: UInt64(ino))
+      let attrs = try m.fs.attributes(ino: UInt64(ino))
+      var dot = attrs
+      dot.timeout = 0
+      let all = [DirectoryEntry(name: ".", attributes: dot), DirectoryEntry(name: "..", attributes: dot)] + entries
+      fi.pointee.fh = m.openDirectory(all)
+      fuse_reply_open(req, fi)
+    } catch { reply(req, error) }
+  }
+
+  ops.readdir = { req, _, size, offset, fi in
+    readDirectory(req, size: size, offset: offset, fi: fi, plus: false)
+  }
+
+  ops.readdirplus = { req, _, size, offset, fi in
+    readDirectory(req, size: size, offset: offset, fi: fi, plus: true)
+  }
+
+  ops.releasedir = { req, _, fi in
+    if let fi { mount(req).closeDirectory(fi.pointee.fh) }
+    fuse_reply_err(req, 0)
+  }
+
+  ops.fsyncdir = { req, _, _, _ in fuse_reply_err(req, 0) }
+
+  ops.statfs = { req, _ in
+    var st = statvfs()
+    st.f_bsize = 4096
+    st.f_frsize = 4096
+    // S3 has no capacity; report a large, fixed size so df and free-space checks pass.
+    st.f_blocks = 1 << 38
+    st.f_bfree = 1 << 38
+    st.f_bavail = 1 << 38
+    st.f_files = fsfilcnt_t(mount(req).fs.inodeCount)
+    st.f_ffree = 1 << 32
+    st.f_favail = 1 << 32
+    st.f_namemax = 255
+    fuse_reply_statfs(req, &st)
+  }
+
+  ops.getxattr = { req, _, _, _ in fuse_reply_err(req, ENODATA) }
+  ops.listxattr = { req, _, size in
+    if size == 0 { fuse_reply_xattr(req, 0) } else { fuse_reply_buf(req, nil, 0) }
+  }
+
+  return ops
+}
+
+/// Fills one readdir(plus) reply from the handle's snapshot, starting after `offset`.
+private func readDirectory(
+  _ req: fuse_req_t?, size: Int, offset: off_t, fi: UnsafeMutablePointer<fuse_file_info>?, plus: Bool
+) {
+  guard let fi else { return reply(req, FSError.badHandle) }
+  let m = mount(req)
+  guard let entries = m.directoryEntries(fi.pointee.fh) else { return reply(req, FSError.badHandle) }
+  var buffer = [CChar](repeating: 0, count: size)
+  var used = 0
+  var index = Int(max(0, offset))
+  buffer.withUnsafeMutableBufferPointer { buf in
+    while index < entries.count {
+      let entry = entries[index]
+      let isDot = entry.name == "." || entry.name == ".."
+      let next = off_t(index + 1)
+      let remaining = size - used
+      let added: Int
+      if plus {
+        var e = entry.attributes.entry
+        if isDot {
+          // No lookup is counted for . and ..: inode 0 tells the kernel not to.
+          e = fuse_entry_param()
+          e.attr.st_ino = ino_t(entry.attributes.ino)
+          e.attr.st_mode = S_IFDIR
+        }
+        added = fuse_add_direntry_plus(req, buf.baseAddress! + used, remaining, entry.name, &e, next)
+      } else {
+        var st = entry.attributes.stat
+        added = fuse_add_direntry(req, buf.baseAddress! + used, remaining, entry.name, &st, next)
+      }
+      if added > remaining { break }
+      if plus && !isDot { m.fs.retain(ino: entry.attributes.ino) }
+      used += added
+      index += 1
+    }
+    _ = fuse_reply_buf(req, buf.baseAddress, used)
+  }
+}

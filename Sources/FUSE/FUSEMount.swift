@@ -1,0 +1,110 @@
+import CFuse
+import FileSystem
+import Foundation
+import Logging
+import Synchronization
+
+/// A mounted `FleetFileSystem`: the libfuse3 low-level session, its kernel mount and its loop.
+///
+/// Requests are answered on libfuse's worker threads (which may block on S3); the adapter only
+/// translates between kernel requests and `FleetFileSystem` calls.
+public final class FUSEMount: @unchecked Sendable {
+  let fs: FleetFileSystem
+  let logger: Logger
+  let mountpoint: String
+  private var session: OpaquePointer?
+  private let directories = Mutex<DirectoryHandles>(DirectoryHandles())
+  private let unmounted = Mutex(false)
+
+  public struct MountError: Error, CustomStringConvertible {
+    public let description: String
+  }
+
+  /// Options for the kernel mount.
+  public struct Options: Sendable {
+    public var allowOther = false
+    public var readOnly = false
+    public var debug = false
+    public var maxThreads: UInt32 = 64
+    public init() {}
+  }
+
+  public init(fs: FleetFileSystem, mountpoint: String, options: Options, logger: Logger) throws(MountError) {
+    self.fs = fs
+    self.logger = logger
+    self.mountpoint = mountpoint
+    self.options = options
+    var args = ["edgemount", "-o", "fsname=edgemount:\(fs.s3.bucket),subtype=edgemount,default_permissions"]
+    if options.allowOther { args += ["-o", "allow_other"] }
+    if options.readOnly { args += ["-o", "ro"] }
+    if options.debug { args += ["-d"] }
+    var cArgs = args.map { strdup($0) }
+    defer { cArgs.forEach { free($0) } }
+    var ops = makeOperations()
+    let created: OpaquePointer? = cArgs.withUnsafeMutableBufferPointer { argv in
+      var fuseArgs = fuse_args(argc: Int32(argv.count), argv: argv.baseAddress, allocated: 0)
+      defer { fuse_opt_free_args(&fuseArgs) }
+      return fuse_session_new(
+        &fuseArgs, &ops, MemoryLayout<fuse_lowlevel_ops>.size, Unmanaged.passUnretained(self).toOpaque())
+    }
+    guard let created else { throw MountError(description: "could not create the FUSE session") }
+    session = created
+    guard fuse_session_mount(created, mountpoint) == 0 else {
+      fuse_session_destroy(created)
+      session = nil
+      throw MountError(description: "could not mount on \(mountpoint) (is /dev/fuse available, and the mount point an empty directory?)")
+    }
+  }
+
+  let options: Options
+
+  /// Serves requests until the filesystem is unmounted or `stop()` is called; then unmounts.
+  public func run() -> Int32 {
+    guard let session else { return 1 }
+    let config = fuse_loop_cfg_create()
+    defer { fuse_loop_cfg_destroy(config) }
+    fuse_loop_cfg_set_max_threads(config, options.maxThreads)
+    fuse_loop_cfg_set_idle_threads(config, 8)
+    fuse_loop_cfg_set_clone_fd(config, 0)
+    let result = em_session_loop_mt(session, config)
+    unmountOnce()
+    fuse_session_destroy(session)
+    self.session = nil
+    return result
+  }
+
+  /// Ends the loop and unmounts (from a signal-watching thread).
+  public func stop() {
+    guard let session else { return }
+    fuse_session_exit(session)
+    unmountOnce()
+  }
+
+  private func unmountOnce() {
+    let first = unmounted.withLock { done -> Bool in
+      defer { done = true }
+      return !done
+    }
+    guard first, let session else { return }
+    fuse_session_unmount(session)
+  }
+
+  /// Stable snapshots of directory listings, one per open directory handle, so readdir
+  /// offsets stay valid while the kernel reads a directory in several calls.
+  struct DirectoryHandles: Sendable {
+    var next: UInt64 = 1
+    var open: [UInt64: [DirectoryEntry]] = [:]
+  }
+
+  func openDirectory(_ entries: [DirectoryEntry]) -> UInt64 {
+    directories.withLock { d in
+      let h = d.next
+      d.next += 1
+      d.open[h] = entries
+      return h
+    }
+  }
+
+  func directoryEntries(_ handle: UInt64) -> [DirectoryEntry]? { directories.withLock { $0.open[handle] } }
+  func closeDirectory(_ handle: UInt64) { _ = directories.withLock { $0.open.removeValue(forKey: handle) } }
+}

@@ -1,0 +1,35 @@
+import Glibc
+import S3
+
+extension FSError {
+  /// The errno a program sees. The one place where errors become errno values.
+  public var errno: Int32 {
+    switch self {
+    case .notFound: return ENOENT
+    case .notDirectory: return ENOTDIR
+    case .isDirectory: return EISDIR
+    case .notEmpty: return ENOTEMPTY
+    case .accessDenied: return EACCES
+    case .readOnly: return EROFS
+    case .invalid: return EINVAL
+    case .conflict: return EBUSY
+    case .notSupported: return ENOTSUP
+    case .nameTooLong: return ENAMETOOLONG
+    case .badHandle: return EBADF
+    case .s3(let e):
+      if e.isNotFound { return ENOENT }
+      if e.isPreconditionFailed { return EBUSY }
+      if e.isAuthenticationFailure { return EACCES }
+      return EIO
+    }
+  }
+
+  /// Wraps any error thrown below the filesystem layer.
+  public init(_ error: any Error) {
+    switch error {
+    case let e as FSError: self = e
+    case let e as S3Error: self = .s3(e)
+    default: self = .invalid("\(error)")
+    }
+  }
+}

@@ -1,0 +1,39 @@
+import S3
+
+/// Why a filesystem operation failed. Turned into an errno in one place (`FSError+Errno.swift`).
+public enum FSError: Error, Equatable, Sendable, CustomStringConvertible {
+  case notFound
+  case notDirectory
+  case isDirectory
+  case notEmpty
+  /// Not allowed on this file (a log file, a heartbeat).
+  case accessDenied(String)
+  /// The mount is read-only (`--read-only`).
+  case readOnly
+  /// The content was rejected (validation), with the reason.
+  case invalid(String)
+  /// Someone else changed the server copy; the save was refused.
+  case conflict(String)
+  case notSupported
+  case nameTooLong
+  case badHandle
+  /// S3 failed (unreachable, timeout, server error).
+  case s3(S3Error)
+
+  public var description: String {
+    switch self {
+    case .notFound: return "no such file or directory"
+    case .notDirectory: return "not a directory"
+    case .isDirectory: return "is a directory"
+    case .notEmpty: return "directory not empty"
+    case .accessDenied(let why): return "permission denied: \(why)"
+    case .readOnly: return "read-only mount"
+    case .invalid(let why): return "rejected: \(why)"
+    case .conflict(let why): return "conflict: \(why)"
+    case .notSupported: return "operation not supported"
+    case .nameTooLong: return "name too long"
+    case .badHandle: return "bad file handle"
+    case .s3(let e): return e.description
+    }
+  }
+}

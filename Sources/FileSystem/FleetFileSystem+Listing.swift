@@ -1,0 +1,123 @@
+import CANedge
+import S3
+
+extension FleetFileSystem {
+  /// The time-to-live of a directory's listing: device folders follow the heartbeat TTL so
+  /// device.json stays fresh.
+  func listTTL(for kind: NodeKind) -> Duration {
+    if case .device = kind { return min(settings.listTTL, settings.heartbeatTTL) }
+    return settings.listTTL
+  }
+
+  /// Lists `ino` from S3 if it is a directory whose cached listing has expired.
+  func refreshIfStale(_ ino: UInt64) throws(FSError) {
+    let (node, fresh) = state.withLock { s -> (Node?, Bool) in
+      guard let node = s.table[ino] else { return (nil, false) }
+      guard node.kind.isDirectory else { return (node, true) }
+      let fresh = s.listedAt[ino].map { ContinuousClock.now - $0 < listTTL(for: node.kind) } ?? false
+      return (node, fresh)
+    }
+    guard let node else { throw .notFound }
+    guard !fresh else { return }
+    do {
+      try refresh(node)
+    } catch {
+      // Outage: keep serving the last listing if there is one.
+      let hasOldListing = state.withLock { $0.listedAt[ino] != nil }
+      errors.append("list \(node.key.isEmpty ? "/" : node.key): \(error)")
+      if hasOldListing {
+        logger.warning("listing \(node.key) failed, serving the cached listing: \(error)")
+        return
+      }
+      throw error
+    }
+  }
+
+  private func refresh(_ node: Node) throws(FSError) {
+    let page: ListPage
+    do {
+      page = try s3.listAll(prefix: node.key, delimiter: "/")
+    } catch {
+      throw .s3(error)
+    }
+    let listed = ContinuousClock.now
+    state.withLock { s in
+      var keep = Set<String>()
+      switch node.kind {
+      case .root:
+        keep.insert(Self.statusDirectoryName)
+        for prefix in page.commonPrefixes {
+          guard let name = Self.childName(prefix, under: node.key, isPrefix: true), let id = DeviceID(name) else { continue }
+          s.table.upsert(parent: node.ino, name: name, kind: .device(id), key: prefix)
+          keep.insert(name)
+        }
+      case .device:
+        for prefix in page.commonPrefixes {
+          guard let name = Self.childName(prefix, under: node.key, isPrefix: true), Self.isSessionName(name) else { continue }
+          s.table.upsert(parent: node.ino, name: name, kind: .session, key: prefix)
+          keep.insert(name)
+        }
+        for object in page.objects {
+          guard let name = Self.childName(object.key, under: node.key, isPrefix: false) else { continue }
+          s.table.upsert(parent: node.ino, name: name, kind: .object(.deviceFile(DeviceFileKind(name: name))), key: object.key) {
+            $0.size = object.size
+            $0.etag = object.etag
+            $0.mtime = object.lastModified
+          }
+          keep.insert(name)
+        }
+      case .session:
+        var copies: [SplitCopy] = []
+        var byName: [String: ListedObject] = [:]
+        for object in page.objects {
+          guard let name = Self.childName(object.key, under: node.key, isPrefix: false) else { continue }
+          if let logName = LogFileName(name) {
+            copies.append(SplitCopy(name: name, logName: logName, size: object.size, etag: object.etag))
+            byName[name] = object
+          } else {
+            s.table.upsert(parent: node.ino, name: name, kind: .object(.other), key: object.key) {
+              $0.size = object.size
+              $0.etag = object.etag
+              $0.mtime = object.lastModified
+            }
+            keep.insert(name)
+          }
+        }
+        let folded = SplitFolding.fold(copies)
+        for copy in folded.shown {
+          s.table.upsert(parent: node.ino, name: copy.name, kind: .object(.log), key: node.key + copy.name) {
+            $0.size = copy.size
+            $0.etag = copy.etag
+            $0.mtime = Int64(copy.logName.epoch)
+          }
+          keep.insert(copy.name)
+        }
+        s.folds[node.ino] = folded.folded.isEmpty && folded.conflicts.isEmpty ? nil : folded
+      case .statusDirectory, .object, .statusFile:
+        return
+      }
+      s.table.retain(childrenOf: node.ino, keep: keep)
+      s.listedAt[node.ino] = listed
+    }
+  }
+
+  /// The last path segment of `key` below `prefix`, or nil if it is not a name a directory
+  /// can hold (empty, `.`, `..`, too long, with a NUL or a further `/`).
+  static func childName(_ key: String, under prefix: String, isPrefix: Bool) -> String? {
+    guard key.hasPrefix(prefix) else { return nil }
+    var rest = Substring(key.utf8.dropFirst(prefix.utf8.count))
+    if isPrefix {
+      guard rest.hasSuffix("/") else { return nil }
+      rest = rest.dropLast()
+    }
+    let name = String(rest)
+    guard !name.isEmpty, name != ".", name != "..", name.utf8.count <= 255, !name.contains("/"),
+      !name.utf8.contains(0)
+    else { return nil }
+    return name
+  }
+
+  static func isSessionName(_ name: String) -> Bool {
+    name.utf8.count == 8 && name.utf8.allSatisfy { (48...57).contains($0) }
+  }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import S3
+
+extension FleetFileSystem {
+  /// The text of a file in `.edgemount/`, generated on each open.
+  func statusText(_ file: StatusFile) -> String {
+    switch file {
+    case .status: return statusReport()
+    case .errors: return errors.text
+    case .duplicates: return duplicatesReport()
+    }
+  }
+
+  private func statusReport() -> String {
+    let c = s3.counters.snapshot
+    let (inodes, handles, listed) = state.withLock { ($0.table.count, $0.handles.count, $0.listedAt.count) }
+    let uptime = Int(Date().timeIntervalSince(startedAt))
+    return """
+      endpoint: \(settings.endpointDescription)
+      bucket: \(s3.bucket)
+      prefix: \(settings.rootPrefix.isEmpty ? "(none)" : settings.rootPrefix)
+      read_only: \(settings.readOnly)
+      uptime_seconds: \(uptime)
+      list_ttl_seconds: \(settings.listTTL.components.seconds)
+      heartbeat_ttl_seconds: \(settings.heartbeatTTL.components.seconds)
+      inodes: \(inodes)
+      directories_listed: \(listed)
+      open_files: \(handles)
+      cache: memory (per open file read-ahead; kernel page cache for log files)
+      requests_get: \(c.get)
+      requests_head: \(c.head)
+      requests_list: \(c.list)
+      requests_put: \(c.put)
+      requests_delete: \(c.delete)
+      requests_retried: \(c.retries)
+      requests_failed: \(c.failures)
+      bytes_downloaded: \(c.bytesDownloaded)
+      bytes_uploaded: \(c.bytesUploaded)
+
+      """
+  }
+
+  /// Folded and conflicting copies in every session listed so far.
+  private func duplicatesReport() -> String {
+    let folds = state.withLock { s in
+      s.folds.compactMap { (ino, fold) in s.table[ino].map { ($0.key, fold) } }.sorted { $0.0 < $1.0 }
+    }
+    var out = "# kind\tshown\tcopy\tsize\tetag\n"
+    out += "# folded: an identical copy, hidden behind the lowest-epoch copy (shown)\n"
+    out += "# conflict: copies of one split that differ; all are shown\n"
+    for (prefix, fold) in folds {
+      for (hidden, keeper) in fold.folded {
+        out += "folded\t\(prefix)\(keeper.name)\t\(prefix)\(hidden.name)\t\(hidden.size)\t\(hidden.etag)\n"
+      }
+      for group in fold.conflicts {
+        for copy in group {
+          out += "conflict\t\(prefix)\(group[0].name)\t\(prefix)\(copy.name)\t\(copy.size)\t\(copy.etag)\n"
+        }
+      }
+    }
+    return out
+  }
+}

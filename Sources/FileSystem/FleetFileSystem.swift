@@ -1,0 +1,135 @@
+import CANedge
+import Foundation
+import Logging
+import S3
+import Synchronization
+
+/// The filesystem core: the CANedge bucket as a tree of devices, sessions and splits.
+///
+/// It knows nothing of the kernel: the FUSE adapter turns requests into these calls and their
+/// results (or `FSError`s) into replies, so the whole tree logic can be tested without a mount.
+/// Every method may block on S3 and must be called from a thread that may block (FUSE worker
+/// threads, test threads), never from Swift's cooperative pool.
+public final class FleetFileSystem: Sendable {
+  public static let rootIno = InodeTable.rootIno
+  public static let statusDirectoryName = ".edgemount"
+
+  public let s3: S3Client
+  public let settings: MountSettings
+  public let errors = ErrorLog()
+  let logger: Logger
+  let startedAt = Date()
+  let state: Mutex<State>
+
+  struct State: Sendable {
+    var table: InodeTable
+    /// When each directory was last listed.
+    var listedAt: [UInt64: ContinuousClock.Instant] = [:]
+    var handles: [UInt64: OpenFile] = [:]
+    var nextHandle: UInt64 = 1
+    /// Folding results per session directory, for `.edgemount/duplicates`.
+    var folds: [UInt64: FoldedSession] = [:]
+  }
+
+  public init(s3: S3Client, settings: MountSettings, logger: Logger = Logger(label: "edgemount.fs")) {
+    self.s3 = s3
+    self.settings = settings
+    self.logger = logger
+    var table = InodeTable(rootPrefix: settings.rootPrefix)
+    let statusIno = table.upsert(parent: InodeTable.rootIno, name: Self.statusDirectoryName, kind: .statusDirectory, key: "")
+    for file in StatusFile.allCases {
+      table.upsert(parent: statusIno, name: file.rawValue, kind: .statusFile(file), key: "")
+    }
+    state = Mutex(State(table: table))
+    state.withLock { $0.listedAt[statusIno] = .now + .seconds(1_000_000_000) }
+  }
+
+  // MARK: Lookup and attributes
+
+  /// Finds `name` in directory `parent` and counts one kernel reference to it.
+  public func lookup(parent: UInt64, name: String) throws(FSError) -> Attributes {
+    guard name.utf8.count <= 255 else { throw .nameTooLong }
+    try refreshIfStale(parent)
+    let node = try state.withLock { (s: inout State) throws(FSError) -> Node in
+      guard let parentNode = s.table[parent] else { throw .notFound }
+      guard parentNode.kind.isDirectory else { throw .notDirectory }
+      guard let node = s.table.child(of: parent, named: name), node.present else { throw .notFound }
+      s.table[node.ino]?.lookups += 1
+      return node
+    }
+    return attributes(of: node)
+  }
+
+  /// The kernel dropped `count` references to `ino`. Nodes stay in the table (their numbers
+  /// are reserved for their paths), so this only keeps the count honest.
+  public func forget(ino: UInt64, count: UInt64) {
+    state.withLock { s in
+      guard let node = s.table[ino] else { return }
+      s.table[ino]?.lookups = node.lookups >= count ? node.lookups - count : 0
+    }
+  }
+
+  public func attributes(ino: UInt64) throws(FSError) -> Attributes {
+    let node = try state.withLock { (s: inout State) throws(FSError) -> Node in
+      guard let node = s.table[ino] else { throw .notFound }
+      return node
+    }
+    return attributes(of: node)
+  }
+
+  /// The entries of a directory (without `.` and `..`), listing S3 first if the cached
+  /// listing is older than its time-to-live.
+  public func listDirectory(ino: UInt64) throws(FSError) -> [DirectoryEntry] {
+    try refreshIfStale(ino)
+    let children = try state.withLock { (s: inout State) throws(FSError) -> [Node] in
+      guard let node = s.table[ino] else { throw .notFound }
+      guard node.kind.isDirectory else { throw .notDirectory }
+      return s.table.presentChildren(of: ino)
+    }
+    return children.map { DirectoryEntry(name: $0.name, attributes: attributes(of: $0)) }
+  }
+
+  /// Counts one kernel reference for each entry a readdirplus reply handed out.
+  public func retain(ino: UInt64) {
+    state.withLock { $0.table[ino]?.lookups += 1 }
+  }
+
+  public var inodeCount: Int { state.withLock { $0.table.count } }
+
+  /// Never call with `state` locked: status files generate their text (which reads `state`).
+  func attributes(of node: Node) -> Attributes {
+    let mode: UInt32
+    let timeout: Double
+    var size = node.size
+    var mtime = node.mtime
+    switch node.kind {
+    case .root, .device, .session, .statusDirectory:
+      mode = 0o755
+      timeout = Double(settings.listTTL.components.seconds)
+      mtime = Int64(startedAt.timeIntervalSince1970)
+      size = 0
+    case .object(.log), .object(.other):
+      mode = 0o444
+      timeout = node.kind == .object(.log) ? settings.immutableTTL : Double(settings.listTTL.components.seconds)
+    case .object(.deviceFile(let kind)):
+      switch kind {
+      case .heartbeat, .schema, .other:
+        mode = 0o444
+        timeout = Double(settings.heartbeatTTL.components.seconds)
+      case .config, .firmware, .certificates:
+        mode = 0o644
+        timeout = 1
+      }
+    case .statusFile(let file):
+      mode = 0o444
+      timeout = 0
+      size = UInt64(statusText(file).utf8.count)
+      mtime = Int64(Date().timeIntervalSince1970)
+    }
+    var effective = mode & ~settings.umask
+    if settings.readOnly { effective &= ~0o222 }
+    return Attributes(
+      ino: node.ino, isDirectory: node.kind.isDirectory, mode: effective, size: size, mtime: mtime,
+      uid: settings.uid, gid: settings.gid, timeout: timeout)
+  }
+}

@@ -1,0 +1,20 @@
+/// What the mount was asked for on the command line, as the filesystem core needs it.
+public struct MountSettings: Sendable {
+  /// Key prefix the mount's root stands for (`""`, or `"some/prefix/"` from `s3://BUCKET/some/prefix`).
+  public var rootPrefix: String = ""
+  public var readOnly = false
+  public var allowDelete = false
+  public var uid: UInt32 = 0
+  public var gid: UInt32 = 0
+  public var umask: UInt32 = 0o022
+  /// How long a listing is trusted (`--list-ttl`).
+  public var listTTL: Duration = .seconds(30)
+  /// How long device.json and schema files are trusted (`--heartbeat-ttl`).
+  public var heartbeatTTL: Duration = .seconds(10)
+  /// Kernel cache time for immutable log files' entries and attributes.
+  public var immutableTTL: Double = 3600
+  /// Describes the endpoint for `.edgemount/status`.
+  public var endpointDescription = ""
+
+  public init() {}
+}

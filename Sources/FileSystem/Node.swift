@@ -1,0 +1,80 @@
+import CANedge
+
+/// What an inode stands for.
+public enum NodeKind: Sendable, Equatable {
+  case root
+  /// `DEVICE_ID/`: sessions plus the device's root files.
+  case device(DeviceID)
+  /// `DEVICE_ID/SESSION/`: one file per split.
+  case session
+  /// An S3 object shown as a file.
+  case object(ObjectRole)
+  /// `.edgemount/`.
+  case statusDirectory
+  /// A file in `.edgemount/`.
+  case statusFile(StatusFile)
+
+  public var isDirectory: Bool {
+    switch self {
+    case .root, .device, .session, .statusDirectory: return true
+    case .object, .statusFile: return false
+    }
+  }
+}
+
+/// What role an object plays in the tree; decides its mode, caching and what writes do.
+public enum ObjectRole: Sendable, Equatable {
+  case log
+  case deviceFile(DeviceFileKind)
+  /// Unknown names in a session: read-only, as stored.
+  case other
+}
+
+/// The files of `.edgemount/`.
+public enum StatusFile: String, Sendable, CaseIterable {
+  case status
+  case errors
+  case duplicates
+}
+
+/// One inode: its place in the tree and what the last listing said about it.
+struct Node: Sendable {
+  let ino: UInt64
+  let parent: UInt64
+  let name: String
+  let kind: NodeKind
+  /// For directories, the key prefix they list (ends in `/`); for objects, the full key.
+  let key: String
+  var size: UInt64 = 0
+  var etag: String = ""
+  /// Seconds since 1970.
+  var mtime: Int64 = 0
+  /// Whether the last listing of the parent still had it.
+  var present = true
+  /// Kernel references (lookups not yet forgotten).
+  var lookups: UInt64 = 0
+}
+
+/// What `getattr` reports, independent of the kernel's `struct stat`.
+public struct Attributes: Sendable, Equatable {
+  public var ino: UInt64
+  public var isDirectory: Bool
+  public var mode: UInt32
+  public var size: UInt64
+  public var mtime: Int64
+  public var uid: UInt32
+  public var gid: UInt32
+  /// How long the kernel may keep these attributes and the name (seconds).
+  public var timeout: Double
+}
+
+/// One entry of a directory listing, with the attributes readdirplus hands to the kernel.
+public struct DirectoryEntry: Sendable, Equatable {
+  public var name: String
+  public var attributes: Attributes
+
+  public init(name: String, attributes: Attributes) {
+    self.name = name
+    self.attributes = attributes
+  }
+}
