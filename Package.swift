@@ -50,14 +50,16 @@ let package = Package(
         .product(name: "Logging", package: "swift-log"),
       ]),
     .executableTarget(name: "edgemount", dependencies: ["EdgeMount"]),
+    // A generated CANedge fleet (real sample logs plus made-up devices) for the demo and tests.
+    .target(name: "DemoFleet", dependencies: ["S3", "CANedge"]),
     .executableTarget(
       name: "canedge-sim",
       dependencies: [
-        "S3", "CANedge",
+        "S3", "CANedge", "DemoFleet",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
-    .target(name: "TestSupport", dependencies: ["S3"], path: "Tests/TestSupport"),
+    .target(name: "TestSupport", dependencies: ["S3", "DemoFleet"], path: "Tests/TestSupport"),
     .testTarget(name: "S3Tests", dependencies: ["S3", "TestSupport"]),
     .testTarget(
       name: "CANedgeTests", dependencies: ["CANedge", "TestSupport"]),

@@ -12,6 +12,8 @@ final class SignalWatcher: @unchecked Sendable {
   init(action: @escaping @Sendable (Int32) -> Void) { self.action = action }
 
   static func blockSignals() {
+    // A shell starts background jobs with SIGINT ignored; an ignored signal never reaches sigwait.
+    for s in handled { signal(s, SIG_DFL) }
     var set = sigset_t()
     sigemptyset(&set)
     for s in handled { sigaddset(&set, s) }
