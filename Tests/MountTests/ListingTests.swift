@@ -1,0 +1,74 @@
+import DemoFleet
+import Foundation
+import S3
+import TestSupport
+import Testing
+
+/// Listings: completeness through pagination, the list TTL, and what rsync costs.
+@Suite(.serialized) struct ListingTests {
+  @Test func sessionWithTwoThousandFiveHundredSplitsListsCompletely() throws {
+    let s3 = try TestS3.freshBucket("bigsession")
+    let names = (1...2500).map { String(format: "%08d-%08X.MF4", $0, 0x5E0B_E100 + $0) }
+    let failures = LockedErrors()
+    DispatchQueue.concurrentPerform(iterations: 8) { w in
+      for (i, name) in names.enumerated() where i % 8 == w {
+        do { try s3.putObject(key: "A1B2C3D4/00000001/\(name)", body: Array(name.utf8)) } catch { failures.add(error) }
+      }
+    }
+    #expect(failures.isEmpty)
+    let mount = try MountedBucket(bucket: s3.bucket)
+    defer { mount.unmount() }
+    let listed = try FileManager.default.contentsOfDirectory(atPath: mount.file("A1B2C3D4/00000001")).sorted()
+    #expect(listed == names)
+    let lsCount = try Command.shell("ls -l \(mount.file("A1B2C3D4/00000001")) | grep -c MF4").stdout
+    #expect(lsCount.trimmingCharacters(in: .whitespacesAndNewlines) == "2500")
+    #expect(try mount.counters()["requests_list"]! >= 3)
+  }
+
+  @Test func rsyncRerunListsNoChangesAndMakesNoGetOrHead() throws {
+    var options = DemoFleet.Options()
+    options.generatedDevices = 1
+    options.sessionsPerDevice = 4
+    options.splitsPerSession = 30
+    let seeded = try SeededFleet("rsync", options: options)
+    let mount = try MountedBucket(bucket: seeded.bucket)
+    defer { mount.unmount() }
+    let device = seeded.fleet.devices.last!
+    let target = FileManager.default.temporaryDirectory.appendingPathComponent("rsync-\(UUID())").path
+    defer { try? FileManager.default.removeItem(atPath: target) }
+    let first = try Command.run(["rsync", "-a", mount.file(device) + "/", target + "/"])
+    #expect(first.status == 0, "\(first.stderr)")
+    #expect(try Command.run(["diff", "-r", mount.file(device), target]).status == 0)
+    let before = try mount.counters()
+    let second = try Command.run(["rsync", "-ai", mount.file(device) + "/", target + "/"])
+    #expect(second.status == 0)
+    #expect(second.stdout.isEmpty, "rsync saw changes: \(second.stdout)")
+    let after = try mount.counters()
+    #expect(after["requests_get"] == before["requests_get"])
+    #expect(after["requests_head"] == before["requests_head"])
+  }
+
+  @Test func newObjectsAppearAfterTheListTTL() throws {
+    let s3 = try TestS3.freshBucket("ttl")
+    try s3.putObject(key: "A1B2C3D4/00000001/00000001-5E0BE100.MF4", body: [1, 2, 3])
+    let mount = try MountedBucket(bucket: s3.bucket, options: ["--list-ttl", "2"])
+    defer { mount.unmount() }
+    let session = mount.file("A1B2C3D4/00000001")
+    #expect(try FileManager.default.contentsOfDirectory(atPath: session) == ["00000001-5E0BE100.MF4"])
+    try s3.putObject(key: "A1B2C3D4/00000001/00000002-5E0BE200.MF4", body: [4, 5])
+    try s3.putObject(key: "B1B2C3D4/00000009/00000001-5E0BE100.MF4", body: [6])
+    // Within the TTL the cached listing is served (no request per ls).
+    #expect(try FileManager.default.contentsOfDirectory(atPath: session) == ["00000001-5E0BE100.MF4"])
+    Thread.sleep(forTimeInterval: 2.5)
+    #expect(try FileManager.default.contentsOfDirectory(atPath: session).sorted() == ["00000001-5E0BE100.MF4", "00000002-5E0BE200.MF4"])
+    #expect(FileManager.default.fileExists(atPath: mount.file("B1B2C3D4/00000009/00000001-5E0BE100.MF4")))
+    #expect(try Data(contentsOf: URL(fileURLWithPath: session + "/00000002-5E0BE200.MF4")) == Data([4, 5]))
+  }
+}
+
+final class LockedErrors: @unchecked Sendable {
+  private let lock = NSLock()
+  private var errors: [any Error] = []
+  func add(_ e: any Error) { lock.withLock { errors.append(e) } }
+  var isEmpty: Bool { lock.withLock { errors.isEmpty } }
+}

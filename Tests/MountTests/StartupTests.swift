@@ -1,0 +1,131 @@
+import Foundation
+import S3
+import TestSupport
+import Testing
+
+/// Starting and stopping the mount as a user does, including every way it can fail to start.
+@Suite(.serialized) struct StartupTests {
+  func environment(secret: String? = nil) throws -> [String: String] {
+    var env = ProcessInfo.processInfo.environment
+    if let secret { env["AWS_SECRET_ACCESS_KEY"] = secret }
+    return env
+  }
+
+  func freshDirectory() throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("mnt-start-\(UUID().uuidString.prefix(8))").path
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+  }
+
+  @Test func wrongSecretFailsFastWithOneSentenceAndNoSecret() throws {
+    let s3 = try TestS3.freshBucket("wrongsecret")
+    let dir = try freshDirectory()
+    let secret = "Wrong\(UUID().uuidString)"
+    let r = try Command.run([MountedBucket.edgemount, s3.bucket, dir, "--endpoint", try TestS3.endpointURL], environment: try environment(secret: secret))
+    #expect(r.status != 0)
+    #expect(r.seconds < 15)
+    #expect(r.stderr.contains("rejected the secret key"), "\(r.stderr)")
+    #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+    #expect(!r.stderr.contains(secret) && !r.stdout.contains(secret))
+    #expect(!(try String(contentsOfFile: "/proc/mounts", encoding: .utf8)).contains(dir))
+  }
+
+  @Test func missingBucketFailsFastWithOneSentence() throws {
+    let dir = try freshDirectory()
+    let r = try Command.run([MountedBucket.edgemount, "no-such-bucket-\(UUID().uuidString.prefix(6).lowercased())", dir, "--endpoint", try TestS3.endpointURL])
+    #expect(r.status != 0 && r.seconds < 15)
+    #expect(r.stderr.contains("does not exist"), "\(r.stderr)")
+    #expect(r.stderr.split(separator: "\n").count == 1)
+  }
+
+  @Test func unreachableEndpointFailsWithinFifteenSeconds() throws {
+    let dir = try freshDirectory()
+    let r = try Command.run([MountedBucket.edgemount, "fleet", dir, "--endpoint", "http://127.0.0.1:9"])
+    #expect(r.status != 0 && r.seconds < 15)
+    #expect(r.stderr.contains("cannot reach S3"), "\(r.stderr)")
+  }
+
+  @Test(arguments: [
+    (["/nonexistent/mnt"], "does not exist"),
+    (["-o", "secret_access_key=abc"], "secret"),
+    (["--umask", "999"], "--umask"),
+    (["-o", "bogus=1"], "unknown mount option"),
+  ])
+  func badInvocationsAreRefusedClearly(extra: [String], message: String) throws {
+    let s3 = try TestS3.freshBucket("badargs")
+    let dir = try freshDirectory()
+    let mountpoint = extra.first?.hasPrefix("/") == true ? extra[0] : dir
+    let rest = extra.first?.hasPrefix("/") == true ? [] : extra
+    let r = try Command.run([MountedBucket.edgemount, s3.bucket, mountpoint, "--endpoint", try TestS3.endpointURL] + rest)
+    #expect(r.status != 0)
+    #expect(r.stderr.contains(message), "\(r.stderr)")
+    #expect(!r.stderr.contains("abc"))
+  }
+
+  @Test func busyMountPointIsRefused() throws {
+    let s3 = try TestS3.freshBucket("busy")
+    let mount = try MountedBucket(bucket: s3.bucket)
+    defer { mount.unmount() }
+    let r = try Command.run([MountedBucket.edgemount, s3.bucket, mount.path, "--endpoint", try TestS3.endpointURL])
+    #expect(r.status != 0)
+    #expect(r.stderr.contains("busy"), "\(r.stderr)")
+  }
+
+  @Test(arguments: ["TERM", "INT", "HUP"])
+  func signalsUnmountCleanly(signal: String) throws {
+    let s3 = try TestS3.freshBucket("signal")
+    try s3.putObject(key: "A1B2C3D4/device.json", body: Array("{}".utf8))
+    let dir = try freshDirectory()
+    let script = """
+      \(MountedBucket.edgemount) \(s3.bucket) \(dir) --endpoint \(try TestS3.endpointURL) --foreground 2>/dev/null &
+      pid=$!
+      for i in $(seq 100); do mountpoint -q \(dir) && break; sleep 0.1; done
+      ls \(dir)
+      kill -\(signal) $pid
+      wait $pid; echo "exit=$?"
+      mountpoint -q \(dir) && echo STILL-MOUNTED || echo unmounted
+      """
+    let r = try Command.shell(script)
+    #expect(r.stdout.contains("A1B2C3D4"), "\(r.stdout) \(r.stderr)")
+    #expect(r.stdout.contains("exit=0"), "\(r.stdout)")
+    #expect(r.stdout.contains("unmounted"), "\(r.stdout)")
+    if r.stdout.contains("STILL-MOUNTED") { _ = try? Command.run(["umount", "-l", dir]) }
+  }
+
+  @Test func fusermountUnmountEndsTheBackgroundProcess() throws {
+    let s3 = try TestS3.freshBucket("fusermount")
+    let mount = try MountedBucket(bucket: s3.bucket)
+    #expect(try Command.run(["mountpoint", "-q", mount.path]).status == 0)
+    let r = try Command.run(["fusermount3", "-u", mount.path])
+    #expect(r.status == 0)
+    Thread.sleep(forTimeInterval: 0.5)
+    let ps = try Command.shell("pgrep -f '[e]dgemount \(s3.bucket) ' || true")
+    #expect(ps.stdout.isEmpty, "process left: \(ps.stdout)")
+    mount.unmount()
+  }
+
+  @Test func readOnlyMountRefusesWritesWithEROFS() throws {
+    let s3 = try TestS3.freshBucket("readonly")
+    try s3.putObject(key: "A1B2C3D4/config-01.09.json", body: Array("{}".utf8))
+    let mount = try MountedBucket(bucket: s3.bucket, options: ["--read-only"])
+    defer { mount.unmount() }
+    let r = try Command.shell("echo '{}' > \(mount.file("A1B2C3D4/config-01.09.json"))")
+    #expect(r.stderr.contains("Read-only file system"), "\(r.stderr)")
+    let ls = try Command.run(["stat", "-c", "%a", mount.file("A1B2C3D4/config-01.09.json")])
+    #expect(ls.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "444")
+  }
+
+  @Test func mountOptionsThroughDashOWork() throws {
+    let s3 = try TestS3.freshBucket("dasho")
+    try s3.putObject(key: "A1B2C3D4/00000001/00000001-5E0BE100.MF4", body: [1])
+    let dir = try freshDirectory()
+    let r = try Command.run([
+      MountedBucket.edgemount, "s3://\(s3.bucket)", dir, "-o",
+      "endpoint=\(try TestS3.endpointURL),ro,nodev,nosuid,_netdev,uid=1234,gid=4321,umask=027,list_ttl=5",
+    ])
+    #expect(r.status == 0, "\(r.stderr)")
+    defer { _ = try? Command.run(["fusermount3", "-u", dir]) }
+    let st = try Command.run(["stat", "-c", "%u %g %a", dir + "/A1B2C3D4/00000001/00000001-5E0BE100.MF4"])
+    #expect(st.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1234 4321 440")
+  }
+}
