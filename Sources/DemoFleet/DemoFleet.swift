@@ -48,8 +48,14 @@ public struct DemoFleet: Sendable {
     var rng = SplitMix64(seed: options.seed)
     try addSampleLogs(from: fixtures.appendingPathComponent("bucket-sample"))
     let schemas = [
-      ("0000001F", try Self.read(fixtures, "schemas/CANedge2/schema-01.09.json"), try Self.read(fixtures, "configs/ce2-01.09-default.json")),
-      ("0000005F", try Self.read(fixtures, "schemas/CANedge2G/schema-01.09.json"), try Self.read(fixtures, "configs/ce2g-01.09-default.json")),
+      (
+        "0000001F", try Self.read(fixtures, "schemas/CANedge2/schema-01.09.json"),
+        try Self.read(fixtures, "configs/ce2-01.09-default.json")
+      ),
+      (
+        "0000005F", try Self.read(fixtures, "schemas/CANedge2G/schema-01.09.json"),
+        try Self.read(fixtures, "configs/ce2g-01.09-default.json")
+      ),
     ]
     for d in 0..<options.generatedDevices {
       let id = String(format: "%08X", UInt32(truncatingIfNeeded: rng.next()) | 0x1000_0000)

@@ -16,7 +16,8 @@ public struct BucketLocation: Equatable, Sendable {
     let p = parts.count > 1 ? parts[1].split(separator: "/").joined(separator: "/") : ""
     prefix = p.isEmpty ? "" : p + "/"
     // S3 bucket naming rules: 3–63 of a-z 0-9 . -, starting and ending with a letter or digit.
-    let valid = (3...63).contains(bucket.utf8.count)
+    let valid =
+      (3...63).contains(bucket.utf8.count)
       && bucket.utf8.allSatisfy { (97...122).contains($0) || (48...57).contains($0) || $0 == 46 || $0 == 45 }
       && bucket.first.map { $0.isLetter || $0.isNumber } == true && bucket.last.map { $0.isLetter || $0.isNumber } == true
     guard valid else {

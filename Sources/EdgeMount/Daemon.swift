@@ -68,7 +68,8 @@ enum Daemon {
     let rc = posix_spawn(&pid, "/proc/self/exe", &actions, &attributes, argv, envp)
     close(fds[1])
     guard rc == 0 else {
-      FileHandle.standardError.write(Data("edgemount: cannot start the background process: \(String(cString: strerror(rc)))\n".utf8))
+      FileHandle.standardError.write(
+        Data("edgemount: cannot start the background process: \(String(cString: strerror(rc)))\n".utf8))
       return 1
     }
     var message = [UInt8]()

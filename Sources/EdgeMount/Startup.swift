@@ -54,7 +54,8 @@ struct Startup {
     settings.umask = command.settingsUmask
     settings.listTTL = .seconds(command.listTtl)
     settings.heartbeatTTL = .seconds(command.heartbeatTtl)
-    settings.endpointDescription = "\(endpoint.description) (\(endpoint.pathStyle ? "path-style" : "virtual-hosted"), region \(region))"
+    settings.endpointDescription =
+      "\(endpoint.description) (\(endpoint.pathStyle ? "path-style" : "virtual-hosted"), region \(region))"
     let fs = FleetFileSystem(s3: client, settings: settings, logger: Logger(label: "edgemount.fs"))
 
     var options = FUSEMount.Options()
@@ -104,7 +105,8 @@ struct Startup {
       case .service(let e) where e.code == "NoSuchBucket" || e.status == 404:
         sentence = "bucket '\(bucket)' does not exist at \(at)"
       case .service(let e) where e.code == "SignatureDoesNotMatch":
-        sentence = "S3 at \(at) rejected the secret key for access key \(credentials.accessKeyID) (from \(credentials.source)): the secret is wrong"
+        sentence =
+          "S3 at \(at) rejected the secret key for access key \(credentials.accessKeyID) (from \(credentials.source)): the secret is wrong"
       case .service(let e) where e.code == "InvalidAccessKeyId":
         sentence = "S3 at \(at) does not know access key \(credentials.accessKeyID) (from \(credentials.source))"
       case .service(let e) where e.code == "RequestTimeTooSkewed":

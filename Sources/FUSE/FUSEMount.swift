@@ -52,7 +52,8 @@ public final class FUSEMount: @unchecked Sendable {
     guard fuse_session_mount(created, mountpoint) == 0 else {
       fuse_session_destroy(created)
       session = nil
-      throw MountError(description: "could not mount on \(mountpoint) (is /dev/fuse available, and the mount point an empty directory?)")
+      throw MountError(
+        description: "could not mount on \(mountpoint) (is /dev/fuse available, and the mount point an empty directory?)")
     }
   }
 

@@ -55,20 +55,24 @@ public final class CurlTransport: HTTPTransport {
     em_setopt_long(handle, CURLOPT_TCP_KEEPALIVE, 1)
     if let caFile = options.caFile { em_setopt_str(handle, CURLOPT_CAINFO, caFile) }
     em_setopt_slist(handle, CURLOPT_HTTPHEADER, list)
-    em_setopt_datacb(handle, CURLOPT_WRITEFUNCTION, { ptr, size, count, user in
-      let sink = Unmanaged<ResponseSink>.fromOpaque(user!).takeUnretainedValue()
-      let n = size * count
-      sink.body.append(contentsOf: UnsafeRawBufferPointer(start: ptr, count: n))
-      return n
-    })
+    em_setopt_datacb(
+      handle, CURLOPT_WRITEFUNCTION,
+      { ptr, size, count, user in
+        let sink = Unmanaged<ResponseSink>.fromOpaque(user!).takeUnretainedValue()
+        let n = size * count
+        sink.body.append(contentsOf: UnsafeRawBufferPointer(start: ptr, count: n))
+        return n
+      })
     em_setopt_ptr(handle, CURLOPT_WRITEDATA, sinkPointer)
-    em_setopt_datacb(handle, CURLOPT_HEADERFUNCTION, { ptr, size, count, user in
-      let sink = Unmanaged<ResponseSink>.fromOpaque(user!).takeUnretainedValue()
-      let n = size * count
-      let line = String(decoding: UnsafeRawBufferPointer(start: ptr, count: n), as: UTF8.self)
-      sink.headerLine(line)
-      return n
-    })
+    em_setopt_datacb(
+      handle, CURLOPT_HEADERFUNCTION,
+      { ptr, size, count, user in
+        let sink = Unmanaged<ResponseSink>.fromOpaque(user!).takeUnretainedValue()
+        let n = size * count
+        let line = String(decoding: UnsafeRawBufferPointer(start: ptr, count: n), as: UTF8.self)
+        sink.headerLine(line)
+        return n
+      })
     em_setopt_ptr(handle, CURLOPT_HEADERDATA, sinkPointer)
 
     switch request.method {
@@ -79,7 +83,8 @@ public final class CurlTransport: HTTPTransport {
     let code: CURLcode = request.body.withUnsafeBufferPointer { body in
       if request.method == "PUT" || request.method == "POST" {
         em_setopt_off(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
-        em_setopt_ptr(handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: body.baseAddress ?? UnsafePointer(bitPattern: 1)!))
+        em_setopt_ptr(
+          handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: body.baseAddress ?? UnsafePointer(bitPattern: 1)!))
       }
       return curl_easy_perform(handle)
     }

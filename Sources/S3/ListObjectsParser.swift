@@ -39,8 +39,10 @@ public enum ListObjectsParser {
     private var text = ""
     private var current: ListedObject?
 
-    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?,
-      qualifiedName: String?, attributes: [String: String] = [:]) {
+    func parser(
+      _ parser: XMLParser, didStartElement name: String, namespaceURI: String?,
+      qualifiedName: String?, attributes: [String: String] = [:]
+    ) {
       if path.isEmpty { sawRoot = name == "ListBucketResult" }
       path.append(name)
       text = ""
@@ -114,8 +116,10 @@ public enum ErrorResponseParser {
     var fields: [String: String] = [:]
     private var depth = 0
     private var text = ""
-    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?,
-      qualifiedName: String?, attributes: [String: String] = [:]) {
+    func parser(
+      _ parser: XMLParser, didStartElement name: String, namespaceURI: String?,
+      qualifiedName: String?, attributes: [String: String] = [:]
+    ) {
       depth += 1
       text = ""
     }

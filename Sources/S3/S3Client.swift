@@ -28,7 +28,8 @@ public final class S3Client: Sendable {
 
   /// The same client with another retry policy (the start-up check uses `.none`).
   public func with(retryPolicy: RetryPolicy) -> S3Client {
-    S3Client(bucket: bucket, endpoint: endpoint, credentials: signer.credentials, transport: transport,
+    S3Client(
+      bucket: bucket, endpoint: endpoint, credentials: signer.credentials, transport: transport,
       retryPolicy: retryPolicy, logger: logger)
   }
 
@@ -144,7 +145,7 @@ public final class S3Client: Sendable {
   public func createBucket() throws(S3Error) {
     do {
       _ = try send(method: "PUT", key: nil, kind: \.put)
-    } catch where error.code == "BucketAlreadyOwnedByYou" || error.code == "BucketAlreadyExists" {
+    } catch  where error.code == "BucketAlreadyOwnedByYou" || error.code == "BucketAlreadyExists" {
       return
     }
   }
@@ -197,7 +198,9 @@ public final class S3Client: Sendable {
     allHeaders += signature.headers
     let queryString = query.map { "\(URIEncoding.encode($0.0))=\(URIEncoding.encode($0.1))" }.joined(separator: "&")
     let url = "\(endpoint.scheme)://\(host)\(path)" + (queryString.isEmpty ? "" : "?\(queryString)")
-    counters.record { $0[keyPath: kind] += 1; $0.bytesUploaded += UInt64(body.count) }
+    counters.record {
+      $0[keyPath: kind] += 1; $0.bytesUploaded += UInt64(body.count)
+    }
     let response: HTTPResponse
     do {
       response = try transport.perform(HTTPRequest(method: method, url: url, headers: allHeaders, body: body))

@@ -34,10 +34,14 @@ public struct S3Endpoint: Sendable, Equatable {
     var host = String(rest)
     var port: Int?
     if host.hasPrefix("[") {  // IPv6 literal
-      guard let close = host.firstIndex(of: "]") else { throw InvalidURL(description: "endpoint '\(url)' has a bad IPv6 address") }
+      guard let close = host.firstIndex(of: "]") else {
+        throw InvalidURL(description: "endpoint '\(url)' has a bad IPv6 address")
+      }
       let after = host[host.index(after: close)...]
       if after.hasPrefix(":") {
-        guard let p = Int(after.dropFirst()), (1...65535).contains(p) else { throw InvalidURL(description: "endpoint '\(url)' has a bad port") }
+        guard let p = Int(after.dropFirst()), (1...65535).contains(p) else {
+          throw InvalidURL(description: "endpoint '\(url)' has a bad port")
+        }
         port = p
       }
       host = String(host[...close])

@@ -22,8 +22,11 @@ public enum S3Error: Error, Equatable, Sendable, CustomStringConvertible {
   /// Wrong key, wrong secret, skewed clock or missing permission.
   public var isAuthenticationFailure: Bool {
     guard case .service(let e) = self else { return false }
-    return e.status == 403 || ["SignatureDoesNotMatch", "InvalidAccessKeyId", "AccessDenied",
-      "RequestTimeTooSkewed", "ExpiredToken", "InvalidToken"].contains(e.code)
+    return e.status == 403
+      || [
+        "SignatureDoesNotMatch", "InvalidAccessKeyId", "AccessDenied",
+        "RequestTimeTooSkewed", "ExpiredToken", "InvalidToken",
+      ].contains(e.code)
   }
 }
 

@@ -24,7 +24,9 @@ struct SeedCommand: ParsableCommand {
     let fleet = try DemoFleet(fixtures: URL(fileURLWithPath: fixtures), options: options)
     let client = try SimulatorClient.make(bucket: bucket, endpoint: endpoint)
     try fleet.upload(to: client)
-    print("seeded \(bucket): \(fleet.devices.count) devices, \(fleet.objects.count) objects (\(fleet.redundantCopies.count) duplicate uploads)")
+    print(
+      "seeded \(bucket): \(fleet.devices.count) devices, \(fleet.objects.count) objects (\(fleet.redundantCopies.count) duplicate uploads)"
+    )
   }
 }
 

@@ -60,7 +60,8 @@ import Testing
     // Within the TTL the cached listing is served (no request per ls).
     #expect(try FileManager.default.contentsOfDirectory(atPath: session) == ["00000001-5E0BE100.MF4"])
     Thread.sleep(forTimeInterval: 2.5)
-    #expect(try FileManager.default.contentsOfDirectory(atPath: session).sorted() == ["00000001-5E0BE100.MF4", "00000002-5E0BE200.MF4"])
+    #expect(
+      try FileManager.default.contentsOfDirectory(atPath: session).sorted() == ["00000001-5E0BE100.MF4", "00000002-5E0BE200.MF4"])
     #expect(FileManager.default.fileExists(atPath: mount.file("B1B2C3D4/00000009/00000001-5E0BE100.MF4")))
     #expect(try Data(contentsOf: URL(fileURLWithPath: session + "/00000002-5E0BE200.MF4")) == Data([4, 5]))
   }

@@ -20,7 +20,9 @@ import Testing
   }
 
   @Test func findShowsExactlyTheDevicesSessionsAndLowestEpochSplits() throws {
-    let result = try Command.run(["find", mount.path, "-path", "\(mount.path)/.edgemount", "-prune", "-o", "-type", "f", "-printf", "%P\n"])
+    let result = try Command.run([
+      "find", mount.path, "-path", "\(mount.path)/.edgemount", "-prune", "-o", "-type", "f", "-printf", "%P\n",
+    ])
     #expect(result.status == 0)
     let seen = Set(result.stdout.split(separator: "\n").map(String.init))
     let expected = Set(seeded.fleet.view.map(\.path))
@@ -32,7 +34,9 @@ import Testing
   }
 
   @Test func statShowsListedSizesEpochMtimesAndModes() throws {
-    let result = try Command.run(["find", mount.path, "-path", "\(mount.path)/.edgemount", "-prune", "-o", "-type", "f", "-printf", "%P %s %T@ %m\n"])
+    let result = try Command.run([
+      "find", mount.path, "-path", "\(mount.path)/.edgemount", "-prune", "-o", "-type", "f", "-printf", "%P %s %T@ %m\n",
+    ])
     var stats: [String: (UInt64, Int64, String)] = [:]
     for line in result.stdout.split(separator: "\n") {
       let f = line.split(separator: " ")
@@ -77,7 +81,9 @@ import Testing
     let handle = try #require(FileHandle(forReadingAtPath: mount.file(file.path)))
     defer { try? handle.close() }
     var rng = SplitMix64(seed: 42)
-    var cases: [(UInt64, Int)] = [(0, 1), (1, 4095), (4095, 2), (131_071, 3), (UInt64(body.count - 1), 10), (UInt64(body.count), 5)]
+    var cases: [(UInt64, Int)] = [
+      (0, 1), (1, 4095), (4095, 2), (131_071, 3), (UInt64(body.count - 1), 10), (UInt64(body.count), 5),
+    ]
     for _ in 0..<60 {
       cases.append((UInt64.random(in: 0..<UInt64(body.count), using: &rng), Int.random(in: 1...70_000, using: &rng)))
     }
@@ -128,7 +134,9 @@ import Testing
     for script in attempts {
       let r = try Command.shell(script)
       #expect(r.status != 0, "\(script) should fail")
-      #expect(r.stderr.contains("Permission denied") || r.stderr.contains("Operation not permitted") || r.stderr.contains("Read-only"), "\(script): \(r.stderr)")
+      #expect(
+        r.stderr.contains("Permission denied") || r.stderr.contains("Operation not permitted") || r.stderr.contains("Read-only"),
+        "\(script): \(r.stderr)")
     }
     let after = try seeded.client.listAll(prefix: "", delimiter: nil).objects
     #expect(after == before)

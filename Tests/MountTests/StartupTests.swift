@@ -21,7 +21,9 @@ import Testing
     let s3 = try TestS3.freshBucket("wrongsecret")
     let dir = try freshDirectory()
     let secret = "Wrong\(UUID().uuidString)"
-    let r = try Command.run([MountedBucket.edgemount, s3.bucket, dir, "--endpoint", try TestS3.endpointURL], environment: try environment(secret: secret))
+    let r = try Command.run(
+      [MountedBucket.edgemount, s3.bucket, dir, "--endpoint", try TestS3.endpointURL],
+      environment: try environment(secret: secret))
     #expect(r.status != 0)
     #expect(r.seconds < 15)
     #expect(r.stderr.contains("rejected the secret key"), "\(r.stderr)")
@@ -32,7 +34,10 @@ import Testing
 
   @Test func missingBucketFailsFastWithOneSentence() throws {
     let dir = try freshDirectory()
-    let r = try Command.run([MountedBucket.edgemount, "no-such-bucket-\(UUID().uuidString.prefix(6).lowercased())", dir, "--endpoint", try TestS3.endpointURL])
+    let r = try Command.run([
+      MountedBucket.edgemount, "no-such-bucket-\(UUID().uuidString.prefix(6).lowercased())", dir, "--endpoint",
+      try TestS3.endpointURL,
+    ])
     #expect(r.status != 0 && r.seconds < 15)
     #expect(r.stderr.contains("does not exist"), "\(r.stderr)")
     #expect(r.stderr.split(separator: "\n").count == 1)

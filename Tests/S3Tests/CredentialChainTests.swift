@@ -72,7 +72,9 @@ import Testing
   @Test func explicitProfileBeatsEnvironmentKeys() throws {
     try withFiles { c, f in
       let chain = CredentialChain(
-        environment: ["AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SHARED_CREDENTIALS_FILE": c, "AWS_CONFIG_FILE": f],
+        environment: [
+          "AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SHARED_CREDENTIALS_FILE": c, "AWS_CONFIG_FILE": f,
+        ],
         profile: "fleet")
       let id = try chain.resolveCredentials(files: chain.loadFiles()).accessKeyID
       #expect(id == "AKIDFLEET")

@@ -14,7 +14,9 @@ import Testing
   }
 
   @Test func doesNotRetryClientErrors() {
-    for (status, code) in [(403, "SignatureDoesNotMatch"), (404, "NoSuchKey"), (412, "PreconditionFailed"), (400, "InvalidArgument")] {
+    for (status, code) in [
+      (403, "SignatureDoesNotMatch"), (404, "NoSuchKey"), (412, "PreconditionFailed"), (400, "InvalidArgument"),
+    ] {
       #expect(!policy.isRetryable(.service(ServiceError(status: status, code: code, message: ""))))
     }
     #expect(!policy.isRetryable(.transport(TransportError(kind: .tls, message: ""))))

@@ -19,9 +19,10 @@ import Testing
 
   @Test func delimiterListingReturnsCommonPrefixes() throws {
     let s3 = try TestS3.freshBucket("delim")
-    for key in ["A1B2C3D4/00000001/00000001-5E0BE100.MF4", "A1B2C3D4/00000002/00000001-5E0BE100.MF4",
-      "A1B2C3D4/device.json", "B1B2C3D4/00000001/00000001-5E0BE100.MF4", "aggregations/x.csv", "top.txt"]
-    {
+    for key in [
+      "A1B2C3D4/00000001/00000001-5E0BE100.MF4", "A1B2C3D4/00000002/00000001-5E0BE100.MF4",
+      "A1B2C3D4/device.json", "B1B2C3D4/00000001/00000001-5E0BE100.MF4", "aggregations/x.csv", "top.txt",
+    ] {
       try s3.putObject(key: key, body: Array(key.utf8))
     }
     let root = try s3.listAll(prefix: "", delimiter: "/")
@@ -111,7 +112,9 @@ import Testing
       credentials: try TestS3.credentials, transport: CurlTransport(),
       retryPolicy: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(10)))
     let error = #expect(throws: S3Error.self) { try s3.checkAccess() }
-    guard case .transport(let t) = error else { Issue.record("expected a transport error, got \(String(describing: error))"); return }
+    guard case .transport(let t) = error else {
+      Issue.record("expected a transport error, got \(String(describing: error))"); return
+    }
     #expect(t.kind == .connect)
     #expect(s3.counters.snapshot.retries == 2)
   }

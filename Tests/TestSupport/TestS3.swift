@@ -11,7 +11,9 @@ public enum TestS3 {
   }
 
   public static var endpointURL: String {
-    get throws { guard let e = ProcessInfo.processInfo.environment["EDGEMOUNT_TEST_ENDPOINT"] else { throw NotConfigured() }; return e }
+    get throws {
+      guard let e = ProcessInfo.processInfo.environment["EDGEMOUNT_TEST_ENDPOINT"] else { throw NotConfigured() }; return e
+    }
   }
 
   public static var credentials: Credentials {

@@ -1,0 +1,136 @@
+import CANedge
+import DemoFleet
+import Foundation
+import Glibc
+import S3
+import TestSupport
+import Testing
+
+@testable import FileSystem
+
+/// The filesystem core against the real S3 server, without a kernel mount.
+@Suite(.serialized) struct FleetFileSystemTests {
+  func makeFS(_ client: S3Client, readOnly: Bool = false, listTTL: Duration = .seconds(30)) -> FleetFileSystem {
+    var settings = MountSettings()
+    settings.readOnly = readOnly
+    settings.uid = 1000
+    settings.gid = 1000
+    settings.listTTL = listTTL
+    return FleetFileSystem(s3: client, settings: settings)
+  }
+
+  func path(_ fs: FleetFileSystem, _ components: String...) throws -> Attributes {
+    var ino = FleetFileSystem.rootIno
+    var attrs = try fs.attributes(ino: ino)
+    for c in components {
+      attrs = try fs.lookup(parent: ino, name: c)
+      ino = attrs.ino
+    }
+    return attrs
+  }
+
+  @Test func rootShowsDevicesAndStatusButNotForeignPrefixes() throws {
+    let s3 = try TestS3.freshBucket("fsroot")
+    for key in [
+      "A1B2C3D4/device.json", "a1b2c3d5/00000001/00000001-5E0BE100.MF4", "aggregations/x.csv", "top.txt", "12345678X/x",
+    ] {
+      try s3.putObject(key: key, body: [1])
+    }
+    let fs = makeFS(s3)
+    let names = try fs.listDirectory(ino: FleetFileSystem.rootIno).map(\.name)
+    #expect(names == [".edgemount", "A1B2C3D4", "a1b2c3d5"])
+    #expect(throws: FSError.notFound) { try fs.lookup(parent: FleetFileSystem.rootIno, name: "aggregations") }
+  }
+
+  @Test func unknownNamesInSessionsAreShownReadOnlyAndNestedPrefixesSkipped() throws {
+    let s3 = try TestS3.freshBucket("fsother")
+    for key in [
+      "A1B2C3D4/00000001/00000001-5E0BE100.MF4", "A1B2C3D4/00000001/notes.txt",
+      "A1B2C3D4/00000001/deeper/00000002-5E0BE100.MF4", "A1B2C3D4/0000001/x", "A1B2C3D4/custom.cfg",
+    ] {
+      try s3.putObject(key: key, body: [1, 2])
+    }
+    let fs = makeFS(s3)
+    let session = try path(fs, "A1B2C3D4", "00000001")
+    #expect(try fs.listDirectory(ino: session.ino).map(\.name) == ["00000001-5E0BE100.MF4", "notes.txt"])
+    let device = try path(fs, "A1B2C3D4")
+    #expect(try fs.listDirectory(ino: device.ino).map(\.name) == ["00000001", "custom.cfg"])
+    #expect(try path(fs, "A1B2C3D4", "custom.cfg").mode == 0o444)
+  }
+
+  @Test func inodeNumbersSurviveRelistingAndAnObjectComingBack() throws {
+    let s3 = try TestS3.freshBucket("fsino")
+    let key = "A1B2C3D4/00000001/00000001-5E0BE100.MF4"
+    try s3.putObject(key: key, body: [1])
+    try s3.putObject(key: "A1B2C3D4/00000001/00000002-5E0BE100.MF4", body: [2])
+    let fs = makeFS(s3, listTTL: .zero)
+    let first = try path(fs, "A1B2C3D4", "00000001", "00000001-5E0BE100.MF4").ino
+    try s3.deleteObject(key: key)
+    let session = try path(fs, "A1B2C3D4", "00000001").ino
+    #expect(try fs.listDirectory(ino: session).map(\.name) == ["00000002-5E0BE100.MF4"])
+    #expect(throws: FSError.notFound) { try fs.lookup(parent: session, name: "00000001-5E0BE100.MF4") }
+    try s3.putObject(key: key, body: [1, 1])
+    let again = try path(fs, "A1B2C3D4", "00000001", "00000001-5E0BE100.MF4")
+    #expect(again.ino == first)
+    #expect(again.size == 2)
+  }
+
+  @Test func attributesFollowSpec() throws {
+    let s3 = try TestS3.freshBucket("fsattr")
+    try s3.putObject(key: "A1B2C3D4/00000001/00000001-5E0BE100.MF4", body: [UInt8](repeating: 7, count: 1234))
+    try s3.putObject(key: "A1B2C3D4/config-01.09.json", body: Array("{}".utf8))
+    let fs = makeFS(s3)
+    let log = try path(fs, "A1B2C3D4", "00000001", "00000001-5E0BE100.MF4")
+    #expect(log.size == 1234 && log.mtime == 1_577_836_800 && log.mode == 0o444 && !log.isDirectory)
+    #expect(log.uid == 1000 && log.gid == 1000)
+    #expect(log.timeout >= 3600)
+    #expect(try path(fs, "A1B2C3D4", "config-01.09.json").mode == 0o644)
+    #expect(try path(fs, "A1B2C3D4").mode == 0o755)
+    let readOnly = makeFS(s3, readOnly: true)
+    #expect(try path(readOnly, "A1B2C3D4", "config-01.09.json").mode == 0o444)
+  }
+
+  @Test func openForWritingIsRefusedAndReadsReturnTheObject() throws {
+    let s3 = try TestS3.freshBucket("fsopen")
+    let body = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 * 31) }
+    try s3.putObject(key: "A1B2C3D4/00000001/00000001-5E0BE100.MF4", body: body)
+    let fs = makeFS(s3)
+    let log = try path(fs, "A1B2C3D4", "00000001", "00000001-5E0BE100.MF4")
+    #expect(throws: FSError.accessDenied("00000001-5E0BE100.MF4 is read-only")) { try fs.open(ino: log.ino, flags: O_WRONLY) }
+    let readOnly = makeFS(s3, readOnly: true)
+    let sameLog = try path(readOnly, "A1B2C3D4", "00000001", "00000001-5E0BE100.MF4")
+    #expect(throws: FSError.readOnly) { try readOnly.open(ino: sameLog.ino, flags: O_RDWR) }
+    #expect(throws: FSError.readOnly) { try readOnly.open(ino: sameLog.ino, flags: O_RDONLY | O_TRUNC) }
+    let opened = try fs.open(ino: log.ino, flags: O_RDONLY)
+    #expect(opened.keepCache && !opened.directIO)
+    var read: [UInt8] = []
+    while read.count < body.count {
+      read += try fs.read(handle: opened.handle, offset: UInt64(read.count), count: 131_072)
+    }
+    #expect(read == body)
+    #expect(try fs.read(handle: opened.handle, offset: UInt64(body.count), count: 10).isEmpty)
+    fs.release(handle: opened.handle)
+    #expect(throws: FSError.badHandle) { try fs.read(handle: opened.handle, offset: 0, count: 1) }
+  }
+
+  @Test func statusFilesReportCountersAndErrors() throws {
+    let s3 = try TestS3.freshBucket("fsstatus")
+    let fs = makeFS(s3)
+    _ = try fs.listDirectory(ino: FleetFileSystem.rootIno)
+    let status = try path(fs, ".edgemount", "status")
+    let opened = try fs.open(ino: status.ino, flags: O_RDONLY)
+    let text = String(decoding: try fs.read(handle: opened.handle, offset: 0, count: 65536), as: UTF8.self)
+    #expect(text.contains("bucket: \(s3.bucket)"))
+    #expect(text.contains("requests_list: 1"))
+    #expect(opened.directIO)
+  }
+
+  @Test func childNamesRejectWhatADirectoryCannotHold() {
+    #expect(FleetFileSystem.childName("p/ok", under: "p/", isPrefix: false) == "ok")
+    #expect(FleetFileSystem.childName("p/sub/", under: "p/", isPrefix: true) == "sub")
+    for bad in ["p/", "p/.", "p/..", "p/a/b", "q/x", "p/" + String(repeating: "x", count: 256), "p/a\u{0}b"] {
+      #expect(FleetFileSystem.childName(bad, under: "p/", isPrefix: false) == nil, "\(bad.debugDescription)")
+    }
+    #expect(FleetFileSystem.childName("p//", under: "p/", isPrefix: true) == nil)
+  }
+}
