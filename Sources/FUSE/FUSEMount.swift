@@ -14,7 +14,11 @@ public final class FUSEMount: @unchecked Sendable {
   let mountpoint: String
   private var session: OpaquePointer?
   private let directories = Mutex<DirectoryHandles>(DirectoryHandles())
-  private let unmounted = Mutex(false)
+  /// Serialises `stop()` (signal thread) against the end of `run()` (main thread), so the
+  /// session is never unmounted or flagged while it is being destroyed.
+  private let lifecycle = NSLock()
+  private var unmounted = false
+  private var destroyed = false
 
   public struct MountError: Error, CustomStringConvertible {
     public let description: String
@@ -68,25 +72,27 @@ public final class FUSEMount: @unchecked Sendable {
     fuse_loop_cfg_set_idle_threads(config, 8)
     fuse_loop_cfg_set_clone_fd(config, 0)
     let result = em_session_loop_mt(session, config)
-    unmountOnce()
-    fuse_session_destroy(session)
-    self.session = nil
+    lifecycle.withLock {
+      unmountOnce(session)
+      fuse_session_destroy(session)
+      destroyed = true
+    }
     return result
   }
 
   /// Ends the loop and unmounts (from a signal-watching thread).
   public func stop() {
-    guard let session else { return }
-    fuse_session_exit(session)
-    unmountOnce()
+    lifecycle.withLock {
+      guard !destroyed, let session else { return }
+      fuse_session_exit(session)
+      unmountOnce(session)
+    }
   }
 
-  private func unmountOnce() {
-    let first = unmounted.withLock { done -> Bool in
-      defer { done = true }
-      return !done
-    }
-    guard first, let session else { return }
+  /// Call with `lifecycle` held.
+  private func unmountOnce(_ session: OpaquePointer) {
+    guard !unmounted else { return }
+    unmounted = true
     fuse_session_unmount(session)
   }
 
