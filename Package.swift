@@ -29,13 +29,13 @@ let package = Package(
       dependencies: ["CCurl", "COpenSSL", .product(name: "Logging", package: "swift-log")]),
     // The CANedge bucket model: keys, devices, sessions, splits, duplicate folding.
     .target(name: "CANedge", dependencies: ["CZlib"]),
-    // The on-disk block cache for immutable log data.
-    .target(name: "Cache", dependencies: ["COpenSSL"]),
+    // Validation of what users upload: JSON, JSON Schema, the device's cross-field rules.
+    .target(name: "Validation", dependencies: ["CANedge"]),
     // The filesystem core: inode table, directory model, attributes, errno mapping.
     .target(
       name: "FileSystem",
       dependencies: [
-        "S3", "CANedge", "Cache", .product(name: "Logging", package: "swift-log"),
+        "S3", "CANedge", "Validation", .product(name: "Logging", package: "swift-log"),
       ]),
     // The thin libfuse3 low-level adapter over the filesystem core.
     .target(
@@ -63,6 +63,7 @@ let package = Package(
     .testTarget(name: "S3Tests", dependencies: ["S3", "TestSupport"]),
     .testTarget(
       name: "CANedgeTests", dependencies: ["CANedge", "TestSupport"]),
+    .testTarget(name: "ValidationTests", dependencies: ["Validation", "TestSupport"]),
     .testTarget(name: "FileSystemTests", dependencies: ["FileSystem", "TestSupport"]),
     .testTarget(name: "EdgeMountTests", dependencies: ["EdgeMount", "TestSupport"]),
     .testTarget(name: "MountTests", dependencies: ["S3", "TestSupport"]),
