@@ -61,17 +61,49 @@ func makeOperations() -> fuse_lowlevel_ops {
     } catch { reply(req, error) }
   }
 
-  ops.setattr = { req, _, _, _, _ in refuse(req) }
+  ops.setattr = { req, ino, attr, toSet, fi in
+    do {
+      let size: UInt64? = toSet & FUSE_SET_ATTR_SIZE != 0 ? UInt64(max(0, attr?.pointee.st_size ?? 0)) : nil
+      let attrs = try mount(req).fs.setAttributes(ino: UInt64(ino), size: size, handle: fi?.pointee.fh)
+      var st = attrs.stat
+      fuse_reply_attr(req, &st, attrs.timeout)
+    } catch { reply(req, error) }
+  }
   ops.mknod = { req, _, _, _, _ in refuse(req) }
   ops.mkdir = { req, _, _, _ in refuse(req) }
-  ops.unlink = { req, _, _ in refuse(req) }
   ops.rmdir = { req, _, _ in refuse(req) }
   ops.symlink = { req, _, _, _ in refuse(req) }
   ops.link = { req, _, _, _ in refuse(req) }
-  ops.rename = { req, _, _, _, _, _ in refuse(req) }
-  ops.create = { req, _, _, _, _ in refuse(req) }
-  ops.setxattr = { req, _, _, _, _, _ in refuse(req) }
-  ops.removexattr = { req, _, _ in refuse(req) }
+  // No settable attributes (ACLs included): "not supported" lets cp -a and sed -i carry on.
+  ops.setxattr = { req, _, _, _, _, _ in fuse_reply_err(req, ENOTSUP) }
+  ops.removexattr = { req, _, _ in fuse_reply_err(req, ENOTSUP) }
+
+  ops.unlink = { req, parent, cName in
+    do {
+      try mount(req).fs.unlink(parent: UInt64(parent), name: name(cName))
+      fuse_reply_err(req, 0)
+    } catch { reply(req, error) }
+  }
+
+  ops.rename = { req, parent, cName, newParent, cNewName, flags in
+    do {
+      try mount(req).fs.rename(
+        parent: UInt64(parent), name: name(cName), newParent: UInt64(newParent), newName: name(cNewName), flags: UInt32(flags))
+      fuse_reply_err(req, 0)
+    } catch { reply(req, error) }
+  }
+
+  ops.create = { req, parent, cName, _, fi in
+    guard let fi else { return reply(req, FSError.badHandle) }
+    do {
+      let (attrs, opened) = try mount(req).fs.create(parent: UInt64(parent), name: name(cName), flags: fi.pointee.flags)
+      fi.pointee.fh = opened.handle
+      fi.pointee.direct_io = opened.directIO ? 1 : 0
+      fi.pointee.keep_cache = 0
+      var e = attrs.entry
+      fuse_reply_create(req, &e, fi)
+    } catch { reply(req, error) }
+  }
 
   ops.open = { req, ino, fi in
     guard let fi else { return reply(req, FSError.badHandle) }
@@ -94,15 +126,33 @@ func makeOperations() -> fuse_lowlevel_ops {
     } catch { reply(req, error) }
   }
 
-  ops.write = { req, _, _, _, _, _ in refuse(req) }
+  ops.write = { req, _, buf, size, offset, fi in
+    guard let fi, let buf else { return reply(req, FSError.badHandle) }
+    do {
+      let data = [UInt8](UnsafeRawBufferPointer(start: buf, count: size))
+      let written = try mount(req).fs.write(handle: fi.pointee.fh, offset: UInt64(max(0, offset)), data: data)
+      fuse_reply_write(req, written)
+    } catch { reply(req, error) }
+  }
 
   ops.release = { req, _, fi in
     if let fi { mount(req).fs.release(handle: fi.pointee.fh) }
     fuse_reply_err(req, 0)
   }
 
-  ops.flush = { req, _, _ in fuse_reply_err(req, 0) }
-  ops.fsync = { req, _, _, _ in fuse_reply_err(req, 0) }
+  // A save commits at flush (every close) and fsync; its error is what close/fsync returns.
+  ops.flush = { req, _, fi in
+    do {
+      if let fi { try mount(req).fs.flush(handle: fi.pointee.fh) }
+      fuse_reply_err(req, 0)
+    } catch { reply(req, error) }
+  }
+  ops.fsync = { req, _, _, fi in
+    do {
+      if let fi { try mount(req).fs.flush(handle: fi.pointee.fh) }
+      fuse_reply_err(req, 0)
+    } catch { reply(req, error) }
+  }
 
   ops.opendir = { req, ino, fi in
     guard let fi else { return reply(req, FSError.badHandle) }

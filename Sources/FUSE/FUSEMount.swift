@@ -62,6 +62,7 @@ public final class FUSEMount: @unchecked Sendable {
   }
 
   let options: Options
+  private let invalidationQueue = DispatchQueue(label: "edgemount.invalidate")
 
   /// Serves requests until the filesystem is unmounted or `stop()` is called; then unmounts.
   public func run() -> Int32 {
@@ -72,6 +73,8 @@ public final class FUSEMount: @unchecked Sendable {
     fuse_loop_cfg_set_idle_threads(config, 8)
     fuse_loop_cfg_set_clone_fd(config, 0)
     let result = em_session_loop_mt(session, config)
+    fs.invalidations.install { _ in }
+    invalidationQueue.sync {}
     lifecycle.withLock {
       unmountOnce(session)
       fuse_session_destroy(session)
@@ -94,6 +97,11 @@ public final class FUSEMount: @unchecked Sendable {
     guard !unmounted else { return }
     unmounted = true
     fuse_session_unmount(session)
+  }
+
+  /// The session pointer, for the invalidation queue.
+  struct SessionHandle: @unchecked Sendable {
+    let pointer: OpaquePointer
   }
 
   /// Stable snapshots of directory listings, one per open directory handle, so readdir

@@ -15,6 +15,8 @@ extension FSError {
     case .conflict: return EBUSY
     case .notSupported: return ENOTSUP
     case .nameTooLong: return ENAMETOOLONG
+    case .exists: return EEXIST
+    case .crossDevice: return EXDEV
     case .badHandle: return EBADF
     case .s3(let e):
       if e.isNotFound { return ENOENT }

@@ -16,6 +16,9 @@ public enum FSError: Error, Equatable, Sendable, CustomStringConvertible {
   case conflict(String)
   case notSupported
   case nameTooLong
+  case exists
+  /// A rename across folders (`mv` then copies and deletes instead).
+  case crossDevice
   case badHandle
   /// S3 failed (unreachable, timeout, server error).
   case s3(S3Error)
@@ -32,6 +35,8 @@ public enum FSError: Error, Equatable, Sendable, CustomStringConvertible {
     case .conflict(let why): return "conflict: \(why)"
     case .notSupported: return "operation not supported"
     case .nameTooLong: return "name too long"
+    case .exists: return "file exists"
+    case .crossDevice: return "cannot move between folders"
     case .badHandle: return "bad file handle"
     case .s3(let e): return e.description
     }

@@ -5,59 +5,74 @@ import S3
 /// How the kernel should treat an open file.
 public struct OpenedFile: Sendable, Equatable {
   public var handle: UInt64
-  /// Bypass the page cache (content whose size may differ from the listed size).
+  /// Bypass the page cache (content whose size may differ from the listed size, staged edits).
   public var directIO: Bool
   /// Keep cached pages from earlier opens (immutable log files).
   public var keepCache: Bool
 }
 
 extension FleetFileSystem {
-  /// Opens a file for reading. Any write access fails: `EROFS` on a read-only mount,
-  /// `EACCES` otherwise (the write paths are not part of the read-only tree).
-  public func open(ino: UInt64, flags: Int32) throws(FSError) -> OpenedFile {
-    let node = try state.withLock { (s: inout State) throws(FSError) -> Node in
+  func node(_ ino: UInt64) throws(FSError) -> Node {
+    try state.withLock { (s: inout State) throws(FSError) -> Node in
       guard let node = s.table[ino] else { throw .notFound }
       return node
     }
+  }
+
+  /// Opens a file. Reading needs no more than the listing; writing is allowed on the files a
+  /// user may change (configs, scratch files) and stages the content locally.
+  public func open(ino: UInt64, flags: Int32) throws(FSError) -> OpenedFile {
+    let node = try node(ino)
     if node.kind.isDirectory { throw .isDirectory }
     let wantsWrite = flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0
-    if wantsWrite {
-      if settings.readOnly { throw .readOnly }
-      throw .accessDenied("\(node.name) is read-only")
+    if wantsWrite { return try openForWriting(node, truncate: flags & O_TRUNC != 0) }
+    if let staged = state.withLock({ $0.staged[ino] }) {
+      return register(OpenFile(ino: ino, source: .staged(staged)), directIO: true, keepCache: false)
     }
-    let source: OpenFile.Source
-    var directIO = false
     switch node.kind {
-    case .object(.log):
-      source = .object(key: node.key, etag: node.etag, size: node.size)
-    case .object(.other):
-      source = .object(key: node.key, etag: node.etag, size: node.size)
+    case .object(.log), .object(.other):
+      return register(
+        OpenFile(ino: ino, source: .object(key: node.key, etag: node.etag, size: node.size)), directIO: false,
+        keepCache: node.kind == .object(.log))
     case .object(.deviceFile):
       // Small files that change (heartbeat, config): fetch the current version whole.
-      let bytes: [UInt8]
-      do {
-        bytes = try s3.getObject(key: node.key)
-      } catch {
-        errors.append("GET \(node.key): \(error)")
-        throw FSError(error)
+      let (bytes, etag) = try fetchWhole(node)
+      state.withLock { s in
+        s.table[ino]?.size = UInt64(bytes.count)
+        s.table[ino]?.servedETag = etag
+        if !etag.isEmpty { s.table[ino]?.etag = etag }
       }
-      source = .snapshot(bytes)
-      directIO = UInt64(bytes.count) != node.size
-      state.withLock { $0.table[ino]?.size = UInt64(bytes.count) }
+      return register(OpenFile(ino: ino, source: .snapshot(bytes)), directIO: UInt64(bytes.count) != node.size, keepCache: false)
     case .statusFile(let file):
-      source = .snapshot(Array(statusText(file).utf8))
-      directIO = true
+      return register(OpenFile(ino: ino, source: .snapshot(Array(statusText(file).utf8))), directIO: true, keepCache: false)
+    case .object(.scratch):
+      throw .notFound  // a scratch file always has staged content; this one was removed
     case .root, .device, .session, .statusDirectory:
       throw .isDirectory
     }
-    let file = OpenFile(ino: ino, source: source)
+  }
+
+  /// The whole current object and its ETag.
+  func fetchWhole(_ node: Node) throws(FSError) -> ([UInt8], String) {
+    do {
+      let head = try s3.headObject(key: node.key)
+      let bytes = try s3.getObject(key: node.key, ifMatch: head.etag.isEmpty ? nil : head.etag)
+      return (bytes, head.etag)
+    } catch {
+      errors.append("GET \(node.key): \(error)")
+      throw FSError(error)
+    }
+  }
+
+  func register(_ file: OpenFile, directIO: Bool, keepCache: Bool) -> OpenedFile {
     let handle = state.withLock { s in
       let h = s.nextHandle
       s.nextHandle += 1
       s.handles[h] = file
+      s.openHandles[file.ino, default: 0] += 1
       return h
     }
-    return OpenedFile(handle: handle, directIO: directIO, keepCache: node.kind == .object(.log))
+    return OpenedFile(handle: handle, directIO: directIO, keepCache: keepCache)
   }
 
   public func read(handle: UInt64, offset: UInt64, count: Int) throws(FSError) -> [UInt8] {
@@ -71,7 +86,6 @@ extension FleetFileSystem {
         if error.isPreconditionFailed {
           // The object changed under us: never mix versions; the next listing shows the new one.
           state.withLock { s in s.table[file.ino].map { s.listedAt[$0.parent] = nil } }
-          throw .s3(error)
         }
         throw .s3(error)
       } catch {
@@ -80,12 +94,17 @@ extension FleetFileSystem {
     }
   }
 
+  /// Closes a handle. A save is committed at flush; a release after an unflushed write (a
+  /// crashed program) commits nothing.
   public func release(handle: UInt64) {
-    _ = state.withLock { $0.handles.removeValue(forKey: handle) }
-  }
-
-  /// Every change to the tree through the mount fails until the write paths exist.
-  public func refuseChange(ino: UInt64? = nil) -> FSError {
-    settings.readOnly ? .readOnly : .accessDenied("this part of the tree is read-only")
+    state.withLock { s in
+      guard let file = s.handles.removeValue(forKey: handle) else { return }
+      let remaining = (s.openHandles[file.ino] ?? 1) - 1
+      s.openHandles[file.ino] = remaining > 0 ? remaining : nil
+      // A staged save of a server file lives only while it is open; scratch files stay.
+      if remaining <= 0, let node = s.table[file.ino], node.kind != .object(.scratch) {
+        s.staged[file.ino] = nil
+      }
+    }
   }
 }

@@ -29,7 +29,14 @@ public final class FleetFileSystem: Sendable {
     var nextHandle: UInt64 = 1
     /// Folding results per session directory, for `.edgemount/duplicates`.
     var folds: [UInt64: FoldedSession] = [:]
+    /// Local content by inode: saves being edited, and scratch files.
+    var staged: [UInt64: StagedFile] = [:]
+    /// Open handles per inode, so a staged save is dropped when its last handle closes.
+    var openHandles: [UInt64: Int] = [:]
   }
+
+  /// Called after a save changed a file, so the kernel drops its cached pages and attributes.
+  public let invalidations = InvalidationHook()
 
   public init(s3: S3Client, settings: MountSettings, logger: Logger = Logger(label: "edgemount.fs")) {
     self.s3 = s3
@@ -96,8 +103,10 @@ public final class FleetFileSystem: Sendable {
 
   public var inodeCount: Int { state.withLock { $0.table.count } }
 
-  /// Never call with `state` locked: status files generate their text (which reads `state`).
+  /// Never call with `state` locked: status files and staged files read `state`.
   func attributes(of node: Node) -> Attributes {
+    var node = node
+    if let staged = state.withLock({ $0.staged[node.ino] }) { node.size = staged.size }
     let mode: UInt32
     let timeout: Double
     var size = node.size
@@ -108,6 +117,9 @@ public final class FleetFileSystem: Sendable {
       timeout = Double(settings.listTTL.components.seconds)
       mtime = Int64(startedAt.timeIntervalSince1970)
       size = 0
+    case .object(.scratch):
+      mode = 0o644
+      timeout = 1
     case .object(.log), .object(.other):
       mode = 0o444
       timeout = node.kind == .object(.log) ? settings.immutableTTL : Double(settings.listTTL.components.seconds)

@@ -27,6 +27,7 @@ struct InodeTable: Sendable {
   {
     if let ino = children[parent]?[name], var node = nodes[ino], node.kind == kind {
       node.present = true
+      node.renamedAway = false
       update(&node)
       nodes[ino] = node
       return ino
@@ -41,11 +42,39 @@ struct InodeTable: Sendable {
   }
 
   /// Marks children not in `keep` as gone (their numbers stay reserved for their paths).
+  /// Local scratch files are not the listing's to remove.
   mutating func retain(childrenOf parent: UInt64, keep: Set<String>) {
     guard let names = children[parent] else { return }
-    for (name, ino) in names where !keep.contains(name) {
+    for (name, ino) in names where !keep.contains(name) && nodes[ino]?.kind != .object(.scratch) {
       nodes[ino]?.present = false
+      nodes[ino]?.renamedAway = false
     }
+  }
+
+  /// A new inode for `parent/name` (the previous holder of the name keeps its number but
+  /// leaves the folder).
+  mutating func reserve(parent: UInt64, name: String, kind: NodeKind, key: String) -> UInt64 {
+    let ino = nextIno
+    nextIno += 1
+    nodes[ino] = Node(ino: ino, parent: parent, name: name, kind: kind, key: key)
+    if let previous = children[parent]?[name] { nodes[previous]?.present = false }
+    children[parent, default: [:]][name] = ino
+    return ino
+  }
+
+  /// Gives `ino` a new name in its folder, as the kernel does on rename: the inode moves to
+  /// the new path, and whatever held that name before is detached.
+  mutating func move(_ ino: UInt64, to newName: String, kind: NodeKind, key: String) {
+    guard var node = nodes[ino] else { return }
+    if let displaced = children[node.parent]?[newName], displaced != ino { nodes[displaced]?.present = false }
+    children[node.parent]?[node.name] = nil
+    node.name = newName
+    node.kind = kind
+    node.key = key
+    node.present = true
+    node.renamedAway = false
+    children[node.parent, default: [:]][newName] = ino
+    nodes[ino] = node
   }
 
   func presentChildren(of parent: UInt64) -> [Node] {

@@ -28,6 +28,9 @@ public enum ObjectRole: Sendable, Equatable {
   case deviceFile(DeviceFileKind)
   /// Unknown names in a session: read-only, as stored.
   case other
+  /// A local file in a device folder (editor swap file, temp file, backup): never uploaded,
+  /// kept until unlinked or unmount.
+  case scratch
 }
 
 /// The files of `.edgemount/`.
@@ -41,16 +44,21 @@ public enum StatusFile: String, Sendable, CaseIterable {
 struct Node: Sendable {
   let ino: UInt64
   let parent: UInt64
-  let name: String
-  let kind: NodeKind
+  var name: String
+  var kind: NodeKind
   /// For directories, the key prefix they list (ends in `/`); for objects, the full key.
-  let key: String
+  var key: String
   var size: UInt64 = 0
   var etag: String = ""
   /// Seconds since 1970.
   var mtime: Int64 = 0
   /// Whether the last listing of the parent still had it.
   var present = true
+  /// The ETag of the version the mount last served (a save must replace exactly that one).
+  var servedETag: String?
+  /// A server file renamed away through the mount (an editor's backup): hidden from the view
+  /// but still on the server until unlinked; a new file under its name replaces that version.
+  var renamedAway = false
   /// Kernel references (lookups not yet forgotten).
   var lookups: UInt64 = 0
 }

@@ -7,6 +7,8 @@ final class OpenFile: Sendable {
     case object(key: String, etag: String, size: UInt64)
     /// Content fetched or generated at open (device root files, `.edgemount/` files).
     case snapshot([UInt8])
+    /// Content being edited (a staged save or a scratch file).
+    case staged(StagedFile)
   }
 
   let ino: UInt64
@@ -44,6 +46,8 @@ final class OpenFile: Sendable {
   /// Reads `count` bytes at `offset`; `fetch` does the GET for a range when the buffer misses.
   func read(offset: UInt64, count: Int, fetch: (Range<UInt64>) throws(FSError) -> [UInt8]) throws(FSError) -> [UInt8] {
     switch source {
+    case .staged(let file):
+      return file.read(offset: offset, count: count)
     case .snapshot(let bytes):
       guard offset < UInt64(bytes.count) else { return [] }
       let end = min(bytes.count, Int(offset) + count)

@@ -1,0 +1,128 @@
+import CANedge
+import Foundation
+import S3
+import Validation
+
+extension FleetFileSystem {
+  /// Validates a server file's new content and uploads it in one conditional PUT. Nothing
+  /// reaches the server unless the whole file is valid and the server still holds `base`.
+  /// Every refusal is logged and appended to `.edgemount/errors`.
+  func commit(_ node: Node, bytes: [UInt8], base: PutCondition) throws(FSError) {
+    let device = try self.node(node.parent)
+    guard case .device(let id) = device.kind else { throw .accessDenied("not in a device folder") }
+    let where_ = "\(id)/\(node.name)"
+    do {
+      try validate(node.name, bytes: bytes, device: device)
+    } catch {
+      reportRejection(where_, error)
+      throw error
+    }
+    let etag: String
+    do {
+      etag = try upload(key: node.key, bytes: bytes, base: base)
+    } catch {
+      reportRejection(where_, error)
+      throw error
+    }
+    logger.info("saved \(node.key) (\(bytes.count) bytes, ETag \(etag))")
+    state.withLock { s in
+      s.table[node.ino]?.etag = etag
+      s.table[node.ino]?.servedETag = etag
+      s.table[node.ino]?.size = UInt64(bytes.count)
+      s.table[node.ino]?.mtime = Int64(Date().timeIntervalSince1970)
+      s.table[node.ino]?.present = true
+      s.table[node.ino]?.renamedAway = false
+    }
+    invalidations.fire(node.ino)
+  }
+
+  private func reportRejection(_ file: String, _ error: FSError) {
+    let line: String
+    switch error {
+    case .invalid(let why): line = "\(file): rejected: \(why)"
+    case .conflict(let why): line = "\(file): refused (conflict): \(why)"
+    default: line = "\(file): not saved: \(error)"
+    }
+    errors.append(line)
+    logger.error("\(line)")
+  }
+
+  /// One conditional PUT. A 412 after a retried PUT may be our own earlier attempt having
+  /// landed: a HEAD tells (same MD5), so a lost response is not reported as a conflict.
+  private func upload(key: String, bytes: [UInt8], base: PutCondition) throws(FSError) -> String {
+    do {
+      return try s3.putObject(key: key, body: bytes, contentType: "application/json", condition: base)
+    } catch {
+      if error.isPreconditionFailed {
+        let md5 = Digest.hex(Digest.md5(bytes))
+        if let head = try? s3.headObject(key: key), head.etag.lowercased() == md5 { return head.etag }
+        let what: String
+        switch base {
+        case .ifNoneMatch: what = "the file was created on the server meanwhile"
+        default: what = "the file changed on the server since it was read; reopen it and redo the edit"
+        }
+        throw .conflict(what)
+      }
+      throw .s3(error)
+    }
+  }
+
+  private func validate(_ name: String, bytes: [UInt8], device: Node) throws(FSError) {
+    guard case .config(let version) = DeviceFileKind(name: name) else {
+      throw .accessDenied("\(name) cannot be uploaded")
+    }
+    let context = try deviceContext(device, version: version)
+    do {
+      let accepted = try ConfigValidator().validate(bytes, version: version, device: context)
+      if let warning = accepted.warning {
+        logger.warning("\(device.key)\(name): \(warning)")
+        errors.append("\(device.key)\(name): warning: \(warning)")
+      }
+    } catch {
+      throw .invalid(error.description)
+    }
+  }
+
+  /// What the device says about itself: its schema files and heartbeat, fresh from the server.
+  private func deviceContext(_ device: Node, version: ConfigVersion) throws(FSError) -> ConfigValidator.Device {
+    let page: ListPage
+    do { page = try s3.listAll(prefix: device.key, delimiter: "/") } catch { throw .s3(error) }
+    var known = Set<ConfigVersion>()
+    var hasSchema = false
+    var hasHeartbeat = false
+    for object in page.objects {
+      let name = String(object.key.dropFirst(device.key.count))
+      switch DeviceFileKind(name: name) {
+      case .schema(let v):
+        known.insert(v)
+        if v == version { hasSchema = true }
+      case .heartbeat: hasHeartbeat = true
+      default: break
+      }
+    }
+    var facts = ConfigRules.DeviceFacts()
+    if hasHeartbeat, let heartbeat = try? s3.getObject(key: device.key + "device.json"),
+      let json = try? JSONDocument.parse(heartbeat)
+    {
+      facts.publicKey = json["kpub"]?.string
+      for field in ["cfg_name", "sch_name"] {
+        if let n = json[field]?.string,
+          case .config(let v) = DeviceFileKind(name: n.replacingOccurrences(of: "schema-", with: "config-"))
+        {
+          known.insert(v)
+        }
+      }
+    }
+    var schema: JSONValue?
+    if hasSchema {
+      do {
+        schema = try JSONDocument.parse(try s3.getObject(key: device.key + "schema-\(version).json"))
+      } catch let error as S3Error {
+        throw .s3(error)
+      } catch {
+        throw .invalid("the device's schema-\(version).json is not valid JSON: \(error)")
+      }
+    }
+    return ConfigValidator.Device(knownVersions: known, schema: schema, facts: facts)
+  }
+}

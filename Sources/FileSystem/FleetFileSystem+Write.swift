@@ -1,0 +1,317 @@
+import CANedge
+import Foundation
+import Glibc
+import S3
+
+extension FleetFileSystem {
+  /// What a name in a device folder may become when written.
+  enum WriteTarget: Equatable {
+    /// Validated and uploaded on commit.
+    case serverFile(DeviceFileKind)
+    /// Kept locally, never uploaded.
+    case scratch
+    /// Not writable (heartbeat, schema, logs, unknown server objects).
+    case refused(String)
+  }
+
+  func writeTarget(name: String, existing: Node?) -> WriteTarget {
+    if let existing, existing.kind == .object(.scratch) { return .scratch }
+    switch DeviceFileKind(name: name) {
+    case .config: return .serverFile(DeviceFileKind(name: name))
+    case .heartbeat: return .refused("device.json is written by the device")
+    case .schema: return .refused("\(name) is written by the device")
+    case .firmware, .certificates: return .refused("\(name) uploads are not supported yet")
+    case .other:
+      if let existing, existing.present, existing.kind != .object(.scratch) {
+        return .refused("\(name) is a server object and read-only")
+      }
+      return .scratch
+    }
+  }
+
+  /// The error for a change outside what the mount allows.
+  public func refuseChange() -> FSError {
+    settings.readOnly ? .readOnly : .accessDenied("this part of the tree is read-only")
+  }
+
+  func requireWritable() throws(FSError) {
+    if settings.readOnly { throw .readOnly }
+  }
+
+  func deviceFolder(_ ino: UInt64) throws(FSError) -> Node {
+    let parent = try node(ino)
+    guard case .device = parent.kind else {
+      if parent.kind.isDirectory { throw .accessDenied("only device folders can hold new files") }
+      throw .notDirectory
+    }
+    return parent
+  }
+
+  func openForWriting(_ node: Node, truncate: Bool) throws(FSError) -> OpenedFile {
+    try requireWritable()
+    switch node.kind {
+    case .object(.log), .object(.other), .statusFile: throw .accessDenied("\(node.name) is read-only")
+    default: break
+    }
+    let parent = try deviceFolder(node.parent)
+    switch writeTarget(name: node.name, existing: node) {
+    case .refused(let why): throw .accessDenied(why)
+    case .scratch:
+      guard let staged = state.withLock({ $0.staged[node.ino] }) else { throw .notFound }
+      if truncate { try staged.truncate(to: 0) }
+      return register(OpenFile(ino: node.ino, source: .staged(staged)), directIO: true, keepCache: false)
+    case .serverFile:
+      _ = parent
+      let staged = try stage(node, truncate: truncate)
+      return register(OpenFile(ino: node.ino, source: .staged(staged)), directIO: true, keepCache: false)
+    }
+  }
+
+  /// The staged save for a server file, shared by all its open handles; created from the
+  /// server's current content (none when truncating) and the version the mount last served.
+  private func stage(_ node: Node, truncate: Bool) throws(FSError) -> StagedFile {
+    if let existing = state.withLock({ $0.staged[node.ino] }) {
+      if truncate { try existing.truncate(to: 0) }
+      return existing
+    }
+    let onServer = node.present || node.renamedAway
+    let base: PutCondition = onServer ? .ifMatch(node.servedETag ?? node.etag) : .ifNoneMatch
+    var bytes: [UInt8] = []
+    if onServer && !truncate {
+      let (current, etag) = try fetchWhole(node)
+      bytes = current
+      if case .ifMatch(let expected) = base, etag != expected {
+        // The server moved on since the mount served this file: edit what is there now? No —
+        // the editor holds the old text; keep the old base so the save is refused, not lost.
+        errors.append("\(node.key): changed on the server since it was read (now \(etag))")
+      }
+    }
+    let staged = StagedFile(bytes: bytes, base: base)
+    if truncate { try staged.truncate(to: 0) }
+    return state.withLock { s in
+      if let raced = s.staged[node.ino] { return raced }
+      s.staged[node.ino] = staged
+      return staged
+    }
+  }
+
+  /// Creates `name` in a device folder: a config to be uploaded on close, or a scratch file.
+  public func create(parent: UInt64, name: String, flags: Int32) throws(FSError) -> (Attributes, OpenedFile) {
+    try requireWritable()
+    guard name.utf8.count <= 255 else { throw .nameTooLong }
+    let folder = try deviceFolder(parent)
+    try refreshIfStale(parent)
+    let existing = state.withLock { $0.table.child(of: parent, named: name) }
+    if let existing, existing.present || state.withLock({ $0.staged[existing.ino] != nil }) {
+      if flags & O_EXCL != 0 { throw .exists }
+      let opened = try openForWriting(existing, truncate: flags & O_TRUNC != 0)
+      state.withLock { $0.table[existing.ino]?.lookups += 1 }
+      return (attributes(of: try node(existing.ino)), opened)
+    }
+    switch writeTarget(name: name, existing: existing) {
+    case .refused(let why): throw .accessDenied(why)
+    case .serverFile(let kind):
+      let ino = state.withLock { s in
+        s.table.upsert(parent: parent, name: name, kind: .object(.deviceFile(kind)), key: folder.key + name) { n in
+          n.present = true
+          n.mtime = Int64(Date.now.timeIntervalSince1970)
+          n.lookups += 1
+          if let existing, existing.renamedAway {
+            n.renamedAway = true
+            n.present = false
+          }
+        }
+      }
+      let created = try node(ino)
+      let staged = try stage(created, truncate: true)
+      state.withLock { $0.table[ino]?.present = true }
+      _ = staged
+      let opened = register(OpenFile(ino: ino, source: .staged(staged)), directIO: true, keepCache: false)
+      return (attributes(of: try node(ino)), opened)
+    case .scratch:
+      let ino = state.withLock { s in
+        let ino = s.table.upsert(parent: parent, name: name, kind: .object(.scratch), key: "") { n in
+          n.present = true
+          n.mtime = Int64(Date.now.timeIntervalSince1970)
+          n.lookups += 1
+        }
+        s.staged[ino] = StagedFile(bytes: [], base: .none)
+        return ino
+      }
+      let staged = state.withLock { $0.staged[ino]! }
+      let opened = register(OpenFile(ino: ino, source: .staged(staged)), directIO: true, keepCache: false)
+      return (attributes(of: try node(ino)), opened)
+    }
+  }
+
+  public func write(handle: UInt64, offset: UInt64, data: [UInt8]) throws(FSError) -> Int {
+    guard let file = state.withLock({ $0.handles[handle] }) else { throw .badHandle }
+    guard case .staged(let staged) = file.source else { throw .badHandle }
+    try staged.write(data, at: offset)
+    state.withLock { $0.table[file.ino]?.mtime = Int64(Date.now.timeIntervalSince1970) }
+    return data.count
+  }
+
+  /// A close (or fsync): commits a staged save if it was written since the last commit. The
+  /// error returned here is what the program's `close`/`fsync` sees.
+  public func flush(handle: UInt64) throws(FSError) {
+    guard let file = state.withLock({ $0.handles[handle] }) else { throw .badHandle }
+    guard case .staged(let staged) = file.source else { return }
+    let node = try node(file.ino)
+    guard node.kind != .object(.scratch) else { return }
+    let (action, bytes) = staged.beginFlush()
+    switch action {
+    case .none: return
+    case .busy: throw .conflict("another save of \(node.name) is running")
+    case .commit:
+      defer { staged.endFlush() }
+      do {
+        try commit(node, bytes: bytes, base: staged.base)
+      } catch {
+        // Refused: the next open starts again from the server's version.
+        state.withLock { s in
+          if s.staged[node.ino] === staged { s.staged[node.ino] = nil }
+        }
+        invalidations.fire(node.ino)
+        throw error
+      }
+    }
+  }
+
+  /// Changes attributes. Size changes edit staged content; mode, owner and time changes on
+  /// device-folder files are accepted and have no effect (editors restore them after saving).
+  public func setAttributes(ino: UInt64, size: UInt64?, handle: UInt64?) throws(FSError) -> Attributes {
+    let node = try node(ino)
+    let inDeviceFolder = (try? deviceFolder(node.parent)) != nil
+    guard inDeviceFolder, !node.kind.isDirectory else { throw refuseChange() }
+    try requireWritable()
+    if let size {
+      let staged: StagedFile?
+      if let handle, let file = state.withLock({ $0.handles[handle] }), case .staged(let s) = file.source {
+        staged = s
+      } else {
+        staged = state.withLock { $0.staged[ino] }
+      }
+      guard let staged else {
+        if case .refused(let why) = writeTarget(name: node.name, existing: node) { throw .accessDenied(why) }
+        throw .accessDenied("\(node.name) can only be truncated while open for writing")
+      }
+      try staged.truncate(to: size)
+    }
+    return attributes(of: try self.node(ino))
+  }
+
+  /// Removes a file. A server config is deleted on the server (the device then uploads its
+  /// own); a scratch file is dropped; logs and device-written files are refused.
+  public func unlink(parent: UInt64, name: String) throws(FSError) {
+    let folderNode = try node(parent)
+    guard case .device = folderNode.kind else { throw refuseChange() }
+    try requireWritable()
+    guard let child = state.withLock({ $0.table.child(of: parent, named: name) }),
+      child.present || state.withLock({ $0.staged[child.ino] != nil })
+    else { throw .notFound }
+    if child.kind.isDirectory { throw .isDirectory }
+    switch writeTarget(name: name, existing: child) {
+    case .refused(let why): throw .accessDenied(why)
+    case .scratch:
+      state.withLock { s in
+        s.table[child.ino]?.present = false
+        s.staged[child.ino] = nil
+      }
+    case .serverFile:
+      guard child.present else {
+        state.withLock { $0.staged[child.ino] = nil }
+        return
+      }
+      do {
+        try s3.deleteObject(key: child.key)
+      } catch {
+        errors.append("DELETE \(child.key): \(error)")
+        throw FSError(error)
+      }
+      logger.info("deleted \(child.key) on the server")
+      state.withLock { s in
+        s.table[child.ino]?.present = false
+        s.staged[child.ino] = nil
+      }
+    }
+  }
+
+  public static let renameNoReplace: UInt32 = 1
+  public static let renameExchange: UInt32 = 2
+
+  /// Renames within a device folder. Onto a config name: the content is validated and
+  /// uploaded (sed -i, temp file + rename). A server config renamed away stays on the server
+  /// and the new name holds a local copy (an editor's backup).
+  public func rename(parent: UInt64, name: String, newParent: UInt64, newName: String, flags: UInt32) throws(FSError) {
+    guard flags & ~Self.renameNoReplace == 0 else { throw .invalid("rename flags \(flags) are not supported") }
+    let folder = try node(parent)
+    guard case .device = folder.kind else { throw refuseChange() }
+    try requireWritable()
+    guard parent == newParent else { throw .crossDevice }
+    guard newName.utf8.count <= 255 else { throw .nameTooLong }
+    guard let source = state.withLock({ $0.table.child(of: parent, named: name) }),
+      source.present || state.withLock({ $0.staged[source.ino] != nil })
+    else { throw .notFound }
+    if source.kind.isDirectory { throw .accessDenied("sessions cannot be renamed") }
+    let target = state.withLock { $0.table.child(of: parent, named: newName) }
+    let targetExists = target.map { t in t.present || state.withLock { s in s.staged[t.ino] != nil } } ?? false
+    if flags & Self.renameNoReplace != 0, targetExists { throw .exists }
+    if name == newName { return }
+    if case .refused(let why) = writeTarget(name: name, existing: source) { throw .accessDenied(why) }
+
+    // The content being moved: a scratch file's, or the server file's (staged or current).
+    let sourceBytes: [UInt8]
+    if let staged = state.withLock({ $0.staged[source.ino] }) {
+      sourceBytes = staged.bytes
+    } else {
+      sourceBytes = try fetchWhole(source).0
+    }
+
+    switch writeTarget(name: newName, existing: target) {
+    case .refused(let why):
+      throw .accessDenied(why)
+    case .serverFile(let kind):
+      // Upload first; only a successful upload changes the tree.
+      let base: PutCondition
+      if let target, target.present || target.renamedAway {
+        base = .ifMatch(target.servedETag ?? target.etag)
+      } else {
+        base = .ifNoneMatch
+      }
+      var uploaded = source
+      uploaded.name = newName
+      uploaded.kind = .object(.deviceFile(kind))
+      uploaded.key = folder.key + newName
+      try commit(uploaded, bytes: sourceBytes, base: base)
+      state.withLock { s in
+        s.table.move(source.ino, to: newName, kind: uploaded.kind, key: uploaded.key)
+        s.staged[source.ino] = nil
+      }
+      leaveBehind(source, in: folder)
+      invalidations.fire(source.ino)
+    case .scratch:
+      state.withLock { s in
+        s.table.move(source.ino, to: newName, kind: .object(.scratch), key: "")
+        s.staged[source.ino] = StagedFile(bytes: sourceBytes, base: .none)
+      }
+      leaveBehind(source, in: folder)
+      invalidations.fire(source.ino)
+    }
+  }
+
+  /// What stays at the old name when a file is renamed away. A server file stays on the
+  /// server: a hidden node keeps its name and version, so a new file saved under that name
+  /// (the editor's next step) replaces exactly that version.
+  private func leaveBehind(_ source: Node, in folder: Node) {
+    guard source.kind != .object(.scratch), source.present else { return }
+    state.withLock { s in
+      let placeholder = s.table.reserve(parent: folder.ino, name: source.name, kind: source.kind, key: source.key)
+      s.table[placeholder]?.etag = source.etag
+      s.table[placeholder]?.servedETag = source.servedETag
+      s.table[placeholder]?.size = source.size
+      s.table[placeholder]?.present = false
+      s.table[placeholder]?.renamedAway = true
+    }
+  }
+}
