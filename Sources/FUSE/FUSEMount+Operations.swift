@@ -198,12 +198,36 @@ func makeOperations() -> fuse_lowlevel_ops {
     fuse_reply_statfs(req, &st)
   }
 
-  ops.getxattr = { req, _, _, _ in fuse_reply_err(req, ENODATA) }
-  ops.listxattr = { req, _, size in
-    if size == 0 { fuse_reply_xattr(req, 0) } else { fuse_reply_buf(req, nil, 0) }
+  ops.getxattr = { req, ino, cName, size in
+    do {
+      guard let value = try mount(req).fs.extendedAttribute(ino: UInt64(ino), name: name(cName)) else {
+        fuse_reply_err(req, ENODATA)
+        return
+      }
+      replyXattr(req, Array(value.utf8), size: size)
+    } catch { reply(req, error) }
+  }
+  ops.listxattr = { req, ino, size in
+    do {
+      let names: [UInt8] = try mount(req).fs.extendedAttributes(ino: UInt64(ino)).flatMap { Array($0.0.utf8) + [UInt8(0)] }
+      replyXattr(req, names, size: size)
+    } catch { reply(req, error) }
   }
 
   return ops
+}
+
+/// The xattr protocol: size 0 asks for the length; a too-small buffer is ERANGE.
+private func replyXattr(_ req: fuse_req_t?, _ bytes: [UInt8], size: Int) {
+  if size == 0 {
+    fuse_reply_xattr(req, bytes.count)
+  } else if size < bytes.count {
+    fuse_reply_err(req, ERANGE)
+  } else {
+    bytes.withUnsafeBufferPointer { buf in
+      _ = fuse_reply_buf(req, UnsafeRawPointer(buf.baseAddress)?.assumingMemoryBound(to: CChar.self), buf.count)
+    }
+  }
 }
 
 /// Fills one readdir(plus) reply from the handle's snapshot, starting after `offset`.

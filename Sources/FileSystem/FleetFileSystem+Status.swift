@@ -8,6 +8,7 @@ extension FleetFileSystem {
     case .status: return statusReport()
     case .errors: return errors.text
     case .duplicates: return duplicatesReport()
+    case .devices: return devicesReport()
     }
   }
 

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import S3
 import Synchronization
+import Validation
 
 /// The filesystem core: the CANedge bucket as a tree of devices, sessions and splits.
 ///
@@ -20,6 +21,22 @@ public final class FleetFileSystem: Sendable {
   let logger: Logger
   let startedAt = Date()
   let state: Mutex<State>
+  /// Small caches of things fetched on demand (heartbeats, config CRCs, object metadata).
+  let caches = Mutex(Caches())
+
+  struct Caches: Sendable {
+    struct Heartbeat: Sendable {
+      var fetched: ContinuousClock.Instant
+      var json: JSONValue?
+      var modified: Int64?
+    }
+    var heartbeats: [String: Heartbeat] = [:]
+    /// CRC-32 by ETag.
+    var crcs: [String: String] = [:]
+    /// HeadObject metadata by key + ETag.
+    var metadata: [String: [String: String]] = [:]
+    var devicesCSVSize = 0
+  }
 
   struct State: Sendable {
     var table: InodeTable
@@ -135,7 +152,8 @@ public final class FleetFileSystem: Sendable {
     case .statusFile(let file):
       mode = 0o444
       timeout = 0
-      size = UInt64(statusText(file).utf8.count)
+      // devices.csv lists the whole bucket: its size is the one from its last open.
+      size = file == .devices ? UInt64(caches.withLock { $0.devicesCSVSize }) : UInt64(statusText(file).utf8.count)
       mtime = Int64(Date().timeIntervalSince1970)
     }
     var effective = mode & ~settings.umask

@@ -38,6 +38,7 @@ public enum StatusFile: String, Sendable, CaseIterable {
   case status
   case errors
   case duplicates
+  case devices = "devices.csv"
 }
 
 /// One inode: its place in the tree and what the last listing said about it.

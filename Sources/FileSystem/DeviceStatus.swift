@@ -1,0 +1,45 @@
+import CANedge
+
+/// What the bucket says about one device: its heartbeat, whether it runs the server's
+/// config, what updates are pending, and how much it has logged.
+public struct DeviceStatus: Sendable, Equatable {
+  public var id: String
+  /// Device model from device.json's `type` code (CANedge2, CANedge2 GNSS, …).
+  public var model: String
+  public var firmwareVersion: String
+  /// When device.json was last written (seconds since 1970), if it exists.
+  public var lastHeartbeat: Int64?
+  /// The server config's CRC-32 equals device.json's `cfg_crc32`; nil when either is missing.
+  public var configSynced: Bool?
+  public var pendingFirmware: Bool
+  public var pendingCertificates: Bool
+  public var sessions: Int
+  public var bytes: UInt64
+
+  static let models: [String: String] = [
+    "0000001D": "CANedge1", "0000005D": "CANedge1 GNSS", "0000001F": "CANedge2", "0000005F": "CANedge2 GNSS",
+    "0000003D": "CANedge3", "0000007D": "CANedge3 GNSS",
+  ]
+
+  public static func model(forType code: String) -> String {
+    models[code.uppercased()] ?? (code.isEmpty ? "" : "unknown (\(code))")
+  }
+
+  public static let csvHeader = "id,model,fw_ver,last_heartbeat,config_synced,pending_firmware,pending_certs,sessions,bytes"
+
+  public var csvRow: String {
+    let heartbeat = lastHeartbeat.map(ISOTime.string) ?? ""
+    let synced = configSynced.map { $0 ? "yes" : "no" } ?? "unknown"
+    return [
+      id, model, firmwareVersion, heartbeat, synced, pendingFirmware ? "yes" : "no", pendingCertificates ? "yes" : "no",
+      String(sessions), String(bytes),
+    ].map(CSV.field).joined(separator: ",")
+  }
+}
+
+enum CSV {
+  static func field(_ s: String) -> String {
+    s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" })
+      ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+  }
+}

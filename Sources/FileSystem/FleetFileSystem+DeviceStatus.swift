@@ -1,0 +1,90 @@
+import CANedge
+import Foundation
+import S3
+import Validation
+
+extension FleetFileSystem {
+  /// device.json of a device, parsed, and when it was written; cached for the heartbeat TTL.
+  func heartbeat(deviceKey: String) -> (JSONValue?, Int64?) {
+    let now = ContinuousClock.now
+    if let cached = caches.withLock({ $0.heartbeats[deviceKey] }), now - cached.fetched < settings.heartbeatTTL {
+      return (cached.json, cached.modified)
+    }
+    var json: JSONValue?
+    var modified: Int64?
+    if let head = try? s3.headObject(key: deviceKey + "device.json"),
+      let bytes = try? s3.getObject(key: deviceKey + "device.json", ifMatch: head.etag.isEmpty ? nil : head.etag)
+    {
+      json = try? JSONDocument.parse(bytes)
+      modified = head.lastModified
+    }
+    caches.withLock { $0.heartbeats[deviceKey] = .init(fetched: now, json: json, modified: modified) }
+    return (json, modified)
+  }
+
+  /// The CRC-32 of an object's bytes, cached by ETag (the bytes behind an ETag never change).
+  func crc32(key: String, etag: String) -> String? {
+    if let cached = caches.withLock({ $0.crcs[etag] }) { return cached }
+    guard let bytes = try? s3.getObject(key: key, ifMatch: etag.isEmpty ? nil : etag) else { return nil }
+    let crc = CRC32.hex(bytes)
+    caches.withLock { $0.crcs[etag] = crc }
+    return crc
+  }
+
+  /// The status of one device folder. With `countData`, sessions and bytes come from a flat
+  /// listing of the whole device (one LIST per 1,000 objects); otherwise they are zero.
+  func deviceStatus(id: DeviceID, deviceKey: String, countData: Bool) throws(FSError) -> DeviceStatus {
+    let page: ListPage
+    do { page = try s3.listAll(prefix: deviceKey, delimiter: countData ? nil : "/") } catch { throw .s3(error) }
+    let (json, modified) = heartbeat(deviceKey: deviceKey)
+    var rootObjects: [String: ListedObject] = [:]
+    var sessions = Set<String>()
+    var bytes: UInt64 = 0
+    for object in page.objects {
+      let rest = object.key.dropFirst(deviceKey.count)
+      if let slash = rest.firstIndex(of: "/") {
+        sessions.insert(String(rest[..<slash]))
+        bytes += object.size
+      } else {
+        rootObjects[String(rest)] = object
+      }
+    }
+    var synced: Bool?
+    if let json, let expected = json["cfg_crc32"]?.string, !expected.isEmpty {
+      let configName = json["cfg_name"]?.string ?? ""
+      if let config = rootObjects[configName]
+        ?? rootObjects.first(where: { if case .config = DeviceFileKind(name: $0.key) { true } else { false } })?.value,
+        let crc = crc32(key: config.key, etag: config.etag)
+      {
+        synced = crc.uppercased() == expected.uppercased()
+      }
+    }
+    return DeviceStatus(
+      id: id.rawValue, model: DeviceStatus.model(forType: json?["type"]?.string ?? ""),
+      firmwareVersion: json?["fw_ver"]?.string ?? "", lastHeartbeat: modified, configSynced: synced,
+      pendingFirmware: rootObjects["firmware.bin"] != nil, pendingCertificates: rootObjects["certs_server.p7b"] != nil,
+      sessions: countData ? sessions.count : page.commonPrefixes.count, bytes: bytes)
+  }
+
+  /// `.edgemount/devices.csv`: one row per device folder.
+  func devicesReport() -> String {
+    var out = DeviceStatus.csvHeader + "\n"
+    let devices: [(DeviceID, String)]
+    do {
+      try refreshIfStale(Self.rootIno)
+      devices = state.withLock { s in
+        s.table.presentChildren(of: Self.rootIno).compactMap { node in
+          if case .device(let id) = node.kind { return (id, node.key) }
+          return nil
+        }
+      }
+    } catch {
+      return out
+    }
+    for (id, key) in devices {
+      if let status = try? deviceStatus(id: id, deviceKey: key, countData: true) { out += status.csvRow + "\n" }
+    }
+    caches.withLock { $0.devicesCSVSize = out.utf8.count }
+    return out
+  }
+}

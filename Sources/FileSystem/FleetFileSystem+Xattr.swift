@@ -1,0 +1,56 @@
+import CANedge
+import S3
+
+extension FleetFileSystem {
+  /// Extended attributes of a node, by name. Objects: `user.s3.etag`, `user.s3.key`, and for
+  /// log files the device's upload metadata from one cached HEAD (`user.canedge.hw`, `fw`,
+  /// `net`, `timestamp`, `put_index`). Device folders: `user.canedge.config_synced`,
+  /// `user.canedge.last_heartbeat`, `user.canedge.fw_ver`.
+  public func extendedAttributes(ino: UInt64) throws(FSError) -> [(String, String)] {
+    let node = try node(ino)
+    switch node.kind {
+    case .object(.log), .object(.other), .object(.deviceFile):
+      guard node.present else { return [] }
+      var out = [("user.s3.key", node.key), ("user.s3.etag", node.etag)]
+      if node.kind == .object(.log) {
+        let meta = try objectMetadata(key: node.key, etag: node.etag)
+        for (attribute, header) in [
+          ("hw", "hw"), ("fw", "fw"), ("net", "net"), ("timestamp", "timestamp"), ("put_index", "put-index"),
+        ] {
+          if let value = meta[header] { out.append(("user.canedge.\(attribute)", value)) }
+        }
+      }
+      return out
+    case .device(let id):
+      let status = try deviceStatus(id: id, deviceKey: node.key, countData: false)
+      var out: [(String, String)] = [
+        ("user.canedge.config_synced", status.configSynced.map { $0 ? "true" : "false" } ?? "unknown")
+      ]
+      if let heartbeat = status.lastHeartbeat { out.append(("user.canedge.last_heartbeat", ISOTime.string(heartbeat))) }
+      if !status.firmwareVersion.isEmpty { out.append(("user.canedge.fw_ver", status.firmwareVersion)) }
+      if !status.model.isEmpty { out.append(("user.canedge.model", status.model)) }
+      return out
+    default:
+      return []
+    }
+  }
+
+  public func extendedAttribute(ino: UInt64, name: String) throws(FSError) -> String? {
+    // Only our own namespaces: no HEAD for the security.*/system.* probes ls and cp make.
+    guard name.hasPrefix("user.s3.") || name.hasPrefix("user.canedge.") else { return nil }
+    return try extendedAttributes(ino: ino).first { $0.0 == name }?.1
+  }
+
+  /// `x-amz-meta-*` of an object, from one HEAD cached by key and ETag.
+  private func objectMetadata(key: String, etag: String) throws(FSError) -> [String: String] {
+    let cacheKey = key + "\u{0}" + etag
+    if let cached = caches.withLock({ $0.metadata[cacheKey] }) { return cached }
+    do {
+      let head = try s3.headObject(key: key)
+      caches.withLock { $0.metadata[cacheKey] = head.metadata }
+      return head.metadata
+    } catch {
+      throw .s3(error)
+    }
+  }
+}

@@ -1,0 +1,13 @@
+import Foundation
+
+/// UTC timestamps as `2026-11-29T20:44:35Z`.
+enum ISOTime {
+  static func string(_ epoch: Int64) -> String {
+    var t = time_t(epoch)
+    var parts = tm()
+    gmtime_r(&t, &parts)
+    return String(
+      format: "%04d-%02d-%02dT%02d:%02d:%02dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
+      Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+  }
+}
