@@ -134,3 +134,22 @@ import Testing
     #expect(st.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1234 4321 440")
   }
 }
+
+/// The mount over HTTPS with a private CA.
+@Suite(.serialized) struct HTTPSMountTests {
+  @Test func mountsWithCAFileAndRefusesWithoutIt() throws {
+    let proxy = try TLSProxy(port: 18_978)
+    defer { proxy.stop() }
+    let s3 = try TestS3.freshBucket("httpsmount")
+    try s3.putObject(key: "A1B2C3D4/00000001/00000001-5E0BE100.MF4", body: [9, 8, 7])
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mnt-tls-\(UUID().uuidString.prefix(6))").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let refused = try Command.run([MountedBucket.edgemount, s3.bucket, dir, "--endpoint", proxy.endpoint])
+    #expect(refused.status != 0)
+    #expect(refused.stderr.contains("TLS"), "\(refused.stderr)")
+    let ok = try Command.run([MountedBucket.edgemount, s3.bucket, dir, "--endpoint", proxy.endpoint, "--ca-file", proxy.caFile])
+    #expect(ok.status == 0, "\(ok.stderr)")
+    defer { _ = try? Command.run(["fusermount3", "-u", dir]) }
+    #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/A1B2C3D4/00000001/00000001-5E0BE100.MF4")) == Data([9, 8, 7]))
+  }
+}
