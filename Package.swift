@@ -30,7 +30,7 @@ let package = Package(
     // The CANedge bucket model: keys, devices, sessions, splits, duplicate folding.
     .target(name: "CANedge", dependencies: ["CZlib"]),
     // Validation of what users upload: JSON, JSON Schema, the device's cross-field rules.
-    .target(name: "Validation", dependencies: ["CANedge"]),
+    .target(name: "Validation", dependencies: ["CANedge", "COpenSSL"]),
     // The filesystem core: inode table, directory model, attributes, errno mapping.
     .target(
       name: "FileSystem",
@@ -55,7 +55,7 @@ let package = Package(
     .executableTarget(
       name: "canedge-sim",
       dependencies: [
-        "S3", "CANedge", "DemoFleet",
+        "S3", "CANedge", "DemoFleet", "Validation",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 

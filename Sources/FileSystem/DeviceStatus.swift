@@ -1,4 +1,5 @@
 import CANedge
+import Validation
 
 /// What the bucket says about one device: its heartbeat, whether it runs the server's
 /// config, what updates are pending, and how much it has logged.
@@ -15,6 +16,10 @@ public struct DeviceStatus: Sendable, Equatable {
   public var pendingCertificates: Bool
   public var sessions: Int
   public var bytes: UInt64
+  /// The certificates of the server's certs_server.p7b (nil without one).
+  public var certificates: [CertificateBundle.Certificate]? = nil
+  /// Whether device.json's `certs_server_sha1` lists every certificate of that bundle.
+  public var certificatesLoaded: Bool? = nil
 
   static let models: [String: String] = [
     "0000001D": "CANedge1", "0000005D": "CANedge1 GNSS", "0000001F": "CANedge2", "0000005F": "CANedge2 GNSS",

@@ -59,11 +59,30 @@ extension FleetFileSystem {
         synced = crc.uppercased() == expected.uppercased()
       }
     }
+    var certificates: [CertificateBundle.Certificate]?
+    var loaded: Bool?
+    if let bundle = rootObjects["certs_server.p7b"], let certs = certificateBundle(key: bundle.key, etag: bundle.etag) {
+      certificates = certs
+      if let listed = json?["certs_server_sha1"]?.array?.compactMap(\.string).map({ $0.lowercased() }) {
+        loaded = certs.isEmpty ? listed.isEmpty : certs.allSatisfy { listed.contains($0.sha1) }
+      }
+    }
     return DeviceStatus(
       id: id.rawValue, model: DeviceStatus.model(forType: json?["type"]?.string ?? ""),
       firmwareVersion: json?["fw_ver"]?.string ?? "", lastHeartbeat: modified, configSynced: synced,
       pendingFirmware: rootObjects["firmware.bin"] != nil, pendingCertificates: rootObjects["certs_server.p7b"] != nil,
-      sessions: countData ? sessions.count : page.commonPrefixes.count, bytes: bytes)
+      sessions: countData ? sessions.count : page.commonPrefixes.count, bytes: bytes, certificates: certificates,
+      certificatesLoaded: loaded)
+  }
+
+  /// The certificates of a bundle on the server, cached by ETag (expired ones included).
+  func certificateBundle(key: String, etag: String) -> [CertificateBundle.Certificate]? {
+    if let cached = caches.withLock({ $0.bundles[etag] }) { return cached }
+    guard let bytes = try? s3.getObject(key: key, ifMatch: etag.isEmpty ? nil : etag),
+      let bundle = try? CertificateBundle(bytes, now: Date(timeIntervalSince1970: 0))
+    else { return nil }
+    caches.withLock { $0.bundles[etag] = bundle.certificates }
+    return bundle.certificates
   }
 
   /// `.edgemount/devices.csv`: one row per device folder.

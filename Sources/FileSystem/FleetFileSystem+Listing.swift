@@ -63,6 +63,7 @@ extension FleetFileSystem {
             $0.size = object.size
             $0.etag = object.etag
             $0.mtime = object.lastModified
+            $0.onServer = true
           }
           keep.insert(name)
         }

@@ -31,6 +31,7 @@ extension FleetFileSystem {
       s.table[node.ino]?.size = UInt64(bytes.count)
       s.table[node.ino]?.mtime = Int64(Date().timeIntervalSince1970)
       s.table[node.ino]?.present = true
+      s.table[node.ino]?.onServer = true
       s.table[node.ino]?.renamedAway = false
     }
     invalidations.fire(node.ino)
@@ -51,7 +52,7 @@ extension FleetFileSystem {
   /// landed: a HEAD tells (same MD5), so a lost response is not reported as a conflict.
   private func upload(key: String, bytes: [UInt8], base: PutCondition) throws(FSError) -> String {
     do {
-      return try s3.putObject(key: key, body: bytes, contentType: "application/json", condition: base)
+      return try s3.putObject(key: key, body: bytes, contentType: Self.contentType(key), condition: base)
     } catch {
       if error.isPreconditionFailed {
         let md5 = Digest.hex(Digest.md5(bytes))
@@ -67,10 +68,45 @@ extension FleetFileSystem {
     }
   }
 
+  static func contentType(_ key: String) -> String {
+    if key.hasSuffix(".json") { return "application/json" }
+    if key.hasSuffix(".p7b") { return "application/x-pkcs7-certificates" }
+    return "application/octet-stream"
+  }
+
   private func validate(_ name: String, bytes: [UInt8], device: Node) throws(FSError) {
-    guard case .config(let version) = DeviceFileKind(name: name) else {
-      throw .accessDenied("\(name) cannot be uploaded")
+    switch DeviceFileKind(name: name) {
+    case .config(let version): try validateConfig(name, bytes: bytes, version: version, device: device)
+    case .firmware: try validateFirmware(bytes, device: device)
+    case .certificates:
+      do { _ = try CertificateBundle(bytes) } catch { throw .invalid(error.description) }
+    default: throw .accessDenied("\(name) cannot be uploaded")
     }
+  }
+
+  private func validateFirmware(_ bytes: [UInt8], device: Node) throws(FSError) {
+    let page: ListPage
+    do { page = try s3.listAll(prefix: device.key, delimiter: "/") } catch { throw .s3(error) }
+    var configs: [ConfigVersion: [UInt8]] = [:]
+    for object in page.objects {
+      if case .config(let v) = DeviceFileKind(name: String(object.key.dropFirst(device.key.count))) {
+        do { configs[v] = try s3.getObject(key: object.key, ifMatch: object.etag) } catch { throw .s3(error) }
+      }
+    }
+    caches.withLock { $0.heartbeats[device.key] = nil }
+    let (json, _) = heartbeat(deviceKey: device.key)
+    let context = FirmwareValidator.Device(
+      typeCode: json?["type"]?.string, firmwareVersion: json?["fw_ver"]?.string, configs: configs,
+      facts: .init(publicKey: json?["kpub"]?.string))
+    do {
+      let image = try FirmwareValidator().validate(bytes, device: context)
+      logger.info("\(device.key)firmware.bin: \(image.model.rawValue) firmware \(image.version) accepted")
+    } catch {
+      throw .invalid(error.description)
+    }
+  }
+
+  private func validateConfig(_ name: String, bytes: [UInt8], version: ConfigVersion, device: Node) throws(FSError) {
     let context = try deviceContext(device, version: version)
     do {
       let accepted = try ConfigValidator().validate(bytes, version: version, device: context)

@@ -20,7 +20,7 @@ extension FleetFileSystem {
     case .config: return .serverFile(DeviceFileKind(name: name))
     case .heartbeat: return .refused("device.json is written by the device")
     case .schema: return .refused("\(name) is written by the device")
-    case .firmware, .certificates: return .refused("\(name) uploads are not supported yet")
+    case .firmware, .certificates: return .serverFile(DeviceFileKind(name: name))
     case .other:
       if let existing, existing.present, existing.kind != .object(.scratch) {
         return .refused("\(name) is a server object and read-only")
@@ -74,10 +74,9 @@ extension FleetFileSystem {
       if truncate { try existing.truncate(to: 0) }
       return existing
     }
-    let onServer = node.present || node.renamedAway
-    let base: PutCondition = onServer ? .ifMatch(node.servedETag ?? node.etag) : .ifNoneMatch
+    let base: PutCondition = node.onServer ? .ifMatch(node.servedETag ?? node.etag) : .ifNoneMatch
     var bytes: [UInt8] = []
-    if onServer && !truncate {
+    if node.onServer && !truncate {
       let (current, etag) = try fetchWhole(node)
       bytes = current
       if case .ifMatch(let expected) = base, etag != expected {
@@ -113,13 +112,11 @@ extension FleetFileSystem {
     case .serverFile(let kind):
       let ino = state.withLock { s in
         s.table.upsert(parent: parent, name: name, kind: .object(.deviceFile(kind)), key: folder.key + name) { n in
-          n.present = true
+          // Not on the server (yet): staging decides the base from these two flags.
+          n.present = false
+          n.renamedAway = existing?.renamedAway ?? false
           n.mtime = Int64(Date.now.timeIntervalSince1970)
           n.lookups += 1
-          if let existing, existing.renamedAway {
-            n.renamedAway = true
-            n.present = false
-          }
         }
       }
       let created = try node(ino)
@@ -168,9 +165,10 @@ extension FleetFileSystem {
       do {
         try commit(node, bytes: bytes, base: staged.base)
       } catch {
-        // Refused: the next open starts again from the server's version.
+        // Refused: the next open starts again from the server's version (none: the name goes).
         state.withLock { s in
           if s.staged[node.ino] === staged { s.staged[node.ino] = nil }
+          if let n = s.table[node.ino], !n.onServer { s.table[node.ino]?.present = false }
         }
         invalidations.fire(node.ino)
         throw error
@@ -219,8 +217,11 @@ extension FleetFileSystem {
         s.staged[child.ino] = nil
       }
     case .serverFile:
-      guard child.present else {
-        state.withLock { $0.staged[child.ino] = nil }
+      guard child.onServer else {
+        state.withLock { s in
+          s.staged[child.ino] = nil
+          s.table[child.ino]?.present = false
+        }
         return
       }
       do {
@@ -232,6 +233,7 @@ extension FleetFileSystem {
       logger.info("deleted \(child.key) on the server")
       state.withLock { s in
         s.table[child.ino]?.present = false
+        s.table[child.ino]?.onServer = false
         s.staged[child.ino] = nil
       }
     }
@@ -274,7 +276,7 @@ extension FleetFileSystem {
     case .serverFile(let kind):
       // Upload first; only a successful upload changes the tree.
       let base: PutCondition
-      if let target, target.present || target.renamedAway {
+      if let target, target.onServer {
         base = .ifMatch(target.servedETag ?? target.etag)
       } else {
         base = .ifNoneMatch
@@ -311,6 +313,7 @@ extension FleetFileSystem {
       s.table[placeholder]?.servedETag = source.servedETag
       s.table[placeholder]?.size = source.size
       s.table[placeholder]?.present = false
+      s.table[placeholder]?.onServer = source.onServer
       s.table[placeholder]?.renamedAway = true
     }
   }

@@ -5,7 +5,9 @@ extension FleetFileSystem {
   /// Extended attributes of a node, by name. Objects: `user.s3.etag`, `user.s3.key`, and for
   /// log files the device's upload metadata from one cached HEAD (`user.canedge.hw`, `fw`,
   /// `net`, `timestamp`, `put_index`). Device folders: `user.canedge.config_synced`,
-  /// `user.canedge.last_heartbeat`, `user.canedge.fw_ver`.
+  /// `user.canedge.last_heartbeat`, `user.canedge.fw_ver`, `user.canedge.model`, and with a
+  /// certificate bundle on the server `user.canedge.certs` (SHA-1, expiry, subject per line) and
+  /// `user.canedge.certs_loaded` (device.json's `certs_server_sha1` lists them all).
   public func extendedAttributes(ino: UInt64) throws(FSError) -> [(String, String)] {
     let node = try node(ino)
     switch node.kind {
@@ -29,6 +31,11 @@ extension FleetFileSystem {
       if let heartbeat = status.lastHeartbeat { out.append(("user.canedge.last_heartbeat", ISOTime.string(heartbeat))) }
       if !status.firmwareVersion.isEmpty { out.append(("user.canedge.fw_ver", status.firmwareVersion)) }
       if !status.model.isEmpty { out.append(("user.canedge.model", status.model)) }
+      if let certs = status.certificates {
+        let lines = certs.map { "\($0.sha1) \(ISOTime.string($0.notAfter)) \($0.subject)" }
+        out.append(("user.canedge.certs", lines.joined(separator: "\n")))
+        out.append(("user.canedge.certs_loaded", status.certificatesLoaded.map { $0 ? "true" : "false" } ?? "unknown"))
+      }
       return out
     default:
       return []

@@ -36,6 +36,8 @@ public final class FleetFileSystem: Sendable {
     /// HeadObject metadata by key + ETag.
     var metadata: [String: [String: String]] = [:]
     var devicesCSVSize = 0
+    /// Certificates of bundles by ETag.
+    var bundles: [String: [CertificateBundle.Certificate]] = [:]
   }
 
   struct State: Sendable {

@@ -47,6 +47,7 @@ struct InodeTable: Sendable {
     guard let names = children[parent] else { return }
     for (name, ino) in names where !keep.contains(name) && nodes[ino]?.kind != .object(.scratch) {
       nodes[ino]?.present = false
+      nodes[ino]?.onServer = false
       nodes[ino]?.renamedAway = false
     }
   }

@@ -53,8 +53,11 @@ struct Node: Sendable {
   var etag: String = ""
   /// Seconds since 1970.
   var mtime: Int64 = 0
-  /// Whether the last listing of the parent still had it.
+  /// Whether the folder shows it (the last listing had it, or it was created through the mount).
   var present = true
+  /// Whether the object exists on the server, as far as the last listing or save knows. A save
+  /// replaces an object that is on the server (If-Match) and creates one that is not (If-None-Match).
+  var onServer = false
   /// The ETag of the version the mount last served (a save must replace exactly that one).
   var servedETag: String?
   /// A server file renamed away through the mount (an editor's backup): hidden from the view

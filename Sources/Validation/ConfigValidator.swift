@@ -48,14 +48,19 @@ public struct ConfigValidator: Sendable {
   public func validate(_ bytes: [UInt8], version: ConfigVersion, device: Device) throws(Rejection) -> Acceptance {
     let document: JSONValue
     do { document = try JSONDocument.parse(bytes) } catch { throw .syntax(error) }
-    guard device.knownVersions.isEmpty || device.knownVersions.contains(version) else {
-      throw .unknownVersion(version, known: device.knownVersions.sorted())
+    var warning: String?
+    if !device.knownVersions.isEmpty, !device.knownVersions.contains(version) {
+      // A newer version is step 1 of a firmware upgrade: the device has no schema for it yet.
+      guard let newest = device.knownVersions.max(), version > newest else {
+        throw .unknownVersion(version, known: device.knownVersions.sorted())
+      }
+      warning =
+        "version \(version) is newer than the device's (\(newest)): accepted after the JSON check; the firmware.bin upload checks it against the firmware's schema"
     }
     var violations: [SchemaViolation] = []
-    var warning: String?
     if let schema = device.schema {
       violations = JSONSchemaValidator(schema: schema).validate(document)
-    } else {
+    } else if warning == nil {
       warning = "no schema-\(version).json on the server for this device: accepted after the JSON check only"
     }
     if violations.isEmpty { violations = ConfigRules.check(document, device: device.facts) }

@@ -30,6 +30,15 @@ struct RunCommand: ParsableCommand {
     let sim = SimulatedDevice(
       s3: try SimulatorClient.make(bucket: bucket, endpoint: endpoint), id: device, type: type, firmware: firmware,
       schema: schema, defaultConfig: config, duplicateRate: duplicateRate)
+    for file
+      in (try? FileManager.default.contentsOfDirectory(
+        atPath: root.appendingPathComponent("schemas/\(gnss ? "CANedge2G" : "CANedge2")").path)) ?? []
+    {
+      if file.hasPrefix("schema-"), file.hasSuffix(".json") {
+        sim.schemasByVersion[String(file.dropFirst(7).dropLast(5))] = [UInt8](
+          (try? Data(contentsOf: root.appendingPathComponent("schemas/\(gnss ? "CANedge2G" : "CANedge2")/\(file)"))) ?? Data())
+      }
+    }
     try sim.powerUp()
     try sim.heartbeat()
     sim.log("powered up, firmware \(firmware)")
@@ -39,6 +48,8 @@ struct RunCommand: ParsableCommand {
     while Date().timeIntervalSince(start) < duration {
       Thread.sleep(forTimeInterval: poll)
       do {
+        try sim.pollFirmware()
+        try sim.pollCertificates()
         try sim.poll()
         if Date().timeIntervalSince(lastHeartbeat) >= heartbeat {
           try sim.heartbeat()

@@ -2,6 +2,7 @@ import CANedge
 import DemoFleet
 import Foundation
 import S3
+import Validation
 
 /// One CANedge as the bucket sees it: it uploads its rule schema at power-up and its config
 /// when the server has none, polls for a changed config and applies a valid one (reporting
@@ -17,6 +18,11 @@ final class SimulatedDevice {
   let duplicateRate: Double
   var appliedETag: String?
   var appliedCRC = "00000000"
+  var firmwareETag: String?
+  var certificatesETag: String?
+  var certificateSHA1s: [String] = []
+  /// Schemas by version, for firmware updates whose image embeds none.
+  var schemasByVersion: [String: [UInt8]] = [:]
   var session = 1
   var split = 0
   var rng = SplitMix64(seed: UInt64(Date().timeIntervalSince1970))
@@ -63,6 +69,45 @@ final class SimulatedDevice {
     log("applied new config, CRC-32 \(appliedCRC)")
   }
 
+  /// FOTA: a new firmware.bin for this model is installed; a MAJOR/MINOR change needs the
+  /// config for the new version on the server, or the update is aborted.
+  func pollFirmware() throws {
+    guard let head = try? s3.headObject(key: "\(id)/firmware.bin"), head.etag != firmwareETag else { return }
+    firmwareETag = head.etag
+    let bytes = try s3.getObject(key: "\(id)/firmware.bin", ifMatch: head.etag)
+    guard let image = try? FirmwareImage(bytes), image.model.typeCode == type else {
+      log("ignored a firmware.bin that is not for this model")
+      return
+    }
+    guard image.version != firmware else { return }
+    let newVersion = image.configVersion.description
+    if newVersion != version {
+      guard (try? s3.headObject(key: "\(id)/config-\(newVersion).json")) != nil else {
+        log("aborted the update to \(image.version): config-\(newVersion).json is missing")
+        return
+      }
+    }
+    firmware = image.version
+    log("installed firmware \(image.version)")
+    let schema = image.schemaRange.map { Array(bytes[$0]) } ?? schemasByVersion[newVersion]
+    if let schema { try s3.putObject(key: "\(id)/schema-\(newVersion).json", body: schema, contentType: "application/json") }
+    appliedETag = nil
+    try poll()
+  }
+
+  /// Server certificates over-the-air: a valid bundle is loaded and reported in device.json.
+  func pollCertificates() throws {
+    guard let head = try? s3.headObject(key: "\(id)/certs_server.p7b"), head.etag != certificatesETag else { return }
+    certificatesETag = head.etag
+    let bytes = try s3.getObject(key: "\(id)/certs_server.p7b", ifMatch: head.etag)
+    do {
+      certificateSHA1s = try CertificateBundle(bytes).certificates.map(\.sha1)
+      log("loaded \(certificateSHA1s.count) server certificates")
+    } catch {
+      log("rejected certs_server.p7b: \(error)")
+    }
+  }
+
   private func apply(_ bytes: [UInt8], etag: String) throws {
     appliedETag = etag
     appliedCRC = CRC32.hex(bytes)
@@ -85,7 +130,7 @@ final class SimulatedDevice {
         "sd_info": "",
         "sd_used_lifespan": "1%",
         "reset_cause": "0",
-        "certs_server_sha1": []
+        "certs_server_sha1": [\(certificateSHA1s.map { "\"\($0)\"" }.joined(separator: ", "))]
       }
 
       """

@@ -46,6 +46,16 @@ import Testing
     #expect(error?.description == "version 01.07 is not one this device knows (known: 01.09)")
   }
 
+  @Test func aNewerVersionIsTheFirstStepOfAnUpgradeAndOnlyWarns() throws {
+    let result = try ConfigValidator().validate(
+      try config, version: ConfigVersion(major: 1, minor: 10), device: try device(schema: false))
+    #expect(result.warning?.contains("newer than the device's (01.09)") == true)
+    #expect(throws: ConfigValidator.Rejection.self) {
+      try ConfigValidator().validate(
+        Array("{".utf8), version: ConfigVersion(major: 1, minor: 10), device: try device(schema: false))
+    }
+  }
+
   @Test func withoutASchemaOnlyJSONIsCheckedWithAWarning() throws {
     let result = try ConfigValidator().validate(
       Array("{\"anything\": true}".utf8), version: v0109, device: try device(schema: false))
