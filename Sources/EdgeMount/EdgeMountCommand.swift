@@ -10,7 +10,7 @@ public struct EdgeMountCommand: ParsableCommand {
     commandName: "edgemount",
     abstract: "A FUSE filesystem for the S3 bucket of a CANedge fleet.",
     version: version,
-    subcommands: [MountCommand.self],
+    subcommands: [MountCommand.self, DedupeCommand.self],
     defaultSubcommand: MountCommand.self)
 
   public init() {}
@@ -24,6 +24,13 @@ public struct EdgeMountCommand: ParsableCommand {
     } catch {
       FileHandle.standardError.write(Data("edgemount: \(error.description)\n".utf8))
       Glibc.exit(2)
+    }
+    if arguments == ["--help"] || arguments == ["-h"] || arguments == ["help"] {
+      // Mounting is what people run edgemount for: show its options, then the other commands.
+      print(EdgeMountCommand.helpMessage(for: MountCommand.self))
+      print("\nOTHER COMMANDS:\n  edgemount dedupe BUCKET [--dry-run]   delete duplicate uploads on the server (see 'edgemount dedupe --help')")
+      print("  edgemount --version\n  edgemount --generate-completion-script bash|zsh|fish")
+      Glibc.exit(0)
     }
     main(arguments)
     Glibc.exit(0)

@@ -23,20 +23,8 @@ public struct MountCommand: ParsableCommand {
   @Argument(help: "An existing, empty directory to mount on.")
   var mountpoint: String
 
-  @Option(help: "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, the profile's endpoint_url, else AWS).")
-  var endpoint: String?
-
-  @Option(help: "Region for signing (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's region, else us-east-1).")
-  var region: String?
-
-  @Flag(inversion: .prefixedNo, help: "Path-style addressing (default: on for non-AWS endpoints).")
-  var pathStyle: Bool?
-
-  @Option(help: "Profile in ~/.aws/credentials and ~/.aws/config.")
-  var profile: String?
-
-  @Option(help: "PEM file of certificate authorities to trust for HTTPS.")
-  var caFile: String?
+  @OptionGroup(title: "S3")
+  var s3: S3Options
 
   @Flag(help: "Refuse every change (EROFS).")
   var readOnly = false
@@ -108,8 +96,15 @@ public struct MountCommand: ParsableCommand {
       throw ExitCode(1)
     }
     Daemon.reportReady()
+    SystemdNotifier.ready(status: "mounted \(bucket) on \(mountpoint)")
     let target = mountpoint
+    let fs = mount.fs
     let signals = SignalWatcher { signal in
+      if signal == SIGUSR1 {
+        // The counters, in the log, as `.edgemount/status` shows them.
+        logger.notice("status:\n\(fs.statusReportText)")
+        return
+      }
       logger.info("signal \(signal): unmounting \(target)")
       mount.stop()
     }

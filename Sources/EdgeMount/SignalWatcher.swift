@@ -1,12 +1,12 @@
 import Foundation
 import Glibc
 
-/// Waits for SIGINT, SIGTERM and SIGHUP on a thread of its own (`sigwait`) and calls back.
+/// Waits for SIGINT, SIGTERM, SIGHUP (unmount) and SIGUSR1 (log the counters) on a thread of its own (`sigwait`) and calls back.
 ///
 /// `blockSignals()` must run first thing in `main`, before any thread starts, so every thread
 /// inherits the blocked mask and only this watcher receives them.
 final class SignalWatcher: @unchecked Sendable {
-  static let handled = [SIGINT, SIGTERM, SIGHUP]
+  static let handled = [SIGINT, SIGTERM, SIGHUP, SIGUSR1]
   private let action: @Sendable (Int32) -> Void
 
   init(action: @escaping @Sendable (Int32) -> Void) { self.action = action }

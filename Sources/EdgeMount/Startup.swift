@@ -19,31 +19,9 @@ struct Startup {
     do { location = try BucketLocation(command.bucket) } catch { throw Failure(description: error.description) }
     let mountpoint = try checkMountpoint(command.mountpoint)
 
-    let chain = CredentialChain(profile: command.profile)
-    let files = chain.loadFiles()
-    for warning in files.warnings { logger.warning("\(warning)") }
-    let credentials: Credentials
-    do { credentials = try chain.resolveCredentials(files: files) } catch { throw Failure(description: error.description) }
-    let region = command.region ?? chain.region(files: files) ?? "us-east-1"
-    let endpoint: S3Endpoint
-    do {
-      if let url = command.endpoint ?? chain.endpoint(files: files) {
-        endpoint = try S3Endpoint(url: url, region: region, pathStyle: command.pathStyle)
-      } else {
-        var aws = S3Endpoint.aws(region: region)
-        if let style = command.pathStyle { aws.pathStyle = style }
-        endpoint = aws
-      }
-    } catch { throw Failure(description: error.description) }
-    if let caFile = command.caFile, !FileManager.default.isReadableFile(atPath: caFile) {
-      throw Failure(description: "--ca-file \(caFile) does not exist or cannot be read")
-    }
-
-    var transportOptions = TransportOptions()
-    transportOptions.caFile = command.caFile
-    let client = S3Client(
-      bucket: location.bucket, endpoint: endpoint, credentials: credentials,
-      transport: CurlTransport(options: transportOptions), logger: Logger(label: "edgemount.s3"))
+    let (client, credentials) = try command.s3.client(bucket: location.bucket, logger: logger)
+    let endpoint = client.endpoint
+    let region = endpoint.region
     try checkAccess(client.with(retryPolicy: RetryPolicy(maxAttempts: 3, deadline: .seconds(8))), credentials: credentials)
 
     var settings = MountSettings()
@@ -95,6 +73,11 @@ struct Startup {
   }
 
   func checkAccess(_ client: S3Client, credentials: Credentials) throws {
+    try Self.checkAccess(client, credentials: credentials)
+  }
+
+  /// One ListObjectsV2 of one key; a failure becomes one sentence saying what to fix.
+  static func checkAccess(_ client: S3Client, credentials: Credentials) throws {
     do {
       try client.checkAccess()
     } catch {

@@ -9,7 +9,7 @@ import Synchronization
 /// Requests are answered on libfuse's worker threads (which may block on S3); the adapter only
 /// translates between kernel requests and `FleetFileSystem` calls.
 public final class FUSEMount: @unchecked Sendable {
-  let fs: FleetFileSystem
+  public let fs: FleetFileSystem
   let logger: Logger
   let mountpoint: String
   private var session: OpaquePointer?

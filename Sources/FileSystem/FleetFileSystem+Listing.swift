@@ -46,6 +46,7 @@ extension FleetFileSystem {
       switch node.kind {
       case .root:
         keep.insert(Self.statusDirectoryName)
+        keep.insert(Self.rawDirectoryName)
         for prefix in page.commonPrefixes {
           guard let name = Self.childName(prefix, under: node.key, isPrefix: true), let id = DeviceID(name) else { continue }
           s.table.upsert(parent: node.ino, name: name, kind: .device(id), key: prefix)
@@ -94,6 +95,22 @@ extension FleetFileSystem {
           keep.insert(copy.name)
         }
         s.folds[node.ino] = folded.folded.isEmpty && folded.conflicts.isEmpty ? nil : folded
+      case .rawDirectory:
+        for prefix in page.commonPrefixes {
+          guard let name = Self.childName(prefix, under: node.key, isPrefix: true) else { continue }
+          s.table.upsert(parent: node.ino, name: name, kind: .rawDirectory, key: prefix)
+          keep.insert(name)
+        }
+        for object in page.objects {
+          guard let name = Self.childName(object.key, under: node.key, isPrefix: false), !keep.contains(name) else { continue }
+          s.table.upsert(parent: node.ino, name: name, kind: .object(.other), key: object.key) {
+            $0.size = object.size
+            $0.etag = object.etag
+            $0.mtime = object.lastModified
+            $0.onServer = true
+          }
+          keep.insert(name)
+        }
       case .statusDirectory, .object, .statusFile:
         return
       }

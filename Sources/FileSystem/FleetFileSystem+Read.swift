@@ -47,7 +47,7 @@ extension FleetFileSystem {
       return register(OpenFile(ino: ino, source: .snapshot(Array(statusText(file).utf8))), directIO: true, keepCache: false)
     case .object(.scratch):
       throw .notFound  // a scratch file always has staged content; this one was removed
-    case .root, .device, .session, .statusDirectory:
+    case .root, .device, .session, .statusDirectory, .rawDirectory:
       throw .isDirectory
     }
   }

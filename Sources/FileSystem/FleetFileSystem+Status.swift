@@ -12,6 +12,9 @@ extension FleetFileSystem {
     }
   }
 
+  /// `.edgemount/status` as text (also logged on SIGUSR1).
+  public var statusReportText: String { statusReport() }
+
   private func statusReport() -> String {
     let c = s3.counters.snapshot
     let (inodes, handles, listed) = state.withLock { ($0.table.count, $0.handles.count, $0.listedAt.count) }

@@ -14,6 +14,7 @@ import Validation
 public final class FleetFileSystem: Sendable {
   public static let rootIno = InodeTable.rootIno
   public static let statusDirectoryName = ".edgemount"
+  public static let rawDirectoryName = ".raw"
 
   public let s3: S3Client
   public let settings: MountSettings
@@ -66,6 +67,7 @@ public final class FleetFileSystem: Sendable {
     for file in StatusFile.allCases {
       table.upsert(parent: statusIno, name: file.rawValue, kind: .statusFile(file), key: "")
     }
+    table.upsert(parent: InodeTable.rootIno, name: Self.rawDirectoryName, kind: .rawDirectory, key: settings.rootPrefix)
     state = Mutex(State(table: table))
     state.withLock { $0.listedAt[statusIno] = .now + .seconds(1_000_000_000) }
   }
@@ -110,7 +112,9 @@ public final class FleetFileSystem: Sendable {
     let children = try state.withLock { (s: inout State) throws(FSError) -> [Node] in
       guard let node = s.table[ino] else { throw .notFound }
       guard node.kind.isDirectory else { throw .notDirectory }
-      return s.table.presentChildren(of: ino)
+      // .raw/ is reachable by name but not listed, so find, du and rsync of the whole mount
+      // do not walk every object twice.
+      return s.table.presentChildren(of: ino).filter { !(ino == Self.rootIno && $0.kind == .rawDirectory) }
     }
     return children.map { DirectoryEntry(name: $0.name, attributes: attributes(of: $0)) }
   }
@@ -131,7 +135,7 @@ public final class FleetFileSystem: Sendable {
     var size = node.size
     var mtime = node.mtime
     switch node.kind {
-    case .root, .device, .session, .statusDirectory:
+    case .root, .device, .session, .statusDirectory, .rawDirectory:
       mode = 0o755
       timeout = Double(settings.listTTL.components.seconds)
       mtime = Int64(startedAt.timeIntervalSince1970)

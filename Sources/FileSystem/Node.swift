@@ -9,6 +9,8 @@ public enum NodeKind: Sendable, Equatable {
   case session
   /// An S3 object shown as a file.
   case object(ObjectRole)
+  /// A folder of `.raw/`: the bucket exactly as stored, duplicates and foreign prefixes included.
+  case rawDirectory
   /// `.edgemount/`.
   case statusDirectory
   /// A file in `.edgemount/`.
@@ -16,7 +18,7 @@ public enum NodeKind: Sendable, Equatable {
 
   public var isDirectory: Bool {
     switch self {
-    case .root, .device, .session, .statusDirectory: return true
+    case .root, .device, .session, .statusDirectory, .rawDirectory: return true
     case .object, .statusFile: return false
     }
   }
@@ -26,7 +28,7 @@ public enum NodeKind: Sendable, Equatable {
 public enum ObjectRole: Sendable, Equatable {
   case log
   case deviceFile(DeviceFileKind)
-  /// Unknown names in a session: read-only, as stored.
+  /// Unknown names in a session, and everything under `.raw/`: read-only, as stored.
   case other
   /// A local file in a device folder (editor swap file, temp file, backup): never uploaded,
   /// kept until unlinked or unmount.

@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import Logging
+import S3
+
+/// The options that say how to reach S3, shared by `mount` and `dedupe`.
+struct S3Options: ParsableArguments {
+  @Option(help: "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, the profile's endpoint_url, else AWS).")
+  var endpoint: String?
+
+  @Option(help: "Region for signing (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's region, else us-east-1).")
+  var region: String?
+
+  @Flag(inversion: .prefixedNo, help: "Path-style addressing (default: on for non-AWS endpoints).")
+  var pathStyle: Bool?
+
+  @Option(help: "Profile in ~/.aws/credentials and ~/.aws/config.")
+  var profile: String?
+
+  @Option(help: "PEM file of certificate authorities to trust for HTTPS.")
+  var caFile: String?
+
+  struct Failure: Error, CustomStringConvertible {
+    let description: String
+  }
+
+  /// A client for `bucket`, with credentials from the usual places. Warnings go to `logger`.
+  func client(bucket: String, logger: Logger) throws -> (S3Client, Credentials) {
+    let chain = CredentialChain(profile: profile)
+    let files = chain.loadFiles()
+    for warning in files.warnings { logger.warning("\(warning)") }
+    let credentials: Credentials
+    do { credentials = try chain.resolveCredentials(files: files) } catch { throw Failure(description: error.description) }
+    let region = self.region ?? chain.region(files: files) ?? "us-east-1"
+    let endpoint: S3Endpoint
+    do {
+      if let url = self.endpoint ?? chain.endpoint(files: files) {
+        endpoint = try S3Endpoint(url: url, region: region, pathStyle: pathStyle)
+      } else {
+        var aws = S3Endpoint.aws(region: region)
+        if let style = pathStyle { aws.pathStyle = style }
+        endpoint = aws
+      }
+    } catch { throw Failure(description: error.description) }
+    if let caFile, !FileManager.default.isReadableFile(atPath: caFile) {
+      throw Failure(description: "--ca-file \(caFile) does not exist or cannot be read")
+    }
+    var transportOptions = TransportOptions()
+    transportOptions.caFile = caFile
+    let client = S3Client(
+      bucket: bucket, endpoint: endpoint, credentials: credentials, transport: CurlTransport(options: transportOptions),
+      logger: Logger(label: "edgemount.s3"))
+    return (client, credentials)
+  }
+}
