@@ -20,11 +20,13 @@ public struct DedupePlan: Sendable, Equatable {
     for object in objects {
       guard object.key.hasPrefix(rootPrefix) else { continue }
       let parts = object.key.dropFirst(rootPrefix.count).split(separator: "/", omittingEmptySubsequences: false)
-      guard parts.count == 3, DeviceID(parts[0]) != nil, parts[1].utf8.count == 8, parts[1].utf8.allSatisfy({ (48...57).contains($0) }),
+      guard parts.count == 3, DeviceID(parts[0]) != nil, parts[1].utf8.count == 8,
+        parts[1].utf8.allSatisfy({ (48...57).contains($0) }),
         let logName = LogFileName(parts[2])
       else { continue }
       let session = rootPrefix + parts[0] + "/" + parts[1] + "/"
-      sessions[session, default: []].append(SplitCopy(name: String(parts[2]), logName: logName, size: object.size, etag: object.etag))
+      sessions[session, default: []].append(
+        SplitCopy(name: String(parts[2]), logName: logName, size: object.size, etag: object.etag))
     }
     for session in sessions.keys.sorted() {
       let fold = SplitFolding.fold(sessions[session]!)

@@ -90,9 +90,12 @@ public struct DedupeCommand: ParsableCommand {
       if (i + 1) % 500 == 0 { progress("\(i + 1) of \(plan.removals.count) copies handled…") }
     }
     if dryRun {
-      print("dry run: \(plan.removals.count) duplicate copies, \(plan.bytes) bytes, would be deleted; \(plan.conflicts.count) splits with differing copies kept")
+      print(
+        "dry run: \(plan.removals.count) duplicate copies, \(plan.bytes) bytes, would be deleted; \(plan.conflicts.count) splits with differing copies kept"
+      )
     } else {
-      print("deleted \(removed) duplicate copies, freed \(freed) bytes; \(plan.conflicts.count) splits with differing copies kept")
+      print(
+        "deleted \(removed) duplicate copies, freed \(freed) bytes; \(plan.conflicts.count) splits with differing copies kept")
     }
     if failures > 0 { throw ExitCode(1) }
   }

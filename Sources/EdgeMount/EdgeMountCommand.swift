@@ -28,7 +28,9 @@ public struct EdgeMountCommand: ParsableCommand {
     if arguments == ["--help"] || arguments == ["-h"] || arguments == ["help"] {
       // Mounting is what people run edgemount for: show its options, then the other commands.
       print(EdgeMountCommand.helpMessage(for: MountCommand.self))
-      print("\nOTHER COMMANDS:\n  edgemount dedupe BUCKET [--dry-run]   delete duplicate uploads on the server (see 'edgemount dedupe --help')")
+      print(
+        "\nOTHER COMMANDS:\n  edgemount dedupe BUCKET [--dry-run]   delete duplicate uploads on the server (see 'edgemount dedupe --help')"
+      )
       print("  edgemount --version\n  edgemount --generate-completion-script bash|zsh|fish")
       Glibc.exit(0)
     }
