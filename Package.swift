@@ -29,13 +29,15 @@ let package = Package(
       dependencies: ["CCurl", "COpenSSL", .product(name: "Logging", package: "swift-log")]),
     // The CANedge bucket model: keys, devices, sessions, splits, duplicate folding.
     .target(name: "CANedge", dependencies: ["CZlib"]),
+    // Caches of immutable log data: blocks in memory and on disk (--cache-dir).
+    .target(name: "Cache", dependencies: ["COpenSSL", "CZlib"]),
     // Validation of what users upload: JSON, JSON Schema, the device's cross-field rules.
     .target(name: "Validation", dependencies: ["CANedge", "COpenSSL"]),
     // The filesystem core: inode table, directory model, attributes, errno mapping.
     .target(
       name: "FileSystem",
       dependencies: [
-        "S3", "CANedge", "Validation", .product(name: "Logging", package: "swift-log"),
+        "S3", "CANedge", "Validation", "Cache", .product(name: "Logging", package: "swift-log"),
       ]),
     // The thin libfuse3 low-level adapter over the filesystem core.
     .target(
@@ -45,7 +47,7 @@ let package = Package(
     .target(
       name: "EdgeMount",
       dependencies: [
-        "S3", "CANedge", "FileSystem", "FUSE",
+        "S3", "CANedge", "FileSystem", "FUSE", "Cache",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ]),
@@ -63,6 +65,7 @@ let package = Package(
     .testTarget(name: "S3Tests", dependencies: ["S3", "TestSupport"]),
     .testTarget(
       name: "CANedgeTests", dependencies: ["CANedge", "TestSupport"]),
+    .testTarget(name: "CacheTests", dependencies: ["Cache"]),
     .testTarget(name: "ValidationTests", dependencies: ["Validation", "TestSupport"]),
     .testTarget(name: "FileSystemTests", dependencies: ["FileSystem", "TestSupport"]),
     .testTarget(name: "EdgeMountTests", dependencies: ["EdgeMount", "TestSupport"]),

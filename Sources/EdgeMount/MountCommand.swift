@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cache
 import FUSE
 import FileSystem
 import Foundation
@@ -28,6 +29,15 @@ public struct MountCommand: ParsableCommand {
 
   @Flag(help: "Refuse every change (EROFS).")
   var readOnly = false
+
+  @Flag(help: "Let rm delete log files on the server (every stored copy of the split).")
+  var allowDelete = false
+
+  @Option(help: "Folder for the disk cache of log data, kept across mounts (default: memory only).")
+  var cacheDir: String?
+
+  @Option(help: "Size bound of the disk cache in bytes; K, M, G suffixes allowed.")
+  var cacheSize: String = "2G"
 
   @Option(help: "Owner of every file (default: the user who mounts).")
   var uid: UInt32?
@@ -63,6 +73,9 @@ public struct MountCommand: ParsableCommand {
     guard (0...86_400).contains(heartbeatTtl) else { throw ValidationError("--heartbeat-ttl must be 0 to 86400 seconds") }
     guard let mask = UInt32(umask, radix: 8), mask <= 0o777 else { throw ValidationError("--umask must be octal, 000 to 777") }
     _ = mask
+    guard ByteCount.parse(cacheSize) != nil else {
+      throw ValidationError("--cache-size must be a number of bytes, with an optional K, M or G")
+    }
     guard Logger.Level(rawValue: logLevel) != nil else {
       throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
     }

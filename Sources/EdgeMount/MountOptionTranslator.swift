@@ -10,11 +10,12 @@ public enum MountOptionTranslator {
 
   /// Long options that take a value, by their dashed name.
   static let valued: Set<String> = [
-    "endpoint", "region", "profile", "ca-file", "uid", "gid", "umask", "list-ttl", "heartbeat-ttl", "log-level",
+    "endpoint", "region", "profile", "ca-file", "uid", "gid", "umask", "list-ttl", "heartbeat-ttl", "log-level", "cache-dir",
+    "cache-size",
   ]
   /// Long options that are flags.
   static let flags: Set<String> = [
-    "path-style", "no-path-style", "read-only", "allow-other", "foreground", "debug",
+    "path-style", "no-path-style", "read-only", "allow-other", "allow-delete", "foreground", "debug",
   ]
   /// Generic mount options: `ro` maps to `--read-only`, the rest are accepted and have no
   /// further effect (the kernel mount is always nodev,nosuid).

@@ -1,3 +1,4 @@
+import Cache
 import FUSE
 import FileSystem
 import Foundation
@@ -32,9 +33,20 @@ struct Startup {
     settings.umask = command.settingsUmask
     settings.listTTL = .seconds(command.listTtl)
     settings.heartbeatTTL = .seconds(command.heartbeatTtl)
+    settings.allowDelete = command.allowDelete
+    var disk: DiskBlockCache?
+    if let dir = command.cacheDir {
+      do {
+        disk = try DiskBlockCache(
+          directory: URL(fileURLWithPath: dir).standardizedFileURL.path, capacity: ByteCount.parse(command.cacheSize) ?? (2 << 30)
+        )
+      } catch {
+        throw Failure(description: "\(error)")
+      }
+    }
     settings.endpointDescription =
       "\(endpoint.description) (\(endpoint.pathStyle ? "path-style" : "virtual-hosted"), region \(region))"
-    let fs = FleetFileSystem(s3: client, settings: settings, logger: Logger(label: "edgemount.fs"))
+    let fs = FleetFileSystem(s3: client, settings: settings, diskCache: disk, logger: Logger(label: "edgemount.fs"))
 
     var options = FUSEMount.Options()
     options.allowOther = command.allowOther

@@ -77,20 +77,17 @@ extension FleetFileSystem {
 
   public func read(handle: UInt64, offset: UInt64, count: Int) throws(FSError) -> [UInt8] {
     guard let file = state.withLock({ $0.handles[handle] }) else { throw .badHandle }
-    return try file.read(offset: offset, count: count) { (range: Range<UInt64>) throws(FSError) -> [UInt8] in
-      guard case .object(let key, let etag, _) = file.source else { return [] }
-      do {
-        return try s3.getObject(key: key, range: range, ifMatch: etag.isEmpty ? nil : etag)
-      } catch let error as S3Error {
-        errors.append("GET \(key) bytes \(range.lowerBound)-\(range.upperBound - 1): \(error)")
-        if error.isPreconditionFailed {
+    do {
+      return try file.read(offset: offset, count: count, fetcher: fetcher)
+    } catch {
+      if case .object(let key, _, _) = file.source {
+        errors.append("read \(key) at \(offset): \(error)")
+        if case .s3(let s3Error) = error, s3Error.isPreconditionFailed {
           // The object changed under us: never mix versions; the next listing shows the new one.
           state.withLock { s in s.table[file.ino].map { s.listedAt[$0.parent] = nil } }
         }
-        throw .s3(error)
-      } catch {
-        throw FSError(error)
       }
+      throw error
     }
   }
 

@@ -30,7 +30,7 @@ extension FleetFileSystem {
       inodes: \(inodes)
       directories_listed: \(listed)
       open_files: \(handles)
-      cache: memory (per open file read-ahead; kernel page cache for log files)
+      \(cacheReport)
       requests_get: \(c.get)
       requests_head: \(c.head)
       requests_list: \(c.list)
@@ -42,6 +42,19 @@ extension FleetFileSystem {
       bytes_uploaded: \(c.bytesUploaded)
 
       """
+  }
+
+  private var cacheReport: String {
+    var lines = "cache_memory_bytes: \(fetcher.memory.usedBytes)"
+    if let disk = fetcher.disk {
+      let u = disk.usage
+      lines += "\ncache_dir: \(disk.directory)\ncache_disk_bytes: \(u.bytes)\ncache_disk_capacity: \(disk.capacity)"
+      lines +=
+        "\ncache_disk_blocks: \(u.blocks)\ncache_disk_hits: \(u.hits)\ncache_disk_misses: \(u.misses)\ncache_disk_rejected: \(u.rejected)"
+    } else {
+      lines += "\ncache_dir: (none: --cache-dir not given)"
+    }
+    return lines
   }
 
   /// Folded and conflicting copies in every session listed so far.

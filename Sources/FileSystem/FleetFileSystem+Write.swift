@@ -203,6 +203,9 @@ extension FleetFileSystem {
   /// own); a scratch file is dropped; logs and device-written files are refused.
   public func unlink(parent: UInt64, name: String) throws(FSError) {
     let folderNode = try node(parent)
+    if folderNode.kind == .session, settings.allowDelete, !settings.readOnly {
+      return try deleteLog(in: folderNode, name: name)
+    }
     guard case .device = folderNode.kind else { throw refuseChange() }
     try requireWritable()
     guard let child = state.withLock({ $0.table.child(of: parent, named: name) }),
@@ -236,6 +239,30 @@ extension FleetFileSystem {
         s.table[child.ino]?.onServer = false
         s.staged[child.ino] = nil
       }
+    }
+  }
+
+  /// `rm` of a log file with `--allow-delete`: every stored copy of the split goes (the one
+  /// shown and the identical copies folded into it), so the file does not come back.
+  private func deleteLog(in session: Node, name: String) throws(FSError) {
+    guard let child = state.withLock({ $0.table.child(of: session.ino, named: name) }), child.present else { throw .notFound }
+    guard child.kind == .object(.log) else { throw .accessDenied("only log files can be deleted") }
+    let keys = state.withLock { s -> [String] in
+      let folded = s.folds[session.ino]?.folded.filter { $0.keeper.name == name }.map { session.key + $0.hidden.name } ?? []
+      return [child.key] + folded
+    }
+    for key in keys {
+      do {
+        try s3.deleteObject(key: key)
+      } catch {
+        errors.append("DELETE \(key): \(error)")
+        throw .s3(error)
+      }
+    }
+    logger.info("deleted \(keys.count) stored cop\(keys.count == 1 ? "y" : "ies") of \(child.key)")
+    state.withLock { s in
+      s.table[child.ino]?.present = false
+      s.listedAt[session.ino] = nil
     }
   }
 

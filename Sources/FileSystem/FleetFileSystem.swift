@@ -1,4 +1,5 @@
 import CANedge
+import Cache
 import Foundation
 import Logging
 import S3
@@ -58,7 +59,13 @@ public final class FleetFileSystem: Sendable {
   /// Called after a save changed a file, so the kernel drops its cached pages and attributes.
   public let invalidations = InvalidationHook()
 
-  public init(s3: S3Client, settings: MountSettings, logger: Logger = Logger(label: "edgemount.fs")) {
+  /// Blocks of log files: memory, the disk cache if any, prefetching.
+  let fetcher: BlockFetcher
+
+  public init(
+    s3: S3Client, settings: MountSettings, diskCache: DiskBlockCache? = nil, logger: Logger = Logger(label: "edgemount.fs")
+  ) {
+    fetcher = BlockFetcher(s3: s3, memory: MemoryBlockCache(capacity: settings.memoryCacheBytes), disk: diskCache)
     self.s3 = s3
     self.settings = settings
     self.logger = logger

@@ -1,9 +1,10 @@
+import Cache
 import Synchronization
 
-/// An open file: what it reads from, and (for log files) the read-ahead state.
+/// An open file: where its bytes come from, and (for objects) how it is being read.
 final class OpenFile: Sendable {
   enum Source: Sendable {
-    /// A log file read with ranged GETs pinned to the ETag the listing gave.
+    /// An object read in blocks pinned to the ETag the listing gave (log files, `.raw/`).
     case object(key: String, etag: String, size: UInt64)
     /// Content fetched or generated at open (device root files, `.edgemount/` files).
     case snapshot([UInt8])
@@ -13,38 +14,40 @@ final class OpenFile: Sendable {
 
   let ino: UInt64
   let source: Source
-  private let readAhead = Mutex(ReadAhead())
+  private let pattern = Mutex(ReadPattern())
 
   init(ino: UInt64, source: Source) {
     self.ino = ino
     self.source = source
   }
 
-  /// Sequential-read detection: a window that doubles while reads follow each other and
-  /// falls back to the first size when a read jumps.
-  struct ReadAhead: Sendable {
-    static let firstWindow: UInt64 = 256 * 1024  // covers the kernel's own 128 KiB readahead
-    static let maxWindow: UInt64 = 8 * 1024 * 1024
-    var bufferStart: UInt64 = 0
-    var buffer: [UInt8] = []
-    var lastEnd: UInt64 = .max
-    var window: UInt64 = firstWindow
+  /// Sequential-read detection: while reads follow each other the prefetch window doubles
+  /// (up to `maxWindow` blocks ahead); a jump stops prefetching, so a reader that seeks around
+  /// an MF4 file costs only the blocks it touches.
+  struct ReadPattern: Sendable, Equatable {
+    static let firstWindow = 2
+    static let maxWindow = 16
+    var lastEnd: UInt64?
+    var window = 0
 
-    /// The range to fetch for a read of `offset..<end` that the buffer does not hold.
-    mutating func plan(offset: UInt64, end: UInt64, fileSize: UInt64) -> Range<UInt64> {
-      let sequential = offset == lastEnd || (offset >= bufferStart && offset <= bufferStart + UInt64(buffer.count))
-      window = sequential ? min(window * 2, Self.maxWindow) : Self.firstWindow
-      return offset..<min(fileSize, max(end, offset + window))
-    }
-
-    func slice(offset: UInt64, end: UInt64) -> [UInt8]? {
-      guard offset >= bufferStart, end <= bufferStart + UInt64(buffer.count) else { return nil }
-      return Array(buffer[Int(offset - bufferStart)..<Int(end - bufferStart)])
+    /// How many blocks past the last block of this read to prefetch.
+    mutating func blocksToPrefetch(offset: UInt64, end: UInt64) -> Int {
+      let slack = UInt64(BlockID.size)
+      let sequential: Bool
+      if let lastEnd {
+        sequential = offset + slack >= lastEnd && offset <= lastEnd + slack
+      } else {
+        sequential = offset == 0
+      }
+      window = sequential ? min(max(window * 2, Self.firstWindow), Self.maxWindow) : 0
+      lastEnd = max(lastEnd ?? 0, end)
+      if !sequential { lastEnd = end }
+      return window
     }
   }
 
-  /// Reads `count` bytes at `offset`; `fetch` does the GET for a range when the buffer misses.
-  func read(offset: UInt64, count: Int, fetch: (Range<UInt64>) throws(FSError) -> [UInt8]) throws(FSError) -> [UInt8] {
+  /// Reads `count` bytes at `offset`.
+  func read(offset: UInt64, count: Int, fetcher: BlockFetcher?) throws(FSError) -> [UInt8] {
     switch source {
     case .staged(let file):
       return file.read(offset: offset, count: count)
@@ -52,24 +55,31 @@ final class OpenFile: Sendable {
       guard offset < UInt64(bytes.count) else { return [] }
       let end = min(bytes.count, Int(offset) + count)
       return Array(bytes[Int(offset)..<end])
-    case .object(_, _, let size):
-      guard offset < size, count > 0 else { return [] }
+    case .object(let key, let etag, let size):
+      guard offset < size, count > 0, let fetcher else { return [] }
       let end = min(size, offset + UInt64(count))
-      return try readAhead.withLock { (state: inout ReadAhead) throws(FSError) -> [UInt8] in
-        if let hit = state.slice(offset: offset, end: end) {
-          state.lastEnd = end
-          return hit
-        }
-        let range = state.plan(offset: offset, end: end, fileSize: size)
-        let data = try fetch(range)
-        guard UInt64(data.count) == range.upperBound - range.lowerBound else {
-          throw FSError.s3(.invalidResponse("short read: \(data.count) of \(range.count) bytes"))
-        }
-        state.bufferStart = range.lowerBound
-        state.buffer = data
-        state.lastEnd = end
-        return Array(data[0..<Int(end - offset)])
+      let blockSize = UInt64(BlockID.size)
+      let first = Int(offset / blockSize)
+      let last = Int((end - 1) / blockSize)
+      let ahead = pattern.withLock { $0.blocksToPrefetch(offset: offset, end: end) }
+      let lastBlock = Int((size - 1) / blockSize)
+      if ahead > 0, last < lastBlock {
+        let upcoming = (last + 1)...min(lastBlock, last + ahead)
+        fetcher.prefetch(upcoming.map { BlockID(key: key, etag: etag, index: $0) }, objectSize: size)
       }
+      var out: [UInt8] = []
+      out.reserveCapacity(Int(end - offset))
+      for index in first...last {
+        let id = BlockID(key: key, etag: etag, index: index)
+        let block = try fetcher.block(id, objectSize: size)
+        let lower = index == first ? Int(offset - id.offset) : 0
+        let upper = index == last ? Int(end - id.offset) : block.count
+        guard upper <= block.count, lower <= upper else {
+          throw .s3(.invalidResponse("block \(index) of \(key) is \(block.count) bytes"))
+        }
+        out += block[lower..<upper]
+      }
+      return out
     }
   }
 }

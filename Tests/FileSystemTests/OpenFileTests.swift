@@ -1,54 +1,40 @@
+import Cache
 import Testing
 
 @testable import FileSystem
 
-@Suite struct ReadAheadTests {
-  @Test func firstReadFetchesEnoughToCoverTheKernelReadahead() {
-    var r = OpenFile.ReadAhead()
-    let range = r.plan(offset: 0, end: 4096, fileSize: 10_000_000)
-    #expect(range == 0..<(512 * 1024))
-  }
+@Suite struct ReadPatternTests {
+  let block = UInt64(BlockID.size)
 
-  @Test func sequentialReadsDoubleTheWindowUpToTheBound() {
-    var r = OpenFile.ReadAhead()
+  @Test func aReadFromTheStartPrefetchesAndTheWindowDoublesUpToTheBound() {
+    var p = OpenFile.ReadPattern()
+    var windows: [Int] = []
     var offset: UInt64 = 0
-    var sizes: [UInt64] = []
-    for _ in 0..<8 {
-      let range = r.plan(offset: offset, end: offset + 131_072, fileSize: 1 << 40)
-      sizes.append(range.upperBound - range.lowerBound)
-      r.bufferStart = range.lowerBound
-      r.buffer = [UInt8](repeating: 0, count: Int(range.upperBound - range.lowerBound))
-      offset = range.upperBound
-      r.lastEnd = offset
+    for _ in 0..<6 {
+      windows.append(p.blocksToPrefetch(offset: offset, end: offset + 131_072))
+      offset += 131_072
     }
-    #expect(sizes == [524_288, 1_048_576, 2_097_152, 4_194_304, 8_388_608, 8_388_608, 8_388_608, 8_388_608])
+    #expect(windows == [2, 4, 8, 16, 16, 16])
   }
 
-  @Test func aJumpFallsBackToTheFirstWindow() {
-    var r = OpenFile.ReadAhead()
-    r.window = OpenFile.ReadAhead.maxWindow
-    r.lastEnd = 1000
-    let range = r.plan(offset: 5_000_000, end: 5_004_096, fileSize: 1 << 40)
-    #expect(range.upperBound - range.lowerBound == OpenFile.ReadAhead.firstWindow)
+  @Test func randomAccessDoesNotPrefetch() {
+    var p = OpenFile.ReadPattern()
+    #expect(p.blocksToPrefetch(offset: 50 * block, end: 50 * block + 4096) == 0)
+    #expect(p.blocksToPrefetch(offset: 7 * block, end: 7 * block + 4096) == 0)
+    #expect(p.blocksToPrefetch(offset: 90 * block + 5, end: 90 * block + 4096) == 0)
   }
 
-  @Test func neverPlansPastTheEndOfTheFile() {
-    var r = OpenFile.ReadAhead()
-    #expect(r.plan(offset: 900, end: 1000, fileSize: 1000) == 900..<1000)
+  @Test func slightlyOutOfOrderKernelReadaheadStillCountsAsSequential() {
+    var p = OpenFile.ReadPattern()
+    _ = p.blocksToPrefetch(offset: 0, end: 131_072)
+    #expect(p.blocksToPrefetch(offset: 262_144, end: 393_216) > 0)
+    #expect(p.blocksToPrefetch(offset: 131_072, end: 262_144) > 0)
   }
 
   @Test func snapshotReadsAreBoundedByTheContent() throws {
     let file = OpenFile(ino: 5, source: .snapshot([1, 2, 3, 4]))
-    let fetchNever: (Range<UInt64>) throws(FSError) -> [UInt8] = { _ throws(FSError) in throw .notSupported }
-    #expect(try file.read(offset: 1, count: 2, fetch: fetchNever) == [2, 3])
-    #expect(try file.read(offset: 3, count: 100, fetch: fetchNever) == [4])
-    #expect(try file.read(offset: 9, count: 1, fetch: fetchNever) == [])
-  }
-
-  @Test func aShortFetchIsAnErrorNeverWrongBytes() {
-    let file = OpenFile(ino: 5, source: .object(key: "k", etag: "e", size: 1000))
-    #expect(throws: FSError.self) {
-      try file.read(offset: 0, count: 10) { (range: Range<UInt64>) throws(FSError) -> [UInt8] in [UInt8](repeating: 1, count: 5) }
-    }
+    #expect(try file.read(offset: 1, count: 2, fetcher: nil) == [2, 3])
+    #expect(try file.read(offset: 3, count: 100, fetcher: nil) == [4])
+    #expect(try file.read(offset: 9, count: 1, fetcher: nil) == [])
   }
 }

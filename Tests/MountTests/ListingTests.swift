@@ -73,3 +73,40 @@ final class LockedErrors: @unchecked Sendable {
   func add(_ e: any Error) { lock.withLock { errors.append(e) } }
   var isEmpty: Bool { lock.withLock { errors.isEmpty } }
 }
+
+/// The disk cache and deleting logs.
+@Suite(.serialized) struct CacheAndDeleteTests {
+  @Test func theDiskCacheServesARemountWithoutRequests() throws {
+    let s3 = try TestS3.freshBucket("diskcache")
+    let key = "A1B2C3D4/00000001/00000001-5E0BE100.MF4"
+    let body = (0..<(3 * 1_048_576 + 12345)).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+    try s3.putObject(key: key, body: body)
+    let cache = FileManager.default.temporaryDirectory.appendingPathComponent("dc-\(UUID())").path
+    defer { try? FileManager.default.removeItem(atPath: cache) }
+    var mount = try MountedBucket(bucket: s3.bucket, options: ["--cache-dir", cache, "--cache-size", "64M"])
+    #expect(try Data(contentsOf: URL(fileURLWithPath: mount.file(key))) == Data(body))
+    mount.unmount()
+    mount = try MountedBucket(bucket: s3.bucket, options: ["--cache-dir", cache, "-o", "cache_size=64M"])
+    defer { mount.unmount() }
+    #expect(try Data(contentsOf: URL(fileURLWithPath: mount.file(key))) == Data(body))
+    let counters = try mount.counters()
+    #expect(counters["requests_get"] == 0, "\(counters)")
+    #expect(counters["cache_disk_hits"] == 4)
+  }
+
+  @Test func rmOfALogNeedsAllowDeleteAndThenRemovesEveryCopy() throws {
+    let s3 = try TestS3.freshBucket("allowdelete")
+    let keep = "A1B2C3D4/00000001/00000002-5E0BE200.MF4"
+    try s3.putObject(key: "A1B2C3D4/00000001/00000001-5E0BE100.MF4", body: [1, 2])
+    try s3.putObject(key: "A1B2C3D4/00000001/00000001-5E0BE1FF.MF4", body: [1, 2])
+    try s3.putObject(key: keep, body: [3])
+    let plain = try MountedBucket(bucket: s3.bucket)
+    #expect(try Command.run(["rm", plain.file("A1B2C3D4/00000001/00000001-5E0BE100.MF4")]).status != 0)
+    plain.unmount()
+    let mount = try MountedBucket(bucket: s3.bucket, options: ["--allow-delete"])
+    defer { mount.unmount() }
+    #expect(try Command.run(["rm", mount.file("A1B2C3D4/00000001/00000001-5E0BE100.MF4")]).status == 0)
+    #expect(try s3.listAll(prefix: "", delimiter: nil).objects.map(\.key) == [keep])
+    #expect(try FileManager.default.contentsOfDirectory(atPath: mount.file("A1B2C3D4/00000001")) == ["00000002-5E0BE200.MF4"])
+  }
+}

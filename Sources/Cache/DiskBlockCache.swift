@@ -1,0 +1,181 @@
+import COpenSSL
+import CZlib
+import Foundation
+import Synchronization
+
+/// Blocks of immutable objects on disk (`--cache-dir`), bounded by `--cache-size`, least
+/// recently used evicted, kept across remounts.
+///
+/// A block file is `header + data`: magic, data length and CRC-32. It is written to a
+/// temporary name and renamed into place, so a crash leaves no block that looks complete; a
+/// block whose length or CRC does not match is deleted, never served. File names come from a
+/// SHA-256 of key and ETag, so a new version of an object never meets an old version's blocks.
+public final class DiskBlockCache: Sendable {
+  public let directory: String
+  public let capacity: UInt64
+  private static let magic: [UInt8] = Array("EMBLK01\n".utf8)
+  private static let headerSize = 16
+
+  private struct Entry: Sendable {
+    var size: UInt64
+    var tick: UInt64
+  }
+  private struct State: Sendable {
+    var entries: [String: Entry] = [:]
+    var bytes: UInt64 = 0
+    var tick: UInt64 = 0
+    var hits = 0
+    var misses = 0
+    var rejected = 0
+  }
+  private let state = Mutex(State())
+
+  public struct Unusable: Error, CustomStringConvertible {
+    public let description: String
+  }
+
+  /// Opens (creating) the cache folder and indexes what an earlier mount left, oldest first.
+  public init(directory: String, capacity: UInt64) throws {
+    self.directory = directory
+    self.capacity = capacity
+    let blocks = directory + "/blocks"
+    do {
+      try FileManager.default.createDirectory(
+        atPath: blocks, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    } catch {
+      throw Unusable(description: "cache folder \(directory) cannot be created: \(error.localizedDescription)")
+    }
+    guard access(blocks, W_OK) == 0 else { throw Unusable(description: "cache folder \(directory) is not writable") }
+    var found: [(String, UInt64, Double)] = []
+    for name in (try? FileManager.default.contentsOfDirectory(atPath: blocks)) ?? [] {
+      let path = blocks + "/" + name
+      if name.hasSuffix(".tmp") {
+        unlink(path)  // a write interrupted by a crash
+        continue
+      }
+      var st = stat()
+      guard stat(path, &st) == 0 else { continue }
+      found.append((name, UInt64(st.st_size), Double(st.st_mtim.tv_sec)))
+    }
+    found.sort { $0.2 < $1.2 }
+    state.withLock { s in
+      for (name, size, _) in found {
+        s.tick += 1
+        s.entries[name] = Entry(size: size, tick: s.tick)
+        s.bytes += size
+      }
+    }
+    evict()
+  }
+
+  static func fileName(_ id: BlockID) -> String {
+    var material = Array(id.key.utf8)
+    material.append(0)
+    material += Array(id.etag.utf8)
+    var digest = [UInt8](repeating: 0, count: 32)
+    material.withUnsafeBufferPointer { _ = SHA256($0.baseAddress, $0.count, &digest) }
+    return digest.map { String(format: "%02x", $0) }.joined() + "-\(id.index)"
+  }
+
+  private func path(_ name: String) -> String { directory + "/blocks/" + name }
+
+  /// The block's bytes if a complete, intact copy is on disk and it is `expectedLength` long.
+  public func get(_ id: BlockID, expectedLength: Int) -> [UInt8]? {
+    let name = Self.fileName(id)
+    guard state.withLock({ $0.entries[name] != nil }) else {
+      state.withLock { $0.misses += 1 }
+      return nil
+    }
+    guard let data = FileManager.default.contents(atPath: path(name)), let block = Self.decode([UInt8](data)),
+      block.count == expectedLength
+    else {
+      remove(name)
+      state.withLock {
+        $0.rejected += 1; $0.misses += 1
+      }
+      return nil
+    }
+    state.withLock { s in
+      s.tick += 1
+      s.entries[name]?.tick = s.tick
+      s.hits += 1
+    }
+    return block
+  }
+
+  /// Stores a block (complete or not at all). Failures only cost the caching.
+  public func put(_ id: BlockID, _ data: [UInt8]) {
+    let name = Self.fileName(id)
+    let final = path(name)
+    let temp = final + ".\(UInt64.random(in: 0...UInt64.max)).tmp"
+    let encoded = Self.encode(data)
+    let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { return }
+    let written = encoded.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    close(fd)
+    guard written == encoded.count, rename(temp, final) == 0 else {
+      unlink(temp)
+      return
+    }
+    state.withLock { s in
+      s.tick += 1
+      if let old = s.entries[name] { s.bytes -= old.size }
+      s.entries[name] = Entry(size: UInt64(encoded.count), tick: s.tick)
+      s.bytes += UInt64(encoded.count)
+    }
+    evict()
+  }
+
+  private func remove(_ name: String) {
+    unlink(path(name))
+    state.withLock { s in
+      if let old = s.entries.removeValue(forKey: name) { s.bytes -= old.size }
+    }
+  }
+
+  private func evict() {
+    var victims: [String] = []
+    state.withLock { s in
+      guard s.bytes > capacity else { return }
+      let ordered = s.entries.sorted { $0.value.tick < $1.value.tick }
+      for (name, entry) in ordered where s.bytes > capacity {
+        s.entries[name] = nil
+        s.bytes -= entry.size
+        victims.append(name)
+      }
+    }
+    for name in victims { unlink(path(name)) }
+  }
+
+  public struct Usage: Sendable, Equatable {
+    public var bytes: UInt64
+    public var blocks: Int
+    public var hits: Int
+    public var misses: Int
+    public var rejected: Int
+  }
+
+  public var usage: Usage {
+    state.withLock { Usage(bytes: $0.bytes, blocks: $0.entries.count, hits: $0.hits, misses: $0.misses, rejected: $0.rejected) }
+  }
+
+  static func encode(_ data: [UInt8]) -> [UInt8] {
+    var out = magic
+    let length = UInt32(data.count)
+    let crc = data.withUnsafeBufferPointer { UInt32(crc32(0, $0.baseAddress, uInt($0.count))) }
+    for v in [length, crc] { out += [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+    return out + data
+  }
+
+  static func decode(_ file: [UInt8]) -> [UInt8]? {
+    guard file.count >= headerSize, Array(file[0..<8]) == magic else { return nil }
+    func u32(_ i: Int) -> UInt32 {
+      UInt32(file[i]) << 24 | UInt32(file[i + 1]) << 16 | UInt32(file[i + 2]) << 8 | UInt32(file[i + 3])
+    }
+    let length = Int(u32(8))
+    guard file.count == headerSize + length else { return nil }
+    let data = Array(file[headerSize...])
+    let crc = data.withUnsafeBufferPointer { UInt32(crc32(0, $0.baseAddress, uInt($0.count))) }
+    return crc == u32(12) ? data : nil
+  }
+}

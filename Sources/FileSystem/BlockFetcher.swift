@@ -1,0 +1,111 @@
+import Cache
+import Foundation
+import S3
+import Synchronization
+
+/// Gets blocks of immutable objects: from memory, from the disk cache, or with one ranged GET
+/// pinned to the ETag (`If-Match`), so a block never mixes two versions of an object. A block
+/// being fetched is fetched once: other readers wait for it. Prefetches run on a worker pool.
+final class BlockFetcher: Sendable {
+  let s3: S3Client
+  let memory: MemoryBlockCache
+  let disk: DiskBlockCache?
+  private let workers: WorkerPool
+  private let inflight = Mutex<[BlockID: Pending]>([:])
+
+  /// A fetch under way; readers of the same block wait on it.
+  final class Pending: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var result: Result<[UInt8], FSError>?
+
+    func finish(_ r: Result<[UInt8], FSError>) {
+      condition.lock()
+      result = r
+      condition.broadcast()
+      condition.unlock()
+    }
+
+    func wait() -> Result<[UInt8], FSError> {
+      condition.lock()
+      defer { condition.unlock() }
+      while result == nil { condition.wait() }
+      return result!
+    }
+  }
+
+  init(s3: S3Client, memory: MemoryBlockCache, disk: DiskBlockCache?, prefetchThreads: Int = 8) {
+    self.s3 = s3
+    self.memory = memory
+    self.disk = disk
+    workers = WorkerPool(threads: prefetchThreads, name: "edgemount-prefetch")
+  }
+
+  private func cached(_ id: BlockID, length: Int) -> [UInt8]? {
+    if let block = memory.get(id), block.count == length { return block }
+    if let block = disk?.get(id, expectedLength: length) {
+      memory.put(id, block)
+      return block
+    }
+    return nil
+  }
+
+  /// The block, waiting for a fetch under way or doing one.
+  func block(_ id: BlockID, objectSize: UInt64) throws(FSError) -> [UInt8] {
+    let range = id.range(objectSize: objectSize)
+    let length = Int(range.upperBound - range.lowerBound)
+    if let hit = cached(id, length: length) { return hit }
+    let (pending, mine) = inflight.withLock { map -> (Pending, Bool) in
+      if let p = map[id] { return (p, false) }
+      let p = Pending()
+      map[id] = p
+      return (p, true)
+    }
+    if mine { fetch(id, range: range, into: pending) }
+    return try pending.wait().get()
+  }
+
+  /// Starts fetching blocks not cached or under way, without waiting.
+  func prefetch(_ ids: [BlockID], objectSize: UInt64) {
+    for id in ids {
+      let range = id.range(objectSize: objectSize)
+      guard !range.isEmpty, memory.get(id) == nil else { continue }
+      let pending = inflight.withLock { map -> Pending? in
+        guard map[id] == nil else { return nil }
+        let p = Pending()
+        map[id] = p
+        return p
+      }
+      guard let pending else { continue }
+      workers.submit { [self] in
+        if let hit = disk?.get(id, expectedLength: Int(range.upperBound - range.lowerBound)) {
+          memory.put(id, hit)
+          finish(id, pending, .success(hit))
+        } else {
+          fetch(id, range: range, into: pending)
+        }
+      }
+    }
+  }
+
+  private func fetch(_ id: BlockID, range: Range<UInt64>, into pending: Pending) {
+    let result: Result<[UInt8], FSError>
+    do {
+      let data = try s3.getObject(key: id.key, range: range, ifMatch: id.etag.isEmpty ? nil : id.etag)
+      if data.count == range.upperBound - range.lowerBound {
+        memory.put(id, data)
+        disk?.put(id, data)
+        result = .success(data)
+      } else {
+        result = .failure(.s3(.invalidResponse("short block: \(data.count) of \(range.count) bytes")))
+      }
+    } catch {
+      result = .failure(.s3(error))
+    }
+    finish(id, pending, result)
+  }
+
+  private func finish(_ id: BlockID, _ pending: Pending, _ result: Result<[UInt8], FSError>) {
+    inflight.withLock { _ = $0.removeValue(forKey: id) }
+    pending.finish(result)
+  }
+}
