@@ -167,13 +167,13 @@ public struct DemoFleet: Sendable {
     return Array(text.utf8)
   }
 
-  /// Uploads every object (8 in parallel), creating the bucket first.
-  public func upload(to client: S3Client) throws {
+  /// Uploads every object (`parallel` at a time), creating the bucket first.
+  public func upload(to client: S3Client, parallel: Int = 8) throws {
     try client.createBucket()
     let failures = LockedList()
     let objects = self.objects
-    DispatchQueue.concurrentPerform(iterations: 8) { worker in
-      for (i, object) in objects.enumerated() where i % 8 == worker {
+    DispatchQueue.concurrentPerform(iterations: parallel) { worker in
+      for (i, object) in objects.enumerated() where i % parallel == worker {
         do {
           try client.putObject(key: object.key, body: object.body, metadata: object.metadata)
         } catch {

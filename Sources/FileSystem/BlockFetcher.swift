@@ -64,26 +64,74 @@ final class BlockFetcher: Sendable {
     return try pending.wait().get()
   }
 
-  /// Starts fetching blocks not cached or under way, without waiting.
+  /// Starts fetching blocks not cached or under way, without waiting. Neighbouring blocks are
+  /// fetched together, up to `blocksPerRequest` in one GET.
   func prefetch(_ ids: [BlockID], objectSize: UInt64) {
+    var run: [(BlockID, Pending)] = []
+    func flush() {
+      guard !run.isEmpty else { return }
+      let batch = run
+      run = []
+      workers.submit { [self] in fetchRun(batch, objectSize: objectSize) }
+    }
     for id in ids {
       let range = id.range(objectSize: objectSize)
-      guard !range.isEmpty, memory.get(id) == nil else { continue }
+      guard !range.isEmpty, memory.get(id) == nil else {
+        flush()
+        continue
+      }
       let pending = inflight.withLock { map -> Pending? in
         guard map[id] == nil else { return nil }
         let p = Pending()
         map[id] = p
         return p
       }
-      guard let pending else { continue }
-      workers.submit { [self] in
-        if let hit = disk?.get(id, expectedLength: Int(range.upperBound - range.lowerBound)) {
-          memory.put(id, hit)
-          finish(id, pending, .success(hit))
-        } else {
-          fetch(id, range: range, into: pending)
-        }
+      guard let pending else {
+        flush()
+        continue
       }
+      run.append((id, pending))
+      if run.count == Self.blocksPerRequest { flush() }
+    }
+    flush()
+  }
+
+  static let blocksPerRequest = 4
+
+  /// Fetches consecutive blocks: from the disk cache where it has them, the rest in one GET.
+  private func fetchRun(_ run: [(BlockID, Pending)], objectSize: UInt64) {
+    var missing: [(BlockID, Pending)] = []
+    for (id, pending) in run {
+      let range = id.range(objectSize: objectSize)
+      if let hit = disk?.get(id, expectedLength: Int(range.upperBound - range.lowerBound)) {
+        memory.put(id, hit)
+        finish(id, pending, .success(hit))
+      } else {
+        missing.append((id, pending))
+      }
+    }
+    guard let first = missing.first, let last = missing.last else { return }
+    // Only a gap-free run goes in one request.
+    guard last.0.index - first.0.index == missing.count - 1 else {
+      for (id, pending) in missing { fetch(id, range: id.range(objectSize: objectSize), into: pending) }
+      return
+    }
+    let whole = first.0.range(objectSize: objectSize).lowerBound..<last.0.range(objectSize: objectSize).upperBound
+    do {
+      let data = try s3.getObject(key: first.0.key, range: whole, ifMatch: first.0.etag.isEmpty ? nil : first.0.etag)
+      guard data.count == whole.upperBound - whole.lowerBound else {
+        throw S3Error.invalidResponse("short read: \(data.count) of \(whole.count) bytes")
+      }
+      for (id, pending) in missing {
+        let r = id.range(objectSize: objectSize)
+        let block = Array(data[Int(r.lowerBound - whole.lowerBound)..<Int(r.upperBound - whole.lowerBound)])
+        memory.put(id, block)
+        disk?.put(id, block)
+        finish(id, pending, .success(block))
+      }
+    } catch {
+      let failure = FSError(error)
+      for (id, pending) in missing { finish(id, pending, .failure(failure)) }
     }
   }
 

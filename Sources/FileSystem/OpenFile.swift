@@ -64,7 +64,10 @@ final class OpenFile: Sendable {
       let ahead = pattern.withLock { $0.blocksToPrefetch(offset: offset, end: end) }
       let lastBlock = Int((size - 1) / blockSize)
       if ahead > 0, last < lastBlock {
-        let upcoming = (last + 1)...min(lastBlock, last + ahead)
+        // The far edge is rounded up to whole groups, so new blocks come in runs that one GET fetches.
+        let group = BlockFetcher.blocksPerRequest
+        let edge = ((last + ahead) / group + 1) * group - 1
+        let upcoming = (last + 1)...min(lastBlock, edge)
         fetcher.prefetch(upcoming.map { BlockID(key: key, etag: etag, index: $0) }, objectSize: size)
       }
       var out: [UInt8] = []

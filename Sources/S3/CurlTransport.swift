@@ -131,6 +131,10 @@ private final class ResponseSink {
     let name = line[..<colon].lowercased()
     let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
     headers.append((name, value))
+    // One allocation for the body instead of repeated growth.
+    if name == "content-length", let length = Int(value), length > 0, length <= 256 << 20 {
+      body.reserveCapacity(length)
+    }
   }
 }
 

@@ -15,15 +15,20 @@ struct SeedCommand: ParsableCommand {
   @Option(help: "Generated devices, besides the sample ones.") var devices: Int = 6
   @Option(help: "Sessions per generated device.") var sessions: Int = 4
   @Option(help: "Splits per session.") var splits: Int = 8
+  @Option(help: "Size of each generated log file in KiB (default: 16 to 96 KiB, varying).") var logKib: Int?
+  @Option(help: "Share of splits uploaded twice.") var duplicateRate: Double = 0.3
+  @Option(help: "Parallel uploads.") var parallel: Int = 8
 
   func run() throws {
     var options = DemoFleet.Options()
     options.generatedDevices = devices
     options.sessionsPerDevice = sessions
     options.splitsPerSession = splits
+    options.duplicateRate = duplicateRate
+    if let logKib { options.logSize = logKib * 1024...logKib * 1024 }
     let fleet = try DemoFleet(fixtures: URL(fileURLWithPath: fixtures), options: options)
     let client = try SimulatorClient.make(bucket: bucket, endpoint: endpoint)
-    try fleet.upload(to: client)
+    try fleet.upload(to: client, parallel: parallel)
     print(
       "seeded \(bucket): \(fleet.devices.count) devices, \(fleet.objects.count) objects (\(fleet.redundantCopies.count) duplicate uploads)"
     )
