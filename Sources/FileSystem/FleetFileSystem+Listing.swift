@@ -35,13 +35,28 @@ extension FleetFileSystem {
 
   private func refresh(_ node: Node) throws(FSError) {
     let page: ListPage
+    var sessionContents: [String: [ListedObject]]?
     do {
-      page = try s3.listAll(prefix: node.key, delimiter: "/")
+      if case .device = node.kind {
+        (page, sessionContents) = try listDevice(node.key)
+      } else {
+        page = try s3.listAll(prefix: node.key, delimiter: "/")
+      }
     } catch {
       throw .s3(error)
     }
     let listed = ContinuousClock.now
     state.withLock { s in
+      defer {
+        // A flat device listing also listed every session: no request per session afterwards.
+        for (prefix, objects) in sessionContents ?? [:] {
+          guard let name = Self.childName(prefix, under: node.key, isPrefix: true),
+            let session = s.table.child(of: node.ino, named: name), session.kind == .session
+          else { continue }
+          applySession(&s, session, objects: objects)
+          s.listedAt[session.ino] = listed
+        }
+      }
       var keep = Set<String>()
       switch node.kind {
       case .root:
@@ -69,32 +84,9 @@ extension FleetFileSystem {
           keep.insert(name)
         }
       case .session:
-        var copies: [SplitCopy] = []
-        var byName: [String: ListedObject] = [:]
-        for object in page.objects {
-          guard let name = Self.childName(object.key, under: node.key, isPrefix: false) else { continue }
-          if let logName = LogFileName(name) {
-            copies.append(SplitCopy(name: name, logName: logName, size: object.size, etag: object.etag))
-            byName[name] = object
-          } else {
-            s.table.upsert(parent: node.ino, name: name, kind: .object(.other), key: object.key) {
-              $0.size = object.size
-              $0.etag = object.etag
-              $0.mtime = object.lastModified
-            }
-            keep.insert(name)
-          }
-        }
-        let folded = SplitFolding.fold(copies)
-        for copy in folded.shown {
-          s.table.upsert(parent: node.ino, name: copy.name, kind: .object(.log), key: node.key + copy.name) {
-            $0.size = copy.size
-            $0.etag = copy.etag
-            $0.mtime = Int64(copy.logName.epoch)
-          }
-          keep.insert(copy.name)
-        }
-        s.folds[node.ino] = folded.folded.isEmpty && folded.conflicts.isEmpty ? nil : folded
+        applySession(&s, node, objects: page.objects)
+        s.listedAt[node.ino] = listed
+        return
       case .rawDirectory:
         for prefix in page.commonPrefixes {
           guard let name = Self.childName(prefix, under: node.key, isPrefix: true) else { continue }
@@ -117,6 +109,72 @@ extension FleetFileSystem {
       s.table.retain(childrenOf: node.ino, keep: keep)
       s.listedAt[node.ino] = listed
     }
+  }
+
+  /// Lists a device folder. The first page is flat (no delimiter): if it holds the whole device,
+  /// or sessions are small (four or more in the first 1,000 keys), the flat listing goes on and
+  /// lists every session too, at one request per 1,000 objects instead of one per session.
+  /// Otherwise (big sessions) a delimiter listing of the folder is cheaper; sessions are then
+  /// listed when opened.
+  private func listDevice(_ prefix: String) throws(S3Error) -> (ListPage, [String: [ListedObject]]?) {
+    var flat = try s3.listPage(prefix: prefix, delimiter: nil, continuationToken: nil)
+    func sessionPrefix(_ key: String) -> String? {
+      let rest = key.utf8.dropFirst(prefix.utf8.count)
+      guard let slash = rest.firstIndex(of: UInt8(ascii: "/")) else { return nil }
+      return prefix + String(Substring(rest[..<slash])) + "/"
+    }
+    let sessionsSeen = Set(flat.objects.compactMap { sessionPrefix($0.key) })
+    guard !flat.isTruncated || sessionsSeen.count >= 4 else {
+      return (try s3.listAll(prefix: prefix, delimiter: "/"), nil)
+    }
+    var token = flat.isTruncated ? flat.nextContinuationToken : nil
+    while let t = token {
+      let next = try s3.listPage(prefix: prefix, delimiter: nil, continuationToken: t)
+      flat.objects += next.objects
+      token = next.isTruncated ? next.nextContinuationToken : nil
+    }
+    var result = ListPage()
+    var sessions: [String: [ListedObject]] = [:]
+    for object in flat.objects {
+      if let session = sessionPrefix(object.key) {
+        sessions[session, default: []].append(object)
+      } else {
+        result.objects.append(object)
+      }
+    }
+    result.commonPrefixes = sessions.keys.sorted()
+    return (result, sessions)
+  }
+
+  /// Puts a session's listing into the table: log files folded, other names as they are,
+  /// deeper prefixes left out.
+  func applySession(_ s: inout State, _ node: Node, objects: [ListedObject]) {
+    var keep = Set<String>()
+    var copies: [SplitCopy] = []
+    for object in objects {
+      guard let name = Self.childName(object.key, under: node.key, isPrefix: false) else { continue }
+      if let logName = LogFileName(name) {
+        copies.append(SplitCopy(name: name, logName: logName, size: object.size, etag: object.etag))
+      } else {
+        s.table.upsert(parent: node.ino, name: name, kind: .object(.other), key: object.key) {
+          $0.size = object.size
+          $0.etag = object.etag
+          $0.mtime = object.lastModified
+        }
+        keep.insert(name)
+      }
+    }
+    let folded = SplitFolding.fold(copies)
+    for copy in folded.shown {
+      s.table.upsert(parent: node.ino, name: copy.name, kind: .object(.log), key: node.key + copy.name) {
+        $0.size = copy.size
+        $0.etag = copy.etag
+        $0.mtime = Int64(copy.logName.epoch)
+      }
+      keep.insert(copy.name)
+    }
+    s.folds[node.ino] = folded.folded.isEmpty && folded.conflicts.isEmpty ? nil : folded
+    s.table.retain(childrenOf: node.ino, keep: keep)
   }
 
   /// The last path segment of `key` below `prefix`, or nil if it is not a name a directory

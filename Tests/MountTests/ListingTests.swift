@@ -110,3 +110,41 @@ final class LockedErrors: @unchecked Sendable {
     #expect(try FileManager.default.contentsOfDirectory(atPath: mount.file("A1B2C3D4/00000001")) == ["00000002-5E0BE200.MF4"])
   }
 }
+
+/// The listing strategy, proved with request counts.
+@Suite(.serialized) struct ListingStrategyTests {
+  func put(_ s3: S3Client, _ keys: [String]) {
+    DispatchQueue.concurrentPerform(iterations: 16) { w in
+      for (i, key) in keys.enumerated() where i % 16 == w { _ = try? s3.putObject(key: key, body: [1]) }
+    }
+  }
+
+  @Test func manySmallSessionsAreListedFlatInFewRequests() throws {
+    let s3 = try TestS3.freshBucket("flat")
+    let keys = (1...60).flatMap { session in
+      (1...25).map { String(format: "A1B2C3D4/%08d/%08d-5E0BE100.MF4", session, $0) }
+    }
+    put(s3, keys + ["A1B2C3D4/device.json"])
+    let mount = try MountedBucket(bucket: s3.bucket)
+    defer { mount.unmount() }
+    let found = try Command.run(["find", mount.file("A1B2C3D4"), "-type", "f"]).stdout.split(separator: "\n").count
+    #expect(found == 1501)
+    // 1,501 objects: the root, then 2 flat pages for the device, instead of 1 + 60 session listings.
+    #expect(try mount.counters()["requests_list"]! <= 3)
+  }
+
+  @Test func fewBigSessionsUseADelimiterListing() throws {
+    let s3 = try TestS3.freshBucket("bigsessions")
+    let keys = (1...2).flatMap { session in
+      (1...1100).map { String(format: "A1B2C3D4/%08d/%08d-5E0BE100.MF4", session, $0) }
+    }
+    put(s3, keys)
+    let mount = try MountedBucket(bucket: s3.bucket)
+    defer { mount.unmount() }
+    #expect(try FileManager.default.contentsOfDirectory(atPath: mount.file("A1B2C3D4")).sorted() == ["00000001", "00000002"])
+    // root + first flat page + the delimiter listing, not a walk through 2,200 keys
+    #expect(try mount.counters()["requests_list"]! == 3)
+    let found = try Command.run(["find", mount.file("A1B2C3D4"), "-type", "f"]).stdout.split(separator: "\n").count
+    #expect(found == 2200)
+  }
+}

