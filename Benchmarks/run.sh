@@ -6,6 +6,7 @@
 #
 #   Benchmarks/run.sh [--objects 100000]
 set -euo pipefail
+[ -n "${BENCH_TRACE:-}" ] && set -x
 cd "$(dirname "$0")/.."
 objects=100000
 [ "${1:-}" = --objects ] && objects=$2
@@ -63,7 +64,9 @@ mount_tool() { # tool bucket
 }
 unmount_tool() { fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt"; sleep 0.5; }
 seconds() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
-counts() { [ -f "$mnt/.edgemount/status" ] && awk -F': ' '/^requests_(get|head|list)/ {printf "%s=%s ", $1, $2}' "$mnt/.edgemount/status"; }
+counts() {
+  if [ -f "$mnt/.edgemount/status" ]; then awk -F': ' '/^requests_(get|head|list)/ {printf "%s=%s ", $1, $2}' "$mnt/.edgemount/status"; fi
+}
 
 declare -A T
 rss_kib=()

@@ -25,8 +25,9 @@ private func refuse(_ req: fuse_req_t?) {
 func makeOperations() -> fuse_lowlevel_ops {
   var ops = fuse_lowlevel_ops()
 
-  ops.`init` = { _, conn in
+  ops.`init` = { userdata, conn in
     guard let conn else { return }
+    if let userdata { Unmanaged<FUSEMount>.fromOpaque(userdata).takeUnretainedValue().raiseReadaheadSoon() }
     conn.pointee.want |= UInt32(FUSE_CAP_READDIRPLUS)
     conn.pointee.want &= ~UInt32(FUSE_CAP_READDIRPLUS_AUTO)
     if conn.pointee.capable & UInt32(FUSE_CAP_ASYNC_READ) != 0 { conn.pointee.want |= UInt32(FUSE_CAP_ASYNC_READ) }
