@@ -40,6 +40,9 @@ final class BlockFetcher: Sendable {
     workers = WorkerPool(threads: prefetchThreads, name: "edgemount-prefetch")
   }
 
+  /// Runs a blocking job on the prefetch workers (listings ahead of a walk, too).
+  func submit(_ job: @escaping @Sendable () -> Void) { workers.submit(job) }
+
   private func cached(_ id: BlockID, length: Int) -> [UInt8]? {
     if let block = memory.get(id), block.count == length { return block }
     if let block = disk?.get(id, expectedLength: length) {

@@ -19,18 +19,66 @@ extension FleetFileSystem {
     }
     guard let node else { throw .notFound }
     guard !fresh else { return }
+    if case .device = node.kind { prefetchNextDevices(after: node) }
+    // One listing of a folder at a time: a second caller waits for the first one's result.
+    let (flight, mine) = listingFlights.withLock { flights -> (ListingFlight, Bool) in
+      if let f = flights[ino] { return (f, false) }
+      let f = ListingFlight()
+      flights[ino] = f
+      return (f, true)
+    }
+    guard mine else {
+      if let error = flight.wait() { throw error }
+      return
+    }
+    var failure: FSError?
+    defer {
+      _ = listingFlights.withLock { $0.removeValue(forKey: ino) }
+      flight.finish(failure)
+    }
     do {
       try refresh(node)
     } catch {
+      failure = error
       // Outage: keep serving the last listing if there is one.
       let hasOldListing = state.withLock { $0.listedAt[ino] != nil }
       errors.append("list \(node.key.isEmpty ? "/" : node.key): \(error)")
       if hasOldListing {
         logger.warning("listing \(node.key) failed, serving the cached listing: \(error)")
+        failure = nil
         return
       }
       throw error
     }
+  }
+
+  /// A walk through the fleet (`ls -lR`, `find`, `rsync`) opens device folders in name order,
+  /// one after another. When a device folder is listed within two seconds of another, the next
+  /// few device folders are listed ahead on the worker pool, so the walk does not wait for
+  /// each listing in turn. A single `ls DEVICE` prefetches nothing.
+  private func prefetchNextDevices(after node: Node) {
+    let now = ContinuousClock.now
+    let next: [UInt64] = state.withLock { s in
+      defer { s.lastDeviceListing = now }
+      guard let last = s.lastDeviceListing, now - last < .seconds(2) else { return [] }
+      let devices = s.table.presentChildren(of: node.parent).filter { if case .device = $0.kind { true } else { false } }
+      guard let index = devices.firstIndex(where: { $0.ino == node.ino }) else { return [] }
+      return devices[(index + 1)...].prefix(Self.devicesListedAhead).filter { d in
+        s.listedAt[d.ino].map { now - $0 >= listTTL(for: d.kind) } ?? true
+      }.map(\.ino)
+    }
+    for ino in next {
+      guard listingFlights.withLock({ $0[ino] == nil }) else { continue }
+      fetcher.submit { [self] in try? refreshIfStaleWithoutPrefetch(ino) }
+    }
+  }
+
+  static let devicesListedAhead = 4
+
+  /// `refreshIfStale` for the prefetch itself, which must not start more prefetches.
+  private func refreshIfStaleWithoutPrefetch(_ ino: UInt64) throws(FSError) {
+    state.withLock { $0.lastDeviceListing = nil }
+    try refreshIfStale(ino)
   }
 
   private func refresh(_ node: Node) throws(FSError) {

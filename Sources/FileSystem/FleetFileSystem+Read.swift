@@ -1,4 +1,5 @@
 import CANedge
+import Cache
 import Glibc
 import S3
 
@@ -31,6 +32,7 @@ extension FleetFileSystem {
     }
     switch node.kind {
     case .object(.log), .object(.other):
+      if node.kind == .object(.log) { prefetchFollowingFiles(after: node) }
       return register(
         OpenFile(ino: ino, source: .object(key: node.key, etag: node.etag, size: node.size)), directIO: false,
         keepCache: node.kind == .object(.log))
@@ -49,6 +51,24 @@ extension FleetFileSystem {
       throw .notFound  // a scratch file always has staged content; this one was removed
     case .root, .device, .session, .statusDirectory, .rawDirectory:
       throw .isDirectory
+    }
+  }
+
+  /// `cp -r` and `rsync` open a session's files one after another in name order. When a log
+  /// file is opened right after its predecessor, the first blocks of the next two are fetched
+  /// ahead, so each small file does not wait for its own first GET.
+  private func prefetchFollowingFiles(after node: Node) {
+    let next: [Node] = state.withLock { s in
+      defer { s.lastOpened[node.parent] = node.name }
+      guard let previous = s.lastOpened[node.parent], previous < node.name else { return [] }
+      let siblings = s.table.presentChildren(of: node.parent).filter { $0.kind == .object(.log) }
+      guard let i = siblings.firstIndex(where: { $0.ino == node.ino }), i > 0, siblings[i - 1].name == previous else { return [] }
+      return Array(siblings[(i + 1)...].prefix(2))
+    }
+    for file in next where file.size > 0 {
+      let blocks = Int((file.size - 1) / UInt64(BlockID.size)) + 1
+      let ids = (0..<min(blocks, BlockFetcher.blocksPerRequest)).map { BlockID(key: file.key, etag: file.etag, index: $0) }
+      fetcher.prefetch(ids, objectSize: file.size)
     }
   }
 

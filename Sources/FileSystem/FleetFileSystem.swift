@@ -54,6 +54,10 @@ public final class FleetFileSystem: Sendable {
     var staged: [UInt64: StagedFile] = [:]
     /// Open handles per inode, so a staged save is dropped when its last handle closes.
     var openHandles: [UInt64: Int] = [:]
+    /// When a device folder was last listed (a walk through the fleet lists them in a row).
+    var lastDeviceListing: ContinuousClock.Instant?
+    /// The log file last opened in each session (a copy walks them in name order).
+    var lastOpened: [UInt64: String] = [:]
   }
 
   /// Called after a save changed a file, so the kernel drops its cached pages and attributes.
@@ -61,6 +65,8 @@ public final class FleetFileSystem: Sendable {
 
   /// Blocks of log files: memory, the disk cache if any, prefetching.
   let fetcher: BlockFetcher
+  /// Listings under way, so a folder is listed once however many threads ask.
+  let listingFlights = Mutex<[UInt64: ListingFlight]>([:])
 
   public init(
     s3: S3Client, settings: MountSettings, diskCache: DiskBlockCache? = nil, logger: Logger = Logger(label: "edgemount.fs")
