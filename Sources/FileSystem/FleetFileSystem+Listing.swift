@@ -226,7 +226,7 @@ extension FleetFileSystem {
   }
 
   /// The last path segment of `key` below `prefix`, or nil if it is not a name a directory
-  /// can hold (empty, `.`, `..`, too long, with a NUL or a further `/`).
+  /// can hold (empty, `.`, `..`, too long, with a control character or a further `/`).
   static func childName(_ key: String, under prefix: String, isPrefix: Bool) -> String? {
     guard key.hasPrefix(prefix) else { return nil }
     var rest = Substring(key.utf8.dropFirst(prefix.utf8.count))
@@ -235,8 +235,9 @@ extension FleetFileSystem {
       rest = rest.dropLast()
     }
     let name = String(rest)
+    // Control characters (newlines, escape sequences) break scripts and terminals: not shown.
     guard !name.isEmpty, name != ".", name != "..", name.utf8.count <= 255, !name.contains("/"),
-      !name.utf8.contains(0)
+      !name.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F })
     else { return nil }
     return name
   }

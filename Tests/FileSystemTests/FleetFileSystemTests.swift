@@ -128,7 +128,9 @@ import Testing
   @Test func childNamesRejectWhatADirectoryCannotHold() {
     #expect(FleetFileSystem.childName("p/ok", under: "p/", isPrefix: false) == "ok")
     #expect(FleetFileSystem.childName("p/sub/", under: "p/", isPrefix: true) == "sub")
-    for bad in ["p/", "p/.", "p/..", "p/a/b", "q/x", "p/" + String(repeating: "x", count: 256), "p/a\u{0}b"] {
+    for bad in [
+      "p/", "p/.", "p/..", "p/a/b", "q/x", "p/" + String(repeating: "x", count: 256), "p/a\u{0}b", "p/a\nb", "p/\u{1b}[31m",
+    ] {
       #expect(FleetFileSystem.childName(bad, under: "p/", isPrefix: false) == nil, "\(bad.debugDescription)")
     }
     #expect(FleetFileSystem.childName("p//", under: "p/", isPrefix: true) == nil)
