@@ -23,26 +23,28 @@ let package = Package(
     .systemLibrary(
       name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
+    // A pthread-mutex-guarded value (visible to ThreadSanitizer), shared by the layers.
+    .target(name: "Locking"),
     // The S3 client: SigV4, credentials, libcurl transport, XML listings.
     .target(
       name: "S3",
-      dependencies: ["CCurl", "COpenSSL", .product(name: "Logging", package: "swift-log")]),
+      dependencies: ["CCurl", "COpenSSL", "Locking", .product(name: "Logging", package: "swift-log")]),
     // The CANedge bucket model: keys, devices, sessions, splits, duplicate folding.
     .target(name: "CANedge", dependencies: ["CZlib"]),
     // Caches of immutable log data: blocks in memory and on disk (--cache-dir).
-    .target(name: "Cache", dependencies: ["COpenSSL", "CZlib"]),
+    .target(name: "Cache", dependencies: ["COpenSSL", "CZlib", "Locking"]),
     // Validation of what users upload: JSON, JSON Schema, the device's cross-field rules.
-    .target(name: "Validation", dependencies: ["CANedge", "COpenSSL"]),
+    .target(name: "Validation", dependencies: ["CANedge", "COpenSSL", "Locking"]),
     // The filesystem core: inode table, directory model, attributes, errno mapping.
     .target(
       name: "FileSystem",
       dependencies: [
-        "S3", "CANedge", "Validation", "Cache", .product(name: "Logging", package: "swift-log"),
+        "S3", "CANedge", "Validation", "Cache", "Locking", .product(name: "Logging", package: "swift-log"),
       ]),
     // The thin libfuse3 low-level adapter over the filesystem core.
     .target(
       name: "FUSE",
-      dependencies: ["CFuse", "FileSystem", .product(name: "Logging", package: "swift-log")]),
+      dependencies: ["CFuse", "FileSystem", "Locking", .product(name: "Logging", package: "swift-log")]),
     // Command-line parsing and start-up, shared by the executable and its tests.
     .target(
       name: "EdgeMount",

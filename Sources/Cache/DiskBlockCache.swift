@@ -1,7 +1,7 @@
 import COpenSSL
 import CZlib
 import Foundation
-import Synchronization
+import Locking
 
 /// Blocks of immutable objects on disk (`--cache-dir`), bounded by `--cache-size`, least
 /// recently used evicted, kept across remounts.
@@ -28,7 +28,7 @@ public final class DiskBlockCache: Sendable {
     var misses = 0
     var rejected = 0
   }
-  private let state = Mutex(State())
+  private let state = Locked(State())
 
   public struct Unusable: Error, CustomStringConvertible {
     public let description: String

@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 
 /// Recently read and prefetched blocks in memory, least recently used evicted, bounded in bytes.
 public final class MemoryBlockCache: Sendable {
@@ -8,7 +8,7 @@ public final class MemoryBlockCache: Sendable {
     var tick: UInt64 = 0
   }
 
-  private let state = Mutex(State())
+  private let state = Locked(State())
   public let capacity: Int
 
   public init(capacity: Int) { self.capacity = capacity }

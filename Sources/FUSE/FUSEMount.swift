@@ -1,8 +1,8 @@
 import CFuse
 import FileSystem
 import Foundation
+import Locking
 import Logging
-import Synchronization
 
 /// A mounted `FleetFileSystem`: the libfuse3 low-level session, its kernel mount and its loop.
 ///
@@ -13,7 +13,7 @@ public final class FUSEMount: @unchecked Sendable {
   let logger: Logger
   let mountpoint: String
   private var session: OpaquePointer?
-  private let directories = Mutex<DirectoryHandles>(DirectoryHandles())
+  private let directories = Locked<DirectoryHandles>(DirectoryHandles())
   /// Serialises `stop()` (signal thread) against the end of `run()` (main thread), so the
   /// session is never unmounted or flagged while it is being destroyed.
   private let lifecycle = NSLock()

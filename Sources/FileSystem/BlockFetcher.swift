@@ -1,7 +1,7 @@
 import Cache
 import Foundation
+import Locking
 import S3
-import Synchronization
 
 /// Gets blocks of immutable objects: from memory, from the disk cache, or with one ranged GET
 /// pinned to the ETag (`If-Match`), so a block never mixes two versions of an object. A block
@@ -11,7 +11,7 @@ final class BlockFetcher: Sendable {
   let memory: MemoryBlockCache
   let disk: DiskBlockCache?
   private let workers: WorkerPool
-  private let inflight = Mutex<[BlockID: Pending]>([:])
+  private let inflight = Locked<[BlockID: Pending]>([:])
 
   /// A fetch under way; readers of the same block wait on it.
   final class Pending: @unchecked Sendable {

@@ -1,10 +1,10 @@
 import Foundation
-import Synchronization
+import Locking
 
 /// The recent failures shown in `.edgemount/errors`: rejected saves and failed requests,
 /// newest last, bounded in count.
 public final class ErrorLog: Sendable {
-  private let lines = Mutex<[String]>([])
+  private let lines = Locked<[String]>([])
   private let capacity: Int
 
   public init(capacity: Int = 500) { self.capacity = capacity }

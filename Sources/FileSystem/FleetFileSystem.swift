@@ -1,9 +1,9 @@
 import CANedge
 import Cache
 import Foundation
+import Locking
 import Logging
 import S3
-import Synchronization
 import Validation
 
 /// The filesystem core: the CANedge bucket as a tree of devices, sessions and splits.
@@ -22,9 +22,9 @@ public final class FleetFileSystem: Sendable {
   public let errors = ErrorLog()
   let logger: Logger
   let startedAt = Date()
-  let state: Mutex<State>
+  let state: Locked<State>
   /// Small caches of things fetched on demand (heartbeats, config CRCs, object metadata).
-  let caches = Mutex(Caches())
+  let caches = Locked(Caches())
 
   struct Caches: Sendable {
     struct Heartbeat: Sendable {
@@ -66,7 +66,7 @@ public final class FleetFileSystem: Sendable {
   /// Blocks of log files: memory, the disk cache if any, prefetching.
   let fetcher: BlockFetcher
   /// Listings under way, so a folder is listed once however many threads ask.
-  let listingFlights = Mutex<[UInt64: ListingFlight]>([:])
+  let listingFlights = Locked<[UInt64: ListingFlight]>([:])
 
   public init(
     s3: S3Client, settings: MountSettings, diskCache: DiskBlockCache? = nil, logger: Logger = Logger(label: "edgemount.fs")
@@ -81,7 +81,7 @@ public final class FleetFileSystem: Sendable {
       table.upsert(parent: statusIno, name: file.rawValue, kind: .statusFile(file), key: "")
     }
     table.upsert(parent: InodeTable.rootIno, name: Self.rawDirectoryName, kind: .rawDirectory, key: settings.rootPrefix)
-    state = Mutex(State(table: table))
+    state = Locked(State(table: table))
     state.withLock { $0.listedAt[statusIno] = .now + .seconds(1_000_000_000) }
   }
 

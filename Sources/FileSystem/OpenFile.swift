@@ -1,5 +1,5 @@
 import Cache
-import Synchronization
+import Locking
 
 /// An open file: where its bytes come from, and (for objects) how it is being read.
 final class OpenFile: Sendable {
@@ -14,7 +14,7 @@ final class OpenFile: Sendable {
 
   let ino: UInt64
   let source: Source
-  private let pattern = Mutex(ReadPattern())
+  private let pattern = Locked(ReadPattern())
 
   init(ino: UInt64, source: Source) {
     self.ino = ino

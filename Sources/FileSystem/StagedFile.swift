@@ -1,5 +1,5 @@
+import Locking
 import S3
-import Synchronization
 
 /// Content held locally: a staged save of a server file, or a scratch file (editor swap file,
 /// temp file, backup) that is never uploaded.
@@ -9,12 +9,12 @@ final class StagedFile: Sendable {
     var lifecycle = SaveLifecycle()
   }
 
-  private let content: Mutex<Content>
+  private let content: Locked<Content>
   /// The version a save replaces: `ifMatch(etag)` for an existing object, `ifNoneMatch` for a new one.
   let base: PutCondition
 
   init(bytes: [UInt8], base: PutCondition) {
-    content = Mutex(Content(bytes: bytes))
+    content = Locked(Content(bytes: bytes))
     self.base = base
   }
 

@@ -1,6 +1,6 @@
 import CCurl
 import Foundation
-import Synchronization
+import Locking
 
 /// Timeouts and TLS settings for `CurlTransport`.
 public struct TransportOptions: Sendable {
@@ -18,7 +18,7 @@ public struct TransportOptions: Sendable {
 /// `HTTPTransport` on libcurl easy handles, pooled so connections are reused.
 public final class CurlTransport: HTTPTransport {
   private let options: TransportOptions
-  private let pool = Mutex<[EasyHandle]>([])
+  private let pool = Locked<[EasyHandle]>([])
   private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_ALL)) }()
 
   public init(options: TransportOptions = TransportOptions()) {

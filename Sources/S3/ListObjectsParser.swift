@@ -10,6 +10,7 @@ import Foundation
 /// control characters and other bytes XML cannot carry still come through.
 public enum ListObjectsParser {
   public static func parse(_ body: [UInt8]) throws(S3Error) -> ListPage {
+    guard XMLSafety.isParseable(body) else { throw .invalidResponse("listing is not UTF-8 XML") }
     let delegate = Delegate()
     let parser = XMLParser(data: Data(body))
     parser.delegate = delegate
@@ -87,7 +88,7 @@ public enum ListObjectsParser {
 public enum ErrorResponseParser {
   public static func parse(status: Int, body: [UInt8], requestID: String?) -> ServiceError {
     let delegate = Delegate()
-    if !body.isEmpty {
+    if !body.isEmpty, XMLSafety.isParseable(body) {
       let parser = XMLParser(data: Data(body))
       parser.delegate = delegate
       _ = parser.parse()
@@ -129,5 +130,13 @@ public enum ErrorResponseParser {
       depth -= 1
       text = ""
     }
+  }
+}
+
+/// FoundationXML's parser traps (crashes the process) on some invalid UTF-8, found by fuzzing:
+/// an element name with 0xFF bytes. S3 XML is UTF-8, so anything else is refused before parsing.
+enum XMLSafety {
+  static func isParseable(_ body: [UInt8]) -> Bool {
+    !body.contains(0) && String(validating: body, as: UTF8.self) != nil
   }
 }

@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 
 /// Counts of S3 requests by kind, and bytes moved, since the mount started.
 public struct RequestCounts: Sendable, Equatable {
@@ -17,7 +17,7 @@ public struct RequestCounts: Sendable, Equatable {
 
 /// Thread-safe request counters shared by every user of one `S3Client`.
 public final class RequestCounters: Sendable {
-  private let counts = Mutex(RequestCounts())
+  private let counts = Locked(RequestCounts())
 
   public init() {}
 

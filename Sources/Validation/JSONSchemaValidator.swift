@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Locking
 
 /// A JSON Schema (draft-07) validator for the keywords the CANedge rule schemas use, and the
 /// rest of draft-07's validation vocabulary: type, enum, const, numeric bounds, multipleOf,
@@ -13,7 +13,7 @@ import Synchronization
 /// Python's `jsonschema` in the tests.
 public final class JSONSchemaValidator: Sendable {
   public let schema: JSONValue
-  private let regexCache = Mutex<[String: NSRegularExpression]>([:])
+  private let regexCache = Locked<[String: NSRegularExpression]>([:])
 
   public init(schema: JSONValue) { self.schema = schema }
 

@@ -1,3 +1,4 @@
+import Foundation
 import S3
 import Testing
 
@@ -54,6 +55,14 @@ import Testing
   ])
   func malformedListingIsATypedError(xml: String) {
     #expect(throws: S3Error.self) { try ListObjectsParser.parse(Array(xml.utf8)) }
+  }
+
+  /// Found by Fuzz/run.sh: FoundationXML crashed on this (invalid UTF-8 in an element name).
+  @Test func invalidUTF8ThatCrashedFoundationXMLIsATypedError() throws {
+    let input = [UInt8](Data(base64Encoded: "PExpc3RCdWNrZXRSZXN1bP///////wADaW5nVDxMaXlwZXN0QnVja2U+dXJsPC90")!)
+    #expect(throws: S3Error.self) { try ListObjectsParser.parse(input) }
+    #expect(ErrorResponseParser.parse(status: 500, body: input, requestID: "r").code == "HTTP500")
+    #expect(throws: S3Error.self) { try ListObjectsParser.parse(Array("<ListBucketResult>\u{0}</ListBucketResult>".utf8)) }
   }
 
   @Test func errorBodyIsParsedIntoFields() {

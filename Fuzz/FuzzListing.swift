@@ -1,0 +1,12 @@
+// libFuzzer target: S3 XML (ListObjectsV2 and error bodies), dates and key decoding.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
+  let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+  _ = try? ListObjectsParser.parse(bytes)
+  _ = ErrorResponseParser.parse(status: 500, body: bytes, requestID: nil)
+  let text = String(decoding: bytes, as: UTF8.self)
+  _ = HTTPDate.parseISO8601(text)
+  _ = HTTPDate.parseRFC1123(text)
+  _ = URIEncoding.decode(text, plusAsSpace: true)
+  return 0
+}
