@@ -65,20 +65,4 @@ import Testing
     _ = try Command.run(["getfattr", "-d", mount.file(key)])
     #expect(try mount.counters()["requests_head"]! == before, "metadata HEAD is cached")
   }
-
-  func xattr(_ path: String, _ name: String) throws -> String {
-    try Command.run(["getfattr", "--only-values", "-n", name, path]).stdout
-  }
-
-  func waitUntil(_ what: String, timeout: Double = 20, _ condition: () throws -> Bool) throws {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
-      if (try? condition()) == true { return }
-      Thread.sleep(forTimeInterval: 0.2)
-    }
-    Issue.record("timed out waiting until \(what)")
-    throw TimedOut()
-  }
-
-  struct TimedOut: Error {}
 }

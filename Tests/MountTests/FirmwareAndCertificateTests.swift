@@ -132,12 +132,12 @@ import Testing
       "--device", id, "--fixtures", Fixtures.directory.path, "--poll", "0.3", "--heartbeat", "0.3", "--duration", "40",
     ])
     defer { sim.stop() }
-    try waitUntil { (try? s3.headObject(key: "\(id)/device.json")) != nil }
+    try waitUntil("the device uploads its heartbeat") { (try? s3.headObject(key: "\(id)/device.json")) != nil }
     let mount = try MountedBucket(bucket: s3.bucket, options: ["--heartbeat-ttl", "1", "--list-ttl", "1"])
     defer { mount.unmount() }
     let image = FirmwareImage.build(model: .canedge2, major: 1, minor: 9, patch: 8)
     #expect(try Command.run(["cp", try write(image, named: "firmware.bin"), mount.file("\(id)/firmware.bin")]).status == 0)
-    try waitUntil { try xattr(mount.file(id), "user.canedge.fw_ver") == "01.09.08" }
+    try waitUntil("the device reports the new firmware") { try xattr(mount.file(id), "user.canedge.fw_ver") == "01.09.08" }
     #expect(sim.output.contains("installed firmware 01.09.08"))
 
     let certs = try TestCertificates()
@@ -145,22 +145,8 @@ import Testing
     let pem = try certs.validCertificates(2)
     let bundle = try certs.bundle(of: pem, der: true, name: "c.p7b")
     #expect(try Command.run(["cp", bundle.path, mount.file("\(id)/certs_server.p7b")]).status == 0)
-    try waitUntil { try xattr(mount.file(id), "user.canedge.certs_loaded") == "true" }
+    try waitUntil("the device loads the certificates") { try xattr(mount.file(id), "user.canedge.certs_loaded") == "true" }
     let listed = try xattr(mount.file(id), "user.canedge.certs")
     for sha1 in try certs.sha1s(of: pem) { #expect(listed.contains(sha1)) }
-  }
-
-  func xattr(_ path: String, _ name: String) throws -> String {
-    try Command.run(["getfattr", "--only-values", "-n", name, path]).stdout
-  }
-
-  func waitUntil(timeout: Double = 20, _ condition: () throws -> Bool) throws {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
-      if (try? condition()) == true { return }
-      Thread.sleep(forTimeInterval: 0.2)
-    }
-    Issue.record("timed out")
-    throw DeviceSyncTests.TimedOut()
   }
 }

@@ -29,16 +29,10 @@ import Testing
     try body(env)
   }
 
-  func freshDirectory() throws -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("mnt-op-\(UUID().uuidString.prefix(8))").path
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-  }
-
   @Test func mountDashTAndUmountWorkWithOptionsThroughDashO() throws {
     let s3 = try TestS3.freshBucket("mountt")
     try s3.putObject(key: "A1B2C3D4/00000001/00000001-5E0BE100.MF4", body: [1, 2, 3])
-    let dir = try freshDirectory()
+    let dir = try freshDirectory("mnt-op")
     try withHelper { env in
       let r = try Command.run(
         [
@@ -58,7 +52,7 @@ import Testing
   @Test func anFstabLineWithNetdevMounts() throws {
     let s3 = try TestS3.freshBucket("fstab")
     try s3.putObject(key: "A1B2C3D4/device.json", body: Array("{}".utf8))
-    let dir = try freshDirectory()
+    let dir = try freshDirectory("mnt-op")
     let fstab = FileManager.default.temporaryDirectory.appendingPathComponent("fstab-\(UUID())").path
     try "\(s3.bucket)  \(dir)  fuse.edgemount  _netdev,endpoint=\(try TestS3.endpointURL),allow_other,heartbeat_ttl=3  0  0\n"
       .write(toFile: fstab, atomically: true, encoding: .utf8)
@@ -74,7 +68,7 @@ import Testing
 
   @Test func systemdIsToldWhenTheMountIsReadyAndSIGUSR1LogsTheCounters() throws {
     let s3 = try TestS3.freshBucket("notify")
-    let dir = try freshDirectory()
+    let dir = try freshDirectory("mnt-op")
     let socket = FileManager.default.temporaryDirectory.appendingPathComponent("notify-\(UUID().uuidString.prefix(6)).sock").path
     let listener = try BackgroundProcess([
       "/usr/bin/python3", "-c",

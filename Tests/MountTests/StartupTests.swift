@@ -11,15 +11,9 @@ import Testing
     return env
   }
 
-  func freshDirectory() throws -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("mnt-start-\(UUID().uuidString.prefix(8))").path
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-  }
-
   @Test func wrongSecretFailsFastWithOneSentenceAndNoSecret() throws {
     let s3 = try TestS3.freshBucket("wrongsecret")
-    let dir = try freshDirectory()
+    let dir = try freshDirectory("mnt-start")
     let secret = "Wrong\(UUID().uuidString)"
     let r = try Command.run(
       [MountedBucket.edgemount, s3.bucket, dir, "--endpoint", try TestS3.endpointURL],
@@ -33,7 +27,7 @@ import Testing
   }
 
   @Test func missingBucketFailsFastWithOneSentence() throws {
-    let dir = try freshDirectory()
+    let dir = try freshDirectory("mnt-start")
     let r = try Command.run([
       MountedBucket.edgemount, "no-such-bucket-\(UUID().uuidString.prefix(6).lowercased())", dir, "--endpoint",
       try TestS3.endpointURL,
@@ -44,7 +38,7 @@ import Testing
   }
 
   @Test func unreachableEndpointFailsWithinFifteenSeconds() throws {
-    let dir = try freshDirectory()
+    let dir = try freshDirectory("mnt-start")
     let r = try Command.run([MountedBucket.edgemount, "fleet", dir, "--endpoint", "http://127.0.0.1:9"])
     #expect(r.status != 0 && r.seconds < 15)
     #expect(r.stderr.contains("cannot reach S3"), "\(r.stderr)")
@@ -58,7 +52,7 @@ import Testing
   ])
   func badInvocationsAreRefusedClearly(extra: [String], message: String) throws {
     let s3 = try TestS3.freshBucket("badargs")
-    let dir = try freshDirectory()
+    let dir = try freshDirectory("mnt-start")
     let mountpoint = extra.first?.hasPrefix("/") == true ? extra[0] : dir
     let rest = extra.first?.hasPrefix("/") == true ? [] : extra
     let r = try Command.run([MountedBucket.edgemount, s3.bucket, mountpoint, "--endpoint", try TestS3.endpointURL] + rest)
@@ -80,7 +74,7 @@ import Testing
   func signalsUnmountCleanly(signal: String) throws {
     let s3 = try TestS3.freshBucket("signal")
     try s3.putObject(key: "A1B2C3D4/device.json", body: Array("{}".utf8))
-    let dir = try freshDirectory()
+    let dir = try freshDirectory("mnt-start")
     let script = """
       \(MountedBucket.edgemount) \(s3.bucket) \(dir) --endpoint \(try TestS3.endpointURL) --foreground 2>/dev/null &
       pid=$!
@@ -123,7 +117,7 @@ import Testing
   @Test func mountOptionsThroughDashOWork() throws {
     let s3 = try TestS3.freshBucket("dasho")
     try s3.putObject(key: "A1B2C3D4/00000001/00000001-5E0BE100.MF4", body: [1])
-    let dir = try freshDirectory()
+    let dir = try freshDirectory("mnt-start")
     let r = try Command.run([
       MountedBucket.edgemount, "s3://\(s3.bucket)", dir, "-o",
       "endpoint=\(try TestS3.endpointURL),ro,nodev,nosuid,_netdev,uid=1234,gid=4321,umask=027,list_ttl=5",

@@ -1,0 +1,37 @@
+import Foundation
+import Testing
+
+/// A new, empty directory under the temporary folder (mount points, scratch space).
+public func freshDirectory(_ label: String) throws -> String {
+  let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString.prefix(8))").path
+  try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+  return path
+}
+
+/// Polls `condition` until it holds, recording an issue and throwing after `timeout` seconds.
+public func waitUntil(_ what: String, timeout: Double = 20, _ condition: () throws -> Bool) throws {
+  let deadline = Date().addingTimeInterval(timeout)
+  while Date() < deadline {
+    if (try? condition()) == true { return }
+    Thread.sleep(forTimeInterval: 0.2)
+  }
+  Issue.record("timed out waiting until \(what)")
+  throw TimedOut(what: what)
+}
+
+public struct TimedOut: Error {
+  public let what: String
+}
+
+/// The value of one extended attribute, as `getfattr` prints it.
+public func xattr(_ path: String, _ name: String) throws -> String {
+  try Command.run(["getfattr", "--only-values", "-n", name, path]).stdout
+}
+
+/// A simulated CANedge (`canedge-sim run`) on a test bucket, polling fast, for 40 s at most.
+public func startSimulatedDevice(bucket: String, device: String) throws -> BackgroundProcess {
+  try BackgroundProcess([
+    MountedBucket.binDirectory.appendingPathComponent("canedge-sim").path, "run", bucket, "--endpoint", try TestS3.endpointURL,
+    "--device", device, "--fixtures", Fixtures.directory.path, "--poll", "0.3", "--heartbeat", "0.3", "--duration", "40",
+  ])
+}
