@@ -53,7 +53,7 @@ extension FleetFileSystem {
     case .object(.log), .object(.other), .statusFile: throw .accessDenied("\(node.name) is read-only")
     default: break
     }
-    let parent = try deviceFolder(node.parent)
+    _ = try deviceFolder(node.parent)  // only device folders hold writable files
     switch writeTarget(name: node.name, existing: node) {
     case .refused(let why): throw .accessDenied(why)
     case .scratch:
@@ -61,7 +61,6 @@ extension FleetFileSystem {
       if truncate { try staged.truncate(to: 0) }
       return register(OpenFile(ino: node.ino, source: .staged(staged)), directIO: true, keepCache: false)
     case .serverFile:
-      _ = parent
       let staged = try stage(node, truncate: truncate)
       return register(OpenFile(ino: node.ino, source: .staged(staged)), directIO: true, keepCache: false)
     }
@@ -122,7 +121,6 @@ extension FleetFileSystem {
       let created = try node(ino)
       let staged = try stage(created, truncate: true)
       state.withLock { $0.table[ino]?.present = true }
-      _ = staged
       let opened = register(OpenFile(ino: ino, source: .staged(staged)), directIO: true, keepCache: false)
       return (attributes(of: try node(ino)), opened)
     case .scratch:
