@@ -36,15 +36,21 @@ extension FleetFileSystem {
       _ = listingFlights.withLock { $0.removeValue(forKey: ino) }
       flight.finish(failure)
     }
+    // With a listing to fall back on, an unreachable or frozen S3 costs seconds, not the full
+    // retry budget: a lookup in a cached folder never waits long.
+    let hasFallback = state.withLock { $0.listedAt[ino] != nil }
+    let client = hasFallback ? s3.with(retryPolicy: Self.fallbackRetry, requestTimeout: .seconds(3)) : s3
     do {
-      try refresh(node)
+      try refresh(node, client: client)
     } catch {
       failure = error
       // Outage: keep serving the last listing if there is one.
       let hasOldListing = state.withLock { $0.listedAt[ino] != nil }
       errors.append("list \(node.key.isEmpty ? "/" : node.key): \(error)")
       if hasOldListing {
+        // Serve the old listing for another TTL rather than make every lookup wait for S3 again.
         logger.warning("listing \(node.key) failed, serving the cached listing: \(error)")
+        state.withLock { $0.listedAt[ino] = .now }
         failure = nil
         return
       }
@@ -81,12 +87,15 @@ extension FleetFileSystem {
     try refreshIfStale(ino)
   }
 
-  private func refresh(_ node: Node) throws(FSError) {
+  static let fallbackRetry = RetryPolicy(
+    maxAttempts: 2, baseDelay: .milliseconds(100), maxDelay: .milliseconds(200), deadline: .seconds(4))
+
+  private func refresh(_ node: Node, client s3: S3Client) throws(FSError) {
     let page: ListPage
     var sessionContents: [String: [ListedObject]]?
     do {
       if case .device = node.kind {
-        (page, sessionContents) = try listDevice(node.key)
+        (page, sessionContents) = try listDevice(node.key, client: s3)
       } else {
         page = try s3.listAll(prefix: node.key, delimiter: "/")
       }
@@ -105,21 +114,21 @@ extension FleetFileSystem {
           s.listedAt[session.ino] = listed
         }
       }
-      var keep = Set<String>()
+      var keep = Set<NameKey>()
       switch node.kind {
       case .root:
-        keep.insert(Self.statusDirectoryName)
-        keep.insert(Self.rawDirectoryName)
+        keep.insert(NameKey(Self.statusDirectoryName))
+        keep.insert(NameKey(Self.rawDirectoryName))
         for prefix in page.commonPrefixes {
           guard let name = Self.childName(prefix, under: node.key, isPrefix: true), let id = DeviceID(name) else { continue }
           s.table.upsert(parent: node.ino, name: name, kind: .device(id), key: prefix)
-          keep.insert(name)
+          keep.insert(NameKey(name))
         }
       case .device:
         for prefix in page.commonPrefixes {
           guard let name = Self.childName(prefix, under: node.key, isPrefix: true), Self.isSessionName(name) else { continue }
           s.table.upsert(parent: node.ino, name: name, kind: .session, key: prefix)
-          keep.insert(name)
+          keep.insert(NameKey(name))
         }
         for object in page.objects {
           guard let name = Self.childName(object.key, under: node.key, isPrefix: false) else { continue }
@@ -129,7 +138,7 @@ extension FleetFileSystem {
             $0.mtime = object.lastModified
             $0.onServer = true
           }
-          keep.insert(name)
+          keep.insert(NameKey(name))
         }
       case .session:
         applySession(&s, node, objects: page.objects)
@@ -139,17 +148,19 @@ extension FleetFileSystem {
         for prefix in page.commonPrefixes {
           guard let name = Self.childName(prefix, under: node.key, isPrefix: true) else { continue }
           s.table.upsert(parent: node.ino, name: name, kind: .rawDirectory, key: prefix)
-          keep.insert(name)
+          keep.insert(NameKey(name))
         }
         for object in page.objects {
-          guard let name = Self.childName(object.key, under: node.key, isPrefix: false), !keep.contains(name) else { continue }
+          guard let name = Self.childName(object.key, under: node.key, isPrefix: false), !keep.contains(NameKey(name)) else {
+            continue
+          }
           s.table.upsert(parent: node.ino, name: name, kind: .object(.other), key: object.key) {
             $0.size = object.size
             $0.etag = object.etag
             $0.mtime = object.lastModified
             $0.onServer = true
           }
-          keep.insert(name)
+          keep.insert(NameKey(name))
         }
       case .statusDirectory, .object, .statusFile:
         return
@@ -164,7 +175,7 @@ extension FleetFileSystem {
   /// lists every session too, at one request per 1,000 objects instead of one per session.
   /// Otherwise (big sessions) a delimiter listing of the folder is cheaper; sessions are then
   /// listed when opened.
-  private func listDevice(_ prefix: String) throws(S3Error) -> (ListPage, [String: [ListedObject]]?) {
+  private func listDevice(_ prefix: String, client s3: S3Client) throws(S3Error) -> (ListPage, [String: [ListedObject]]?) {
     var flat = try s3.listPage(prefix: prefix, delimiter: nil, continuationToken: nil)
     func sessionPrefix(_ key: String) -> String? {
       let rest = key.utf8.dropFirst(prefix.utf8.count)
@@ -197,7 +208,7 @@ extension FleetFileSystem {
   /// Puts a session's listing into the table: log files folded, other names as they are,
   /// deeper prefixes left out.
   func applySession(_ s: inout State, _ node: Node, objects: [ListedObject]) {
-    var keep = Set<String>()
+    var keep = Set<NameKey>()
     var copies: [SplitCopy] = []
     for object in objects {
       guard let name = Self.childName(object.key, under: node.key, isPrefix: false) else { continue }
@@ -209,7 +220,7 @@ extension FleetFileSystem {
           $0.etag = object.etag
           $0.mtime = object.lastModified
         }
-        keep.insert(name)
+        keep.insert(NameKey(name))
       }
     }
     let folded = SplitFolding.fold(copies)
@@ -219,7 +230,7 @@ extension FleetFileSystem {
         $0.etag = copy.etag
         $0.mtime = Int64(copy.logName.epoch)
       }
-      keep.insert(copy.name)
+      keep.insert(NameKey(copy.name))
     }
     s.folds[node.ino] = folded.folded.isEmpty && folded.conflicts.isEmpty ? nil : folded
     s.table.retain(childrenOf: node.ino, keep: keep)

@@ -4,7 +4,7 @@ struct InodeTable: Sendable {
   static let rootIno: UInt64 = 1
   private(set) var nodes: [UInt64: Node] = [:]
   /// Children of each directory by name, including names no longer present.
-  private(set) var children: [UInt64: [String: UInt64]] = [:]
+  private(set) var children: [UInt64: [NameKey: UInt64]] = [:]
   private var nextIno: UInt64 = 2
 
   init(rootPrefix: String) {
@@ -17,7 +17,7 @@ struct InodeTable: Sendable {
   }
 
   func child(of parent: UInt64, named name: String) -> Node? {
-    children[parent]?[name].flatMap { nodes[$0] }
+    children[parent]?[NameKey(name)].flatMap { nodes[$0] }
   }
 
   /// The number for `parent/name`, creating the node (or reviving a vanished one) if needed.
@@ -25,7 +25,7 @@ struct InodeTable: Sendable {
   mutating func upsert(parent: UInt64, name: String, kind: NodeKind, key: String, update: (inout Node) -> Void = { _ in })
     -> UInt64
   {
-    if let ino = children[parent]?[name], var node = nodes[ino], node.kind == kind {
+    if let ino = children[parent]?[NameKey(name)], var node = nodes[ino], node.kind == kind {
       node.present = true
       node.renamedAway = false
       update(&node)
@@ -37,13 +37,13 @@ struct InodeTable: Sendable {
     var node = Node(ino: ino, parent: parent, name: name, kind: kind, key: key)
     update(&node)
     nodes[ino] = node
-    children[parent, default: [:]][name] = ino
+    children[parent, default: [:]][NameKey(name)] = ino
     return ino
   }
 
   /// Marks children not in `keep` as gone (their numbers stay reserved for their paths).
   /// Local scratch files are not the listing's to remove.
-  mutating func retain(childrenOf parent: UInt64, keep: Set<String>) {
+  mutating func retain(childrenOf parent: UInt64, keep: Set<NameKey>) {
     guard let names = children[parent] else { return }
     for (name, ino) in names where !keep.contains(name) && nodes[ino]?.kind != .object(.scratch) {
       nodes[ino]?.present = false
@@ -58,8 +58,8 @@ struct InodeTable: Sendable {
     let ino = nextIno
     nextIno += 1
     nodes[ino] = Node(ino: ino, parent: parent, name: name, kind: kind, key: key)
-    if let previous = children[parent]?[name] { nodes[previous]?.present = false }
-    children[parent, default: [:]][name] = ino
+    if let previous = children[parent]?[NameKey(name)] { nodes[previous]?.present = false }
+    children[parent, default: [:]][NameKey(name)] = ino
     return ino
   }
 
@@ -67,14 +67,14 @@ struct InodeTable: Sendable {
   /// the new path, and whatever held that name before is detached.
   mutating func move(_ ino: UInt64, to newName: String, kind: NodeKind, key: String) {
     guard var node = nodes[ino] else { return }
-    if let displaced = children[node.parent]?[newName], displaced != ino { nodes[displaced]?.present = false }
-    children[node.parent]?[node.name] = nil
+    if let displaced = children[node.parent]?[NameKey(newName)], displaced != ino { nodes[displaced]?.present = false }
+    children[node.parent]?[NameKey(node.name)] = nil
     node.name = newName
     node.kind = kind
     node.key = key
     node.present = true
     node.renamedAway = false
-    children[node.parent, default: [:]][newName] = ino
+    children[node.parent, default: [:]][NameKey(newName)] = ino
     nodes[ino] = node
   }
 

@@ -50,7 +50,8 @@ public final class CurlTransport: HTTPTransport {
     em_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(options.connectTimeout.milliseconds))
     em_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1)
     em_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, max(1, Int(options.lowSpeedTime.milliseconds / 1000)))
-    em_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(options.totalTimeout.milliseconds))
+    em_setopt_long(
+      handle, CURLOPT_TIMEOUT_MS, Int(min(options.totalTimeout, request.timeout ?? options.totalTimeout).milliseconds))
     em_setopt_long(handle, CURLOPT_TCP_NODELAY, 1)
     em_setopt_long(handle, CURLOPT_TCP_KEEPALIVE, 1)
     if let caFile = options.caFile { em_setopt_str(handle, CURLOPT_CAINFO, caFile) }

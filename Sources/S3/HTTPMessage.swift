@@ -4,12 +4,15 @@ public struct HTTPRequest: Sendable {
   public var url: String
   public var headers: [(String, String)]
   public var body: [UInt8]
+  /// A bound on this request alone, below the transport's own.
+  public var timeout: Duration?
 
-  public init(method: String, url: String, headers: [(String, String)] = [], body: [UInt8] = []) {
+  public init(method: String, url: String, headers: [(String, String)] = [], body: [UInt8] = [], timeout: Duration? = nil) {
     self.method = method
     self.url = url
     self.headers = headers
     self.body = body
+    self.timeout = timeout
   }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 import Logging
 
 /// A blocking S3 client for one bucket: SigV4-signed requests over libcurl, with retries.
@@ -9,15 +10,25 @@ public final class S3Client: Sendable {
   public let bucket: String
   public let endpoint: S3Endpoint
   public let retryPolicy: RetryPolicy
-  public let counters = RequestCounters()
+  public let counters: RequestCounters
+  /// When S3 last failed to answer at all (all retries spent on network errors). For a short
+  /// while after that, requests make one quick attempt instead of the full retry budget, so a
+  /// frozen or unreachable server costs every caller seconds, not minutes.
+  private let unreachableSince = Locked<ContinuousClock.Instant?>(nil)
+  public static let quickFailWindow: Duration = .seconds(10)
+  /// A bound on each request of this client (nil: the transport's own timeouts).
+  public let requestTimeout: Duration?
   private let signer: SigV4
   private let transport: any HTTPTransport
   private let logger: Logger
 
   public init(
     bucket: String, endpoint: S3Endpoint, credentials: Credentials, transport: any HTTPTransport,
-    retryPolicy: RetryPolicy = RetryPolicy(), logger: Logger = Logger(label: "edgemount.s3")
+    retryPolicy: RetryPolicy = RetryPolicy(), logger: Logger = Logger(label: "edgemount.s3"),
+    requestTimeout: Duration? = nil, counters: RequestCounters = RequestCounters()
   ) {
+    self.requestTimeout = requestTimeout
+    self.counters = counters
     self.bucket = bucket
     self.endpoint = endpoint
     self.signer = SigV4(credentials: credentials, region: endpoint.region)
@@ -26,11 +37,12 @@ public final class S3Client: Sendable {
     self.logger = logger
   }
 
-  /// The same client with another retry policy (the start-up check uses `.none`).
-  public func with(retryPolicy: RetryPolicy) -> S3Client {
+  /// The same client with another retry policy and request bound, counting into the same
+  /// counters (the start-up check; listings that can fall back to a cached one).
+  public func with(retryPolicy: RetryPolicy, requestTimeout: Duration? = nil) -> S3Client {
     S3Client(
       bucket: bucket, endpoint: endpoint, credentials: signer.credentials, transport: transport,
-      retryPolicy: retryPolicy, logger: logger)
+      retryPolicy: retryPolicy, logger: logger, requestTimeout: requestTimeout ?? self.requestTimeout, counters: counters)
   }
 
   // MARK: Operations
@@ -159,17 +171,25 @@ public final class S3Client: Sendable {
   ) throws(S3Error) -> HTTPResponse {
     let start = ContinuousClock.now
     var attempt = 1
+    let recentlyUnreachable = unreachableSince.withLock { $0.map { start - $0 < Self.quickFailWindow } ?? false }
+    let policy = recentlyUnreachable ? RetryPolicy.none : retryPolicy
+    let timeout = recentlyUnreachable ? min(requestTimeout ?? .seconds(3), .seconds(3)) : requestTimeout
     while true {
       do {
-        let response = try sendOnce(method: method, key: key, query: query, headers: headers, body: body, kind: kind)
+        let response = try sendOnce(
+          method: method, key: key, query: query, headers: headers, body: body, kind: kind, timeout: timeout)
         try validate(response)
+        unreachableSince.withLock { $0 = nil }
         return response
       } catch {
         let elapsed = ContinuousClock.now - start
-        if retryPolicy.isRetryable(error), retryPolicy.allowsAttempt(attempt + 1, elapsed: elapsed) {
+        if case .transport = error, !policy.allowsAttempt(attempt + 1, elapsed: elapsed) || !policy.isRetryable(error) {
+          unreachableSince.withLock { $0 = .now }
+        }
+        if policy.isRetryable(error), policy.allowsAttempt(attempt + 1, elapsed: elapsed) {
           attempt += 1
           counters.record { $0.retries += 1 }
-          let wait = retryPolicy.delay(beforeAttempt: attempt, unit: Double.random(in: 0..<1))
+          let wait = policy.delay(beforeAttempt: attempt, unit: Double.random(in: 0..<1))
           logger.debug("retrying \(method) \(key ?? "/") after \(error) (attempt \(attempt))")
           Thread.sleep(forTimeInterval: Double(wait.milliseconds) / 1000)
           continue
@@ -187,7 +207,7 @@ public final class S3Client: Sendable {
 
   private func sendOnce(
     method: String, key: String?, query: [(String, String)], headers: [(String, String)], body: [UInt8],
-    kind: WritableKeyPath<RequestCounts, Int>
+    kind: WritableKeyPath<RequestCounts, Int>, timeout: Duration?
   ) throws(S3Error) -> HTTPResponse {
     let (host, path) = endpoint.location(bucket: bucket, key: key)
     let payloadHash = body.isEmpty ? SigV4.emptyPayloadHash : Digest.hex(Digest.sha256(body))
@@ -203,7 +223,8 @@ public final class S3Client: Sendable {
     }
     let response: HTTPResponse
     do {
-      response = try transport.perform(HTTPRequest(method: method, url: url, headers: allHeaders, body: body))
+      response = try transport.perform(
+        HTTPRequest(method: method, url: url, headers: allHeaders, body: body, timeout: timeout))
     } catch {
       throw .transport(error)
     }

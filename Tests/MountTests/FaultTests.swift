@@ -43,34 +43,67 @@ import Testing
     print("fault run: \(right) right, \(failed) failed, \(wrong) wrong, \(faulty.counters.snapshot.retries) retries")
   }
 
-  @Test func readsThroughTheMountUnderFaultsAreRightOrEIO() throws {
+  @Test func aThousandReadsThroughTheMountUnderFaultsAreRightOrEIO() throws {
     let s3 = try TestS3.freshBucket("faultmount")
     let key = "A1B2C3D4/00000001/00000001-5E0BE100.MF4"
-    let body = (0..<(48 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 9) }
+    // Twice the memory block cache, so reads keep going to S3 through the faults.
+    let size = 96 << 20
+    let body = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 9) }
     try s3.putObject(key: key, body: body)
     let proxy = try FaultProxy(port: 18_982)
     defer { proxy.stop() }
     let mount = try MountedBucket(bucket: s3.bucket, endpoint: proxy.endpoint)
     defer { mount.unmount() }
-    try proxy.inject(rate: 0.1, faults: ["503", "500", "reset", "short", "badlength"])
-    let fd = open(mount.file(key), O_RDONLY)
-    #expect(fd >= 0)
-    defer { close(fd) }
+    try proxy.inject(rate: 0.1, faults: ["503", "500", "reset", "short", "badlength", "stall"], stallSeconds: 0.5)
     var wrong = 0
     var eio = 0
     var buffer = [UInt8](repeating: 0, count: 4096)
-    for i in 0..<300 {
-      let offset = (i * 7919 % 48) << 20 + (i * 104_729 % 1_000_000)
+    var rng = SystemRandomNumberGenerator()
+    for i in 0..<1000 {
+      // A fresh descriptor now and then, and the page cache dropped, so reads reach the daemon.
+      if i % 100 == 0 { _ = try Command.shell("echo 1 > /proc/sys/vm/drop_caches") }
+      let fd = open(mount.file(key), O_RDONLY)
+      #expect(fd >= 0)
+      let offset = Int.random(in: 0..<(size - 4096), using: &rng)
       let n = pread(fd, &buffer, 4096, off_t(offset))
       if n < 0 {
         #expect(errno == EIO)
         eio += 1
-      } else if Array(buffer[0..<n]) != Array(body[offset..<min(body.count, offset + 4096)]) {
+      } else if Array(buffer[0..<n]) != Array(body[offset..<offset + 4096]) {
         wrong += 1
       }
+      close(fd)
     }
     #expect(wrong == 0)
-    print("mount fault run: 300 reads, \(eio) EIO, \(wrong) wrong")
+    let gets = try mount.counters()["requests_get"]!
+    #expect(gets > 100, "the reads reached S3")
+    print(
+      "mount fault run: 1000 reads, \(eio) EIO, \(wrong) wrong, \(gets) GETs, \(try mount.counters()["requests_retried"]!) retries"
+    )
+  }
+
+  @Test func aFrozenServerFailsUncachedReadsWithEIOInBoundedTime() throws {
+    let s3 = try TestS3.freshBucket("frozen")
+    let a = "A1B2C3D4/00000001/00000001-5E0BE100.MF4"
+    let b = "A1B2C3D4/00000001/00000002-5E0BE200.MF4"
+    try s3.putObject(key: a, body: [UInt8](repeating: 1, count: 200_000))
+    try s3.putObject(key: b, body: [UInt8](repeating: 2, count: 200_000))
+    let proxy = try FaultProxy(port: 18_985, lifetime: 120)
+    defer { proxy.stop() }
+    let mount = try MountedBucket(bucket: s3.bucket, endpoint: proxy.endpoint, options: ["--list-ttl", "1"])
+    defer { mount.unmount() }
+    #expect(try Data(contentsOf: URL(fileURLWithPath: mount.file(a))).count == 200_000)
+    try proxy.set(mode: "frozen")
+    Thread.sleep(forTimeInterval: 1.2)
+    _ = try Command.shell("echo 3 > /proc/sys/vm/drop_caches")
+    #expect(try Data(contentsOf: URL(fileURLWithPath: mount.file(a))).count == 200_000, "cached data stays readable")
+    let started = Date()
+    let r = try Command.run(["cat", mount.file(b)])
+    let seconds = Date().timeIntervalSince(started)
+    #expect(r.status != 0 && r.stderr.contains("Input/output error"), "\(r.stderr)")
+    #expect(seconds < 75, "EIO after \(seconds) s")
+    print("frozen server: uncached read failed with EIO after \(Int(seconds)) s")
+    try proxy.set(mode: "normal")
   }
 
   @Test func anOutageKeepsCachedDataReadableFailsTheRestWithEIOAndRecovers() throws {
@@ -154,6 +187,7 @@ import Testing
       "A1B2C3D4/00000001/../../../etc/passwd", "A1B2C3D4/./x", "A1B2C3D4//00000002/00000001-5E0BE100.MF4",
       "A1B2C3D4/00000001/" + String(repeating: "n", count: 300), "A1B2C3D4/00000001/ctl\u{01}\u{1b}[31m.MF4",
       "A1B2C3D4/00000001/newline\nname", "A1B2C3D4/\u{feff}BOM", "A1B2C3D4/00000001/a%2Fb", "../escape",
+      "A1B2C3D4/00000001/caf\u{e9}", "A1B2C3D4/00000001/cafe\u{301}", "A1B2C3D4/00000001/a+b", "A1B2C3D4/00000001/a b",
     ]
     for key in hostile { _ = try? s3.putObject(key: key, body: [9]) }
     let mount = try MountedBucket(bucket: s3.bucket)
@@ -163,6 +197,11 @@ import Testing
     #expect(found.stdout.contains("00000001-5E0BE100.MF4"))
     for line in found.stdout.split(separator: "\n") { #expect(line.hasPrefix(mount.path), "escaped: \(line)") }
     #expect(try Data(contentsOf: URL(fileURLWithPath: mount.file(good))) == Data([1]))
+    // Names that look alike stay apart: NFC and NFD forms, "+" and " ".
+    let session = try FileManager.default.contentsOfDirectory(atPath: mount.file("A1B2C3D4/00000001"))
+    for name in ["caf\u{e9}", "cafe\u{301}", "a+b", "a b"] {
+      #expect(session.contains { Array($0.utf8) == Array(name.utf8) }, "\(name.unicodeScalars.map(\.value))")
+    }
     let raw = try Command.run(["find", mount.file(".raw")])
     #expect(raw.status == 0)
   }

@@ -43,6 +43,8 @@ import Testing
       #expect(r.status == 0, "\(r.stderr)")
       let mounts = try String(contentsOfFile: "/proc/mounts", encoding: .utf8)
       #expect(mounts.contains("\(dir) fuse.edgemount ro,"), "\(mounts)")
+      let line = mounts.split(separator: "\n").first { $0.contains(dir) } ?? ""
+      #expect(!line.contains("allow_other"), "allow_other only on request: \(line)")
       #expect(try Command.run(["stat", "-c", "%a", dir + "/A1B2C3D4/00000001/00000001-5E0BE100.MF4"]).stdout.hasPrefix("440"))
       #expect(try Command.run(["umount", dir]).status == 0)
       #expect(!(try String(contentsOfFile: "/proc/mounts", encoding: .utf8)).contains(dir))
@@ -62,7 +64,9 @@ import Testing
       #expect(r.status == 0, "\(r.stderr)")
       defer { _ = try? Command.run(["umount", dir]) }
       #expect(try FileManager.default.contentsOfDirectory(atPath: dir).contains("A1B2C3D4"))
-      #expect(try String(contentsOfFile: "/proc/mounts", encoding: .utf8).contains("\(dir) fuse.edgemount rw,"))
+      let line =
+        try String(contentsOfFile: "/proc/mounts", encoding: .utf8).split(separator: "\n").first { $0.contains(dir) } ?? ""
+      #expect(line.contains("fuse.edgemount rw,") && line.contains("allow_other"), "\(line)")
     }
   }
 
