@@ -23,7 +23,7 @@ struct Startup {
     let (client, credentials) = try command.s3.client(bucket: location.bucket, logger: logger)
     let endpoint = client.endpoint
     let region = endpoint.region
-    try checkAccess(client.with(retryPolicy: RetryPolicy(maxAttempts: 3, deadline: .seconds(8))), credentials: credentials)
+    try Self.checkAccess(client.with(retryPolicy: RetryPolicy(maxAttempts: 3, deadline: .seconds(8))), credentials: credentials)
 
     var settings = MountSettings()
     settings.rootPrefix = location.prefix
@@ -82,10 +82,6 @@ struct Startup {
       let fields = line.split(separator: " ")
       return fields.count > 4 && fields[4].replacingOccurrences(of: "\\040", with: " ") == path
     }
-  }
-
-  func checkAccess(_ client: S3Client, credentials: Credentials) throws {
-    try Self.checkAccess(client, credentials: credentials)
   }
 
   /// One ListObjectsV2 of one key; a failure becomes one sentence saying what to fix.

@@ -12,11 +12,9 @@ extension FleetFileSystem {
     }
     var json: JSONValue?
     var modified: Int64?
-    if let head = try? s3.headObject(key: deviceKey + "device.json"),
-      let bytes = try? s3.getObject(key: deviceKey + "device.json", ifMatch: head.etag.isEmpty ? nil : head.etag)
-    {
-      json = try? JSONDocument.parse(bytes)
-      modified = head.lastModified
+    if let object = try? s3.getWholeObject(key: deviceKey + "device.json") {
+      json = try? JSONDocument.parse(object.bytes)
+      modified = object.lastModified
     }
     caches.withLock { $0.heartbeats[deviceKey] = .init(fetched: now, json: json, modified: modified) }
     return (json, modified)

@@ -75,9 +75,8 @@ extension FleetFileSystem {
   /// The whole current object and its ETag.
   func fetchWhole(_ node: Node) throws(FSError) -> ([UInt8], String) {
     do {
-      let head = try s3.headObject(key: node.key)
-      let bytes = try s3.getObject(key: node.key, ifMatch: head.etag.isEmpty ? nil : head.etag)
-      return (bytes, head.etag)
+      let object = try s3.getWholeObject(key: node.key)
+      return (object.bytes, object.etag)
     } catch {
       errors.append("GET \(node.key): \(error)")
       throw FSError(error)

@@ -32,7 +32,6 @@ extension FleetFileSystem {
       s.table[node.ino]?.mtime = Int64(Date().timeIntervalSince1970)
       s.table[node.ino]?.present = true
       s.table[node.ino]?.onServer = true
-      s.table[node.ino]?.renamedAway = false
     }
     invalidations.fire(node.ino)
   }
@@ -137,15 +136,16 @@ extension FleetFileSystem {
       }
     }
     var facts = ConfigRules.DeviceFacts()
-    if hasHeartbeat, let heartbeat = try? s3.getObject(key: device.key + "device.json"),
-      let json = try? JSONDocument.parse(heartbeat)
-    {
-      facts.publicKey = json["kpub"]?.string
-      for field in ["cfg_name", "sch_name"] {
-        if let n = json[field]?.string,
-          case .config(let v) = DeviceFileKind(name: n.replacingOccurrences(of: "schema-", with: "config-"))
-        {
-          known.insert(v)
+    if hasHeartbeat {
+      caches.withLock { $0.heartbeats[device.key] = nil }
+      if let json = heartbeat(deviceKey: device.key).0 {
+        facts.publicKey = json["kpub"]?.string
+        for field in ["cfg_name", "sch_name"] {
+          if let n = json[field]?.string,
+            case .config(let v) = DeviceFileKind(name: n.replacingOccurrences(of: "schema-", with: "config-"))
+          {
+            known.insert(v)
+          }
         }
       }
     }

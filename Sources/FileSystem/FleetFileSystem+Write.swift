@@ -111,9 +111,8 @@ extension FleetFileSystem {
     case .serverFile(let kind):
       let ino = state.withLock { s in
         s.table.upsert(parent: parent, name: name, kind: .object(.deviceFile(kind)), key: folder.key + name) { n in
-          // Not on the server (yet): staging decides the base from these two flags.
+          // Visible once staged; `onServer` (kept from an earlier listing or rename) decides the base.
           n.present = false
-          n.renamedAway = existing?.renamedAway ?? false
           n.mtime = Int64(Date.now.timeIntervalSince1970)
           n.lookups += 1
         }
@@ -339,7 +338,6 @@ extension FleetFileSystem {
       s.table[placeholder]?.size = source.size
       s.table[placeholder]?.present = false
       s.table[placeholder]?.onServer = source.onServer
-      s.table[placeholder]?.renamedAway = true
     }
   }
 }

@@ -27,7 +27,6 @@ struct InodeTable: Sendable {
   {
     if let ino = children[parent]?[NameKey(name)], var node = nodes[ino], node.kind == kind {
       node.present = true
-      node.renamedAway = false
       update(&node)
       nodes[ino] = node
       return ino
@@ -48,7 +47,6 @@ struct InodeTable: Sendable {
     for (name, ino) in names where !keep.contains(name) && nodes[ino]?.kind != .object(.scratch) {
       nodes[ino]?.present = false
       nodes[ino]?.onServer = false
-      nodes[ino]?.renamedAway = false
     }
   }
 
@@ -73,7 +71,6 @@ struct InodeTable: Sendable {
     node.kind = kind
     node.key = key
     node.present = true
-    node.renamedAway = false
     children[node.parent, default: [:]][NameKey(newName)] = ino
     nodes[ino] = node
   }

@@ -62,9 +62,6 @@ struct Node: Sendable {
   var onServer = false
   /// The ETag of the version the mount last served (a save must replace exactly that one).
   var servedETag: String?
-  /// A server file renamed away through the mount (an editor's backup): hidden from the view
-  /// but still on the server until unlinked; a new file under its name replaces that version.
-  var renamedAway = false
   /// Kernel references (lookups not yet forgotten).
   var lookups: UInt64 = 0
 }

@@ -117,6 +117,19 @@ public final class S3Client: Sendable {
     return response.body
   }
 
+  /// A whole object with its ETag and Last-Modified, in one GET (no HEAD first).
+  public func getWholeObject(key: String) throws(S3Error) -> (bytes: [UInt8], etag: String, lastModified: Int64) {
+    let response = try send(method: "GET", key: key, kind: \.get) { response throws(S3Error) in
+      if let length = response.header("content-length").flatMap(UInt64.init), length != response.body.count {
+        throw .invalidResponse("GET \(key): body is \(response.body.count) bytes, Content-Length says \(length)")
+      }
+    }
+    return (
+      response.body, response.header("etag")?.unquotedETag ?? "",
+      response.header("last-modified").flatMap(HTTPDate.parseRFC1123) ?? 0
+    )
+  }
+
   public func headObject(key: String) throws(S3Error) -> ObjectHead {
     let response = try send(method: "HEAD", key: key, kind: \.head)
     var metadata: [String: String] = [:]

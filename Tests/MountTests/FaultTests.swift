@@ -156,9 +156,7 @@ import Testing
     let daemon = try BackgroundProcess([
       MountedBucket.edgemount, s3.bucket, dir, "--endpoint", proxy.endpoint, "--foreground", "--cache-dir", cache,
     ])
-    for _ in 0..<100 where !((try? String(contentsOfFile: "/proc/mounts", encoding: .utf8))?.contains(dir) ?? false) {
-      Thread.sleep(forTimeInterval: 0.05)
-    }
+    waitForMount(dir)
     #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/" + log)) == Data(body))
     // The save hangs in its PUT (S3 frozen); the daemon is killed meanwhile.
     try proxy.set(mode: "frozen")
@@ -219,9 +217,7 @@ import Testing
       daemon.stop()
       _ = try? Command.run(["umount", "-l", dir])
     }
-    for _ in 0..<100 where !((try? String(contentsOfFile: "/proc/mounts", encoding: .utf8))?.contains(dir) ?? false) {
-      Thread.sleep(forTimeInterval: 0.05)
-    }
+    waitForMount(dir)
     _ = try Command.run(["ls", "-lR", dir])
     _ = try Command.shell("echo 'not json' > \(dir)/A1B2C3D4/config-01.09.json; cat \(dir)/A1B2C3D4/nope.MF4")
     let ps = try Command.run(["ps", "-eo", "args"]).stdout

@@ -35,3 +35,11 @@ public func startSimulatedDevice(bucket: String, device: String) throws -> Backg
     "--device", device, "--fixtures", Fixtures.directory.path, "--poll", "0.3", "--heartbeat", "0.3", "--duration", "40",
   ])
 }
+
+/// Waits (up to 5 s) until something is mounted on `path`, for daemons started in the foreground.
+public func waitForMount(_ path: String) {
+  for _ in 0..<100 {
+    if (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8))?.contains(" \(path) ") == true { return }
+    Thread.sleep(forTimeInterval: 0.05)
+  }
+}
