@@ -65,4 +65,27 @@ import Testing
     _ = try Command.run(["getfattr", "-d", mount.file(key)])
     #expect(try mount.counters()["requests_head"]! == before, "metadata HEAD is cached")
   }
+
+  @Test func lsLongAsksForSecurityAndAclAttributesOncePerMountNotPerFile() throws {
+    let s3 = try TestS3.freshBucket("xattr-probe")
+    for session in 1...3 {
+      for split in 1...5 {
+        try s3.putObject(key: String(format: "A1B2C3D4/%08d/%08d-5E0BE100.MF4", session, split), body: [1])
+      }
+    }
+    let mount = try MountedBucket(bucket: s3.bucket)
+    defer { mount.unmount() }
+    let trace = try freshDirectory("xattr-probe") + "/strace"
+    let r = try Command.run(["strace", "-f", "-o", trace, "-e", "trace=getxattr,lgetxattr", "ls", "-lR", mount.path])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stdout.contains("00000005-5E0BE100.MF4"))
+    let calls = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n").filter { $0.contains("xattr(") }
+    // One security.selinux and one posix_acl probe, answered "not supported", then ls stops asking.
+    #expect(calls.count <= 3, "\(calls.joined(separator: "\n"))")
+    #expect(calls.allSatisfy { $0.contains("EOPNOTSUPP") }, "\(calls.joined(separator: "\n"))")
+    // The mount's own attributes still answer, and an absent user.* attribute is "no data".
+    #expect(try xattr(mount.file("A1B2C3D4"), "user.canedge.config_synced") == "unknown")
+    let absent = try Command.run(["getfattr", "-n", "user.other", mount.file("A1B2C3D4")])
+    #expect(absent.stderr.contains("No such attribute"), "\(absent.stderr)")
+  }
 }
