@@ -239,17 +239,19 @@ extension FleetFileSystem {
   /// The last path segment of `key` below `prefix`, or nil if it is not a name a directory
   /// can hold (empty, `.`, `..`, too long, with a control character or a further `/`).
   static func childName(_ key: String, under prefix: String, isPrefix: Bool) -> String? {
-    guard key.hasPrefix(prefix) else { return nil }
-    var rest = Substring(key.utf8.dropFirst(prefix.utf8.count))
+    // Bytes, not characters: a prefix is a byte prefix of the key in S3.
+    guard key.utf8.starts(with: prefix.utf8) else { return nil }
+    var rest = key.utf8.dropFirst(prefix.utf8.count)
     if isPrefix {
-      guard rest.hasSuffix("/") else { return nil }
+      guard rest.last == UInt8(ascii: "/") else { return nil }
       rest = rest.dropLast()
     }
-    let name = String(rest)
     // Control characters (newlines, escape sequences) break scripts and terminals: not shown.
-    guard !name.isEmpty, name != ".", name != "..", name.utf8.count <= 255, !name.contains("/"),
-      !name.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F })
+    guard !rest.isEmpty, rest.count <= 255,
+      !rest.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "/") })
     else { return nil }
+    let name = String(Substring(rest))
+    guard name != ".", name != ".." else { return nil }
     return name
   }
 

@@ -17,7 +17,9 @@ extension FleetFileSystem {
 
   private func statusReport() -> String {
     let c = s3.counters.snapshot
-    let (inodes, handles, listed) = state.withLock { ($0.table.count, $0.handles.count, $0.listedAt.count) }
+    let (inodes, metadata, handles, listed) = state.withLock {
+      ($0.table.count, $0.table.metadataBytes, $0.handles.count, $0.listedAt.count)
+    }
     let uptime = Int(Date().timeIntervalSince(startedAt))
     return """
       endpoint: \(settings.endpointDescription)
@@ -28,6 +30,7 @@ extension FleetFileSystem {
       list_ttl_seconds: \(settings.listTTL.components.seconds)
       heartbeat_ttl_seconds: \(settings.heartbeatTTL.components.seconds)
       inodes: \(inodes)
+      inode_table_bytes: \(metadata)
       directories_listed: \(listed)
       open_files: \(handles)
       \(cacheReport)

@@ -103,7 +103,7 @@ extension FleetFileSystem {
     if let existing, existing.present || state.withLock({ $0.staged[existing.ino] != nil }) {
       if flags & O_EXCL != 0 { throw .exists }
       let opened = try openForWriting(existing, truncate: flags & O_TRUNC != 0)
-      state.withLock { $0.table[existing.ino]?.lookups += 1 }
+      state.withLock { $0.table.addLookups(existing.ino, 1) }
       return (attributes(of: try node(existing.ino)), opened)
     }
     switch writeTarget(name: name, existing: existing) {

@@ -95,7 +95,7 @@ public final class FleetFileSystem: Sendable {
       guard let parentNode = s.table[parent] else { throw .notFound }
       guard parentNode.kind.isDirectory else { throw .notDirectory }
       guard let node = s.table.child(of: parent, named: name), node.present else { throw .notFound }
-      s.table[node.ino]?.lookups += 1
+      s.table.addLookups(node.ino, 1)
       return node
     }
     return attributes(of: node)
@@ -105,8 +105,7 @@ public final class FleetFileSystem: Sendable {
   /// are reserved for their paths), so this only keeps the count honest.
   public func forget(ino: UInt64, count: UInt64) {
     state.withLock { s in
-      guard let node = s.table[ino] else { return }
-      s.table[ino]?.lookups = node.lookups >= count ? node.lookups - count : 0
+      s.table.dropLookups(ino, count)
     }
   }
 
@@ -134,7 +133,7 @@ public final class FleetFileSystem: Sendable {
 
   /// Counts one kernel reference for each entry a readdirplus reply handed out.
   public func retain(ino: UInt64) {
-    state.withLock { $0.table[ino]?.lookups += 1 }
+    state.withLock { $0.table.addLookups(ino, 1) }
   }
 
   public var inodeCount: Int { state.withLock { $0.table.count } }

@@ -53,9 +53,9 @@ public enum PutCondition: Sendable, Equatable {
 extension String {
   /// The ETag without surrounding quotes (and without a weak-validator prefix).
   public var unquotedETag: String {
-    var s = Substring(self)
-    if s.hasPrefix("W/") { s = s.dropFirst(2) }
-    if s.hasPrefix("\""), s.hasSuffix("\""), s.count >= 2 { s = s.dropFirst().dropLast() }
-    return String(s)
+    var s = Substring(self).utf8
+    if s.starts(with: "W/".utf8) { s = s.dropFirst(2) }
+    if s.count >= 2, s.first == UInt8(ascii: "\""), s.last == UInt8(ascii: "\"") { s = s.dropFirst().dropLast() }
+    return String(Substring(s))
   }
 }
