@@ -20,6 +20,19 @@ struct S3Options: ParsableArguments {
   @Option(help: "PEM file of certificate authorities to trust for HTTPS.")
   var caFile: String?
 
+  @Option(
+    help: ArgumentHelp(
+      "Keys asked for per listing page, 1000 to 10000 (AWS answers at most 1000 whatever is asked; SeaweedFS and others answer more, in fewer requests).",
+      valueName: "keys"))
+  var listPageSize: Int = S3Client.preferredPageSize
+
+  /// Rejects what no server would accept, before anything is mounted.
+  func validate() throws {
+    guard (1000...10000).contains(listPageSize) else {
+      throw ValidationError("--list-page-size must be between 1000 and 10000, not \(listPageSize)")
+    }
+  }
+
   struct Failure: Error, CustomStringConvertible {
     let description: String
   }
@@ -49,7 +62,7 @@ struct S3Options: ParsableArguments {
     transportOptions.caFile = caFile
     let client = S3Client(
       bucket: bucket, endpoint: endpoint, credentials: credentials, transport: CurlTransport(options: transportOptions),
-      logger: Logger(label: "edgemount.s3"))
+      logger: Logger(label: "edgemount.s3"), listPageSize: listPageSize)
     return (client, credentials)
   }
 }

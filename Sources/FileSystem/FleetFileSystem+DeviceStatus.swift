@@ -30,7 +30,7 @@ extension FleetFileSystem {
   }
 
   /// The status of one device folder. With `countData`, sessions and bytes come from a flat
-  /// listing of the whole device (one LIST per 1,000 objects); otherwise they are zero.
+  /// listing of the whole device (one LIST per page); otherwise they are zero.
   func deviceStatus(id: DeviceID, deviceKey: String, countData: Bool) throws(FSError) -> DeviceStatus {
     let page: ListPage
     do { page = try s3.listAll(prefix: deviceKey, delimiter: countData ? nil : "/") } catch { throw .s3(error) }

@@ -171,8 +171,8 @@ extension FleetFileSystem {
   }
 
   /// Lists a device folder. The first page is flat (no delimiter): if it holds the whole device,
-  /// or sessions are small (four or more in the first 1,000 keys), the flat listing goes on and
-  /// lists every session too, at one request per 1,000 objects instead of one per session.
+  /// or sessions are small (four or more in the first page), the flat listing goes on and
+  /// lists every session too, at one request a page instead of one per session.
   /// Otherwise (big sessions) a delimiter listing of the folder is cheaper; sessions are then
   /// listed when opened.
   private func listDevice(_ prefix: String, client s3: S3Client) throws(S3Error) -> (ListPage, [String: [ListedObject]]?) {

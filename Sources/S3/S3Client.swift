@@ -18,15 +18,30 @@ public final class S3Client: Sendable {
   public static let quickFailWindow: Duration = .seconds(10)
   /// A bound on each request of this client (nil: the transport's own timeouts).
   public let requestTimeout: Duration?
+  /// Keys asked for per ListObjectsV2 page. S3 returns at most 1,000 a page whatever is asked;
+  /// compatible servers that allow more (SeaweedFS) then list a big folder in fewer requests.
+  /// A server that refuses a size above 1,000 (400) is asked for 1,000 from then on.
+  private let pageSize: Locked<Int>
+  public static let preferredPageSize = 10_000
   private let signer: SigV4
   private let transport: any HTTPTransport
   private let logger: Logger
 
-  public init(
+  public convenience init(
     bucket: String, endpoint: S3Endpoint, credentials: Credentials, transport: any HTTPTransport,
     retryPolicy: RetryPolicy = RetryPolicy(), logger: Logger = Logger(label: "edgemount.s3"),
-    requestTimeout: Duration? = nil, counters: RequestCounters = RequestCounters()
+    requestTimeout: Duration? = nil, counters: RequestCounters = RequestCounters(), listPageSize: Int = preferredPageSize
   ) {
+    self.init(
+      bucket: bucket, endpoint: endpoint, credentials: credentials, transport: transport, retryPolicy: retryPolicy,
+      logger: logger, requestTimeout: requestTimeout, counters: counters, pageSize: Locked(listPageSize))
+  }
+
+  private init(
+    bucket: String, endpoint: S3Endpoint, credentials: Credentials, transport: any HTTPTransport,
+    retryPolicy: RetryPolicy, logger: Logger, requestTimeout: Duration?, counters: RequestCounters, pageSize: Locked<Int>
+  ) {
+    self.pageSize = pageSize
     self.requestTimeout = requestTimeout
     self.counters = counters
     self.bucket = bucket
@@ -42,7 +57,8 @@ public final class S3Client: Sendable {
   public func with(retryPolicy: RetryPolicy, requestTimeout: Duration? = nil) -> S3Client {
     S3Client(
       bucket: bucket, endpoint: endpoint, credentials: signer.credentials, transport: transport,
-      retryPolicy: retryPolicy, logger: logger, requestTimeout: requestTimeout ?? self.requestTimeout, counters: counters)
+      retryPolicy: retryPolicy, logger: logger, requestTimeout: requestTimeout ?? self.requestTimeout, counters: counters,
+      pageSize: pageSize)
   }
 
   // MARK: Operations
@@ -52,25 +68,32 @@ public final class S3Client: Sendable {
     _ = try listPage(prefix: "", delimiter: "/", continuationToken: nil, maxKeys: 1)
   }
 
-  /// One page of ListObjectsV2.
-  public func listPage(prefix: String, delimiter: String?, continuationToken: String?, maxKeys: Int = 1000)
+  /// One page of ListObjectsV2, of `maxKeys` keys or the client's page size.
+  public func listPage(prefix: String, delimiter: String?, continuationToken: String?, maxKeys: Int? = nil)
     throws(S3Error) -> ListPage
   {
-    var query: [(String, String)] = [("list-type", "2"), ("encoding-type", "url"), ("max-keys", String(maxKeys))]
+    let asked = maxKeys ?? pageSize.withLock { $0 }
+    var query: [(String, String)] = [("list-type", "2"), ("encoding-type", "url"), ("max-keys", String(asked))]
     if !prefix.isEmpty { query.append(("prefix", prefix)) }
     if let delimiter { query.append(("delimiter", delimiter)) }
     if let continuationToken { query.append(("continuation-token", continuationToken)) }
-    let response = try send(method: "GET", key: nil, query: query, kind: \.list)
-    return try ListObjectsParser.parse(response.body)
+    do {
+      let response = try send(method: "GET", key: nil, query: query, kind: \.list)
+      return try ListObjectsParser.parse(response.body)
+    } catch .service(let error) where error.status == 400 && maxKeys == nil && asked > 1000 {
+      logger.notice("the server refused \(asked) keys a listing page (\(error.code)); asking for 1000 from now on")
+      pageSize.withLock { $0 = 1000 }
+      return try listPage(prefix: prefix, delimiter: delimiter, continuationToken: continuationToken, maxKeys: 1000)
+    }
   }
 
   /// Every object and common prefix under `prefix`, following continuation tokens.
-  public func listAll(prefix: String, delimiter: String?) throws(S3Error) -> ListPage {
+  public func listAll(prefix: String, delimiter: String?, maxKeys: Int? = nil) throws(S3Error) -> ListPage {
     var result = ListPage()
     var token: String?
     var seenTokens = Set<String>()
     repeat {
-      let page = try listPage(prefix: prefix, delimiter: delimiter, continuationToken: token)
+      let page = try listPage(prefix: prefix, delimiter: delimiter, continuationToken: token, maxKeys: maxKeys)
       result.objects += page.objects
       result.commonPrefixes += page.commonPrefixes
       token = page.isTruncated ? page.nextContinuationToken : nil

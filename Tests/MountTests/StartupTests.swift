@@ -37,6 +37,16 @@ import Testing
     #expect(r.stderr.split(separator: "\n").count == 1)
   }
 
+  @Test func listPageSizeOutsideItsRangeIsRefusedBeforeMounting() throws {
+    let dir = try freshDirectory("mnt-start")
+    let r = try Command.run([
+      MountedBucket.edgemount, "fleet", dir, "--endpoint", try TestS3.endpointURL, "--list-page-size", "50",
+    ])
+    #expect(r.status != 0)
+    #expect(r.stderr.contains("--list-page-size must be between 1000 and 10000"), "\(r.stderr)")
+    #expect(!(try String(contentsOfFile: "/proc/mounts", encoding: .utf8)).contains(dir))
+  }
+
   @Test func unreachableEndpointFailsWithinFifteenSeconds() throws {
     let dir = try freshDirectory("mnt-start")
     let r = try Command.run([MountedBucket.edgemount, "fleet", dir, "--endpoint", "http://127.0.0.1:9"])

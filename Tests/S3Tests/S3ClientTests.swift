@@ -11,10 +11,31 @@ import Testing
     try parallelPut(s3, keys: keys)
     try s3.putObject(key: "DEV00001/device.json", body: Array("{}".utf8))
     let before = s3.counters.snapshot.list
-    let all = try s3.listAll(prefix: "DEV00001/00000001/", delimiter: nil)
+    let all = try s3.listAll(prefix: "DEV00001/00000001/", delimiter: nil, maxKeys: 1000)
     #expect(all.objects.map(\.key) == keys)
     #expect(s3.counters.snapshot.list - before == 3)
     #expect(all.objects.allSatisfy { $0.size == UInt64($0.key.utf8.count) && $0.etag.count == 32 })
+    // SeaweedFS answers the client's bigger default page in one request.
+    let big = try s3.listAll(prefix: "DEV00001/00000001/", delimiter: nil)
+    #expect(big.objects.map(\.key) == keys)
+    #expect(s3.counters.snapshot.list - before == 4)
+  }
+
+  @Test func aServerThatRefusesBigPagesIsAskedForOneThousandKeys() throws {
+    let bucket = try TestS3.freshBucket("pagesize")
+    let keys = (0..<1500).map { String(format: "DEV00001/00000001/%08d-5E0BE100.MF4", $0) }
+    try parallelPut(bucket, keys: keys)
+    let proxy = try FaultProxy(port: 18_979, lifetime: 60)
+    defer { proxy.stop() }
+    try proxy.limitListingPages(to: 1000)
+    let s3 = S3Client(
+      bucket: bucket.bucket, endpoint: try S3Endpoint(url: proxy.endpoint, region: "us-east-1"),
+      credentials: try TestS3.credentials, transport: CurlTransport())
+    #expect(try s3.listAll(prefix: "DEV00001/", delimiter: nil).objects.map(\.key) == keys)
+    // One refused page, then two of 1,000; the next listing asks for 1,000 at once.
+    #expect(s3.counters.snapshot.list == 3)
+    #expect(try s3.listAll(prefix: "DEV00001/", delimiter: nil).objects.count == 1500)
+    #expect(s3.counters.snapshot.list == 5)
   }
 
   @Test func delimiterListingReturnsCommonPrefixes() throws {

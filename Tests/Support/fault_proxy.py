@@ -3,8 +3,9 @@
 requests. Forwards S3 requests to an upstream server and, at a configured rate, answers with a
 fault instead: 503 SlowDown, 500 InternalError, a reset connection, a stall, a body cut short,
 or a wrong Content-Length. The control file (JSON, re-read on every request) sets
-{"rate": 0.1, "faults": [...], "mode": "normal" | "down" | "frozen"}; "down" refuses every
-request, "frozen" accepts and never answers (until the lifetime ends).
+{"rate": 0.1, "faults": [...], "mode": "normal" | "down" | "frozen", "max_keys_limit": 1000};
+"down" refuses every request, "frozen" accepts and never answers (until the lifetime ends);
+with max_keys_limit, a listing that asks for more keys a page gets 400 InvalidArgument.
 
     fault_proxy.py PORT UPSTREAM_PORT CONTROL_FILE [LIFETIME_SECONDS] [MAX_REQUESTS]
 """
@@ -58,6 +59,15 @@ class Handler(socketserver.StreamRequestHandler):
             if mode == "frozen":
                 time.sleep(max(0, lifetime - (time.time() - started)))
                 return
+            limit = cfg.get("max_keys_limit")
+            if limit and method == "GET" and "list-type=2" in path:
+                asked = next((int(p[9:]) for p in path.split("?", 1)[-1].split("&") if p.startswith("max-keys=")), 1000)
+                if asked > limit:
+                    with lock:
+                        counts["max_keys_refused"] = counts.get("max_keys_refused", 0) + 1
+                    payload = b"<?xml version=\"1.0\"?><Error><Code>InvalidArgument</Code><Message>max-keys too large</Message><RequestId>FAULT</RequestId></Error>"
+                    self.wfile.write(f"HTTP/1.1 400 Bad Request\r\nContent-Type: application/xml\r\nContent-Length: {len(payload)}\r\n\r\n".encode() + payload)
+                    continue
             fault = None
             if cfg.get("faults") and rng.random() < cfg.get("rate", 0):
                 fault = rng.choice(cfg["faults"])

@@ -30,6 +30,12 @@ public final class FaultProxy: @unchecked Sendable {
     try "{\"mode\": \"\(mode)\"}".write(toFile: control, atomically: true, encoding: .utf8)
   }
 
+  /// Listings asking for more than `keys` keys a page get 400 InvalidArgument, as some
+  /// S3-compatible servers answer.
+  public func limitListingPages(to keys: Int) throws {
+    try "{\"max_keys_limit\": \(keys)}".write(toFile: control, atomically: true, encoding: .utf8)
+  }
+
   public func stop() {
     process.stop()
     try? FileManager.default.removeItem(atPath: control)
