@@ -17,4 +17,8 @@
 static inline int em_session_loop_mt(struct fuse_session *se, struct fuse_loop_config *config) {
   return fuse_session_loop_mt(se, config);
 }
+
+// Not FUSE, but the daemon's one other need from C: malloc tuning (see MallocArenas.swift).
+#include <malloc.h>
+static inline int em_limit_malloc_arenas(int count) { return mallopt(M_ARENA_MAX, count); }
 #endif
