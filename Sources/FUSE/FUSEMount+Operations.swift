@@ -121,9 +121,7 @@ func makeOperations() -> fuse_lowlevel_ops {
     guard let fi else { return reply(req, FSError.badHandle) }
     do {
       let bytes = try mount(req).fs.read(handle: fi.pointee.fh, offset: UInt64(max(0, offset)), count: size)
-      bytes.withUnsafeBufferPointer { buf in
-        _ = fuse_reply_buf(req, UnsafeRawPointer(buf.baseAddress)?.assumingMemoryBound(to: CChar.self), buf.count)
-      }
+      replyData(req, bytes.segments[...])
     } catch { reply(req, error) }
   }
 
@@ -216,6 +214,18 @@ func makeOperations() -> fuse_lowlevel_ops {
   }
 
   return ops
+}
+
+/// Replies to a read straight from the blocks' memory, one iovec per segment (no joining copy).
+private func replyData(_ req: fuse_req_t?, _ segments: ArraySlice<ArraySlice<UInt8>>, _ vectors: [iovec] = []) {
+  guard let first = segments.first else {
+    _ = vectors.withUnsafeBufferPointer { fuse_reply_iov(req, $0.baseAddress, Int32($0.count)) }
+    return
+  }
+  first.withUnsafeBufferPointer { buf in
+    let vector = iovec(iov_base: UnsafeMutableRawPointer(mutating: buf.baseAddress), iov_len: buf.count)
+    replyData(req, segments.dropFirst(), vectors + [vector])
+  }
 }
 
 /// The xattr protocol: size 0 asks for the length; a too-small buffer is ERANGE.

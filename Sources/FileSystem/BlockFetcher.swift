@@ -121,13 +121,14 @@ final class BlockFetcher: Sendable {
     }
     let whole = first.0.range(objectSize: objectSize).lowerBound..<last.0.range(objectSize: objectSize).upperBound
     do {
-      let data = try s3.getObject(key: first.0.key, range: whole, ifMatch: first.0.etag.isEmpty ? nil : first.0.etag)
-      guard data.count == whole.upperBound - whole.lowerBound else {
-        throw S3Error.invalidResponse("short read: \(data.count) of \(whole.count) bytes")
+      // Received straight into one array per block (the range starts on a block boundary).
+      let blocks = try s3.getObject(
+        key: first.0.key, range: whole, ifMatch: first.0.etag.isEmpty ? nil : first.0.etag, segmentSize: BlockID.size)
+      let lengths = missing.map { Int($0.0.range(objectSize: objectSize).count) }
+      guard blocks.map(\.count) == lengths else {
+        throw S3Error.invalidResponse("short read: \(blocks.reduce(0) { $0 + $1.count }) of \(whole.count) bytes")
       }
-      for (id, pending) in missing {
-        let r = id.range(objectSize: objectSize)
-        let block = Array(data[Int(r.lowerBound - whole.lowerBound)..<Int(r.upperBound - whole.lowerBound)])
+      for ((id, pending), block) in zip(missing, blocks) {
         memory.put(id, block)
         disk?.put(id, block)
         finish(id, pending, .success(block))
@@ -141,7 +142,9 @@ final class BlockFetcher: Sendable {
   private func fetch(_ id: BlockID, range: Range<UInt64>, into pending: Pending) {
     let result: Result<[UInt8], FSError>
     do {
-      let data = try s3.getObject(key: id.key, range: range, ifMatch: id.etag.isEmpty ? nil : id.etag)
+      let data =
+        try s3.getObject(key: id.key, range: range, ifMatch: id.etag.isEmpty ? nil : id.etag, segmentSize: BlockID.size)
+        .first ?? []
       if data.count == range.upperBound - range.lowerBound {
         memory.put(id, data)
         disk?.put(id, data)

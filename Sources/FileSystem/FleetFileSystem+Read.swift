@@ -94,7 +94,7 @@ extension FleetFileSystem {
     return OpenedFile(handle: handle, directIO: directIO, keepCache: keepCache)
   }
 
-  public func read(handle: UInt64, offset: UInt64, count: Int) throws(FSError) -> [UInt8] {
+  public func read(handle: UInt64, offset: UInt64, count: Int) throws(FSError) -> ReadBytes {
     guard let file = state.withLock({ $0.handles[handle] }) else { throw .badHandle }
     do {
       return try file.read(offset: offset, count: count, fetcher: fetcher)

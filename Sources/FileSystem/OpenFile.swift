@@ -47,16 +47,16 @@ final class OpenFile: Sendable {
   }
 
   /// Reads `count` bytes at `offset`.
-  func read(offset: UInt64, count: Int, fetcher: BlockFetcher?) throws(FSError) -> [UInt8] {
+  func read(offset: UInt64, count: Int, fetcher: BlockFetcher?) throws(FSError) -> ReadBytes {
     switch source {
     case .staged(let file):
-      return file.read(offset: offset, count: count)
+      return ReadBytes(file.read(offset: offset, count: count))
     case .snapshot(let bytes):
-      guard offset < UInt64(bytes.count) else { return [] }
+      guard offset < UInt64(bytes.count) else { return .empty }
       let end = min(bytes.count, Int(offset) + count)
-      return Array(bytes[Int(offset)..<end])
+      return ReadBytes([bytes[Int(offset)..<end]])
     case .object(let key, let etag, let size):
-      guard offset < size, count > 0, let fetcher else { return [] }
+      guard offset < size, count > 0, let fetcher else { return .empty }
       let end = min(size, offset + UInt64(count))
       let blockSize = UInt64(BlockID.size)
       let first = Int(offset / blockSize)
@@ -70,8 +70,7 @@ final class OpenFile: Sendable {
         let upcoming = (last + 1)...min(lastBlock, edge)
         fetcher.prefetch(upcoming.map { BlockID(key: key, etag: etag, index: $0) }, objectSize: size)
       }
-      var out: [UInt8] = []
-      out.reserveCapacity(Int(end - offset))
+      var out: [ArraySlice<UInt8>] = []
       for index in first...last {
         let id = BlockID(key: key, etag: etag, index: index)
         let block = try fetcher.block(id, objectSize: size)
@@ -80,9 +79,9 @@ final class OpenFile: Sendable {
         guard upper <= block.count, lower <= upper else {
           throw .s3(.invalidResponse("block \(index) of \(key) is \(block.count) bytes"))
         }
-        out += block[lower..<upper]
+        out.append(block[lower..<upper])
       }
-      return out
+      return ReadBytes(out)
     }
   }
 }

@@ -6,6 +6,9 @@ public struct HTTPRequest: Sendable {
   public var body: [UInt8]
   /// A bound on this request alone, below the transport's own.
   public var timeout: Duration?
+  /// Receive a successful (2xx) body in arrays of this many bytes (the last may be shorter),
+  /// so a GET of several cache blocks lands in the blocks with no copy afterwards.
+  public var bodySegmentSize: Int?
 
   public init(method: String, url: String, headers: [(String, String)] = [], body: [UInt8] = [], timeout: Duration? = nil) {
     self.method = method
@@ -20,13 +23,20 @@ public struct HTTPRequest: Sendable {
 public struct HTTPResponse: Sendable {
   public var status: Int
   public var headers: [(String, String)]
+  /// The body, unless it came in `segments`.
   public var body: [UInt8]
+  /// The body in segments, when the request asked for them and the answer was a 2xx.
+  public var segments: [[UInt8]]
 
-  public init(status: Int, headers: [(String, String)], body: [UInt8]) {
+  public init(status: Int, headers: [(String, String)], body: [UInt8], segments: [[UInt8]] = []) {
     self.status = status
     self.headers = headers
     self.body = body
+    self.segments = segments
   }
+
+  /// Bytes received, in `body` and `segments`.
+  public var bodyCount: Int { segments.reduce(body.count) { $0 + $1.count } }
 
   public func header(_ name: String) -> String? {
     let lower = name.lowercased()

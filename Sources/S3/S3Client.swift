@@ -107,16 +107,27 @@ public final class S3Client: Sendable {
   /// The bytes of `range` (or the whole object). With `ifMatch`, fails with 412 if the object
   /// changed; the body length is checked against the range asked for.
   public func getObject(key: String, range: Range<UInt64>? = nil, ifMatch: String? = nil) throws(S3Error) -> [UInt8] {
+    let segments = try getObject(key: key, range: range, ifMatch: ifMatch, segmentSize: nil)
+    return segments.count == 1 ? segments[0] : segments.flatMap { $0 }
+  }
+
+  /// The bytes of `range` in arrays of `segmentSize` bytes (the last may be shorter), received
+  /// straight into them: the block cache's way to fetch several blocks in one GET.
+  public func getObject(key: String, range: Range<UInt64>?, ifMatch: String?, segmentSize: Int?) throws(S3Error)
+    -> [[UInt8]]
+  {
     var headers: [(String, String)] = []
     if let range {
       guard !range.isEmpty else { return [] }
       headers.append(("Range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)"))
     }
     if let ifMatch { headers.append(("If-Match", "\"\(ifMatch)\"")) }
-    let response = try send(method: "GET", key: key, headers: headers, kind: \.get) { response throws(S3Error) in
+    let response = try send(method: "GET", key: key, headers: headers, segmentSize: segmentSize, kind: \.get) {
+      response throws(S3Error) in
+      let received = response.bodyCount
       guard let range else {
-        if let length = response.header("content-length").flatMap(UInt64.init), length != response.body.count {
-          throw .invalidResponse("GET \(key): body is \(response.body.count) bytes, Content-Length says \(length)")
+        if let length = response.header("content-length").flatMap(UInt64.init), length != received {
+          throw .invalidResponse("GET \(key): body is \(received) bytes, Content-Length says \(length)")
         }
         return
       }
@@ -128,16 +139,19 @@ public final class S3Client: Sendable {
         throw .invalidResponse("GET \(key): missing or wrong Content-Range")
       }
       let expected = min(range.upperBound, end + 1) - range.lowerBound
-      guard response.body.count == expected else {
-        throw .invalidResponse("GET \(key): got \(response.body.count) bytes for a range of \(expected)")
+      guard received == expected else {
+        throw .invalidResponse("GET \(key): got \(received) bytes for a range of \(expected)")
       }
     }
     if let range, response.status == 200 {
-      let lower = Int(min(range.lowerBound, UInt64(response.body.count)))
-      let upper = Int(min(range.upperBound, UInt64(response.body.count)))
-      return Array(response.body[lower..<upper])
+      let whole = response.segments.isEmpty ? response.body : response.segments.flatMap { $0 }
+      let lower = Int(min(range.lowerBound, UInt64(whole.count)))
+      let upper = Int(min(range.upperBound, UInt64(whole.count)))
+      let slice = Array(whole[lower..<upper])
+      guard let segmentSize, segmentSize > 0 else { return [slice] }
+      return stride(from: 0, to: slice.count, by: segmentSize).map { Array(slice[$0..<min(slice.count, $0 + segmentSize)]) }
     }
-    return response.body
+    return segmentSize == nil ? [response.body] : response.segments
   }
 
   /// A whole object with its ETag and Last-Modified, in one GET (no HEAD first).
@@ -202,7 +216,7 @@ public final class S3Client: Sendable {
 
   private func send(
     method: String, key: String?, query: [(String, String)] = [], headers: [(String, String)] = [],
-    body: [UInt8] = [], kind: WritableKeyPath<RequestCounts, Int>,
+    body: [UInt8] = [], segmentSize: Int? = nil, kind: WritableKeyPath<RequestCounts, Int>,
     validate: (HTTPResponse) throws(S3Error) -> Void = { _ in }
   ) throws(S3Error) -> HTTPResponse {
     let start = ContinuousClock.now
@@ -213,7 +227,8 @@ public final class S3Client: Sendable {
     while true {
       do {
         let response = try sendOnce(
-          method: method, key: key, query: query, headers: headers, body: body, kind: kind, timeout: timeout)
+          method: method, key: key, query: query, headers: headers, body: body, segmentSize: segmentSize, kind: kind,
+          timeout: timeout)
         try validate(response)
         unreachableSince.withLock { $0 = nil }
         return response
@@ -243,7 +258,7 @@ public final class S3Client: Sendable {
 
   private func sendOnce(
     method: String, key: String?, query: [(String, String)], headers: [(String, String)], body: [UInt8],
-    kind: WritableKeyPath<RequestCounts, Int>, timeout: Duration?
+    segmentSize: Int?, kind: WritableKeyPath<RequestCounts, Int>, timeout: Duration?
   ) throws(S3Error) -> HTTPResponse {
     let (host, path) = endpoint.location(bucket: bucket, key: key)
     let payloadHash = body.isEmpty ? SigV4.emptyPayloadHash : Digest.hex(Digest.sha256(body))
@@ -259,12 +274,13 @@ public final class S3Client: Sendable {
     }
     let response: HTTPResponse
     do {
-      response = try transport.perform(
-        HTTPRequest(method: method, url: url, headers: allHeaders, body: body, timeout: timeout))
+      var request = HTTPRequest(method: method, url: url, headers: allHeaders, body: body, timeout: timeout)
+      request.bodySegmentSize = segmentSize
+      response = try transport.perform(request)
     } catch {
       throw .transport(error)
     }
-    counters.record { $0.bytesDownloaded += UInt64(response.body.count) }
+    counters.record { $0.bytesDownloaded += UInt64(response.bodyCount) }
     guard (200..<300).contains(response.status) else {
       throw .service(
         ErrorResponseParser.parse(

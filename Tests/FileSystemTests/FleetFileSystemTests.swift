@@ -92,7 +92,7 @@ import Testing
 
   @Test func openForWritingIsRefusedAndReadsReturnTheObject() throws {
     let s3 = try TestS3.freshBucket("fsopen")
-    let body = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 * 31) }
+    let body = (0..<1_300_000).map { UInt8(truncatingIfNeeded: $0 * 31 + $0 >> 12) }
     try s3.putObject(key: "A1B2C3D4/00000001/00000001-5E0BE100.MF4", body: body)
     let fs = makeFS(s3)
     let log = try path(fs, "A1B2C3D4", "00000001", "00000001-5E0BE100.MF4")
@@ -105,9 +105,13 @@ import Testing
     #expect(opened.keepCache && !opened.directIO)
     var read: [UInt8] = []
     while read.count < body.count {
-      read += try fs.read(handle: opened.handle, offset: UInt64(read.count), count: 131_072)
+      read += try fs.read(handle: opened.handle, offset: UInt64(read.count), count: 131_072).bytes
     }
     #expect(read == body)
+    // A read across a block boundary comes as two slices of the cached blocks, in order.
+    let across = try fs.read(handle: opened.handle, offset: 1_048_000, count: 1_000)
+    #expect(across.segments.map(\.count) == [576, 424])
+    #expect(across.bytes == Array(body[1_048_000..<1_049_000]))
     #expect(try fs.read(handle: opened.handle, offset: UInt64(body.count), count: 10).isEmpty)
     fs.release(handle: opened.handle)
     #expect(throws: FSError.badHandle) { try fs.read(handle: opened.handle, offset: 0, count: 1) }
@@ -119,7 +123,7 @@ import Testing
     _ = try fs.listDirectory(ino: FleetFileSystem.rootIno)
     let status = try path(fs, ".edgemount", "status")
     let opened = try fs.open(ino: status.ino, flags: O_RDONLY)
-    let text = String(decoding: try fs.read(handle: opened.handle, offset: 0, count: 65536), as: UTF8.self)
+    let text = String(decoding: try fs.read(handle: opened.handle, offset: 0, count: 65536).bytes, as: UTF8.self)
     #expect(text.contains("bucket: \(s3.bucket)"))
     #expect(text.contains("requests_list: 1"))
     #expect(opened.directIO)

@@ -38,6 +38,23 @@ import Testing
     #expect(s3.counters.snapshot.list == 5)
   }
 
+  @Test func aRangedGetArrivesInSegmentsOfTheSizeAsked() throws {
+    let s3 = try TestS3.freshBucket("segments")
+    let body = (0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ $0 >> 11) }
+    try s3.putObject(key: "big", body: body)
+    let mib = 1 << 20
+    let segments = try s3.getObject(key: "big", range: 1_048_576..<3_000_000, ifMatch: nil, segmentSize: mib)
+    #expect(segments.map(\.count) == [mib, 3_000_000 - 2 * mib])
+    #expect(Array(segments.joined()) == Array(body[1_048_576...]))
+    let whole = try s3.getObject(key: "big", range: nil, ifMatch: nil, segmentSize: mib)
+    #expect(whole.map(\.count) == [mib, mib, 3_000_000 - 2 * mib])
+    // An error body is not split: the 412 still reads as PreconditionFailed.
+    let error = #expect(throws: S3Error.self) {
+      try s3.getObject(key: "big", range: 0..<10, ifMatch: "0123456789abcdef0123456789abcdef", segmentSize: mib)
+    }
+    #expect(error?.isPreconditionFailed == true)
+  }
+
   @Test func delimiterListingReturnsCommonPrefixes() throws {
     let s3 = try TestS3.freshBucket("delim")
     for key in [
