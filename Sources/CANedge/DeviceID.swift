@@ -17,6 +17,14 @@ extension UInt8 {
     (48...57).contains(self) || (65...70).contains(self) || (97...102).contains(self)
   }
   var isDecimalDigit: Bool { (48...57).contains(self) }
+  var hexValue: UInt8? {
+    switch self {
+    case 48...57: return self - 48
+    case 65...70: return self - 55
+    case 97...102: return self - 87
+    default: return nil
+    }
+  }
 }
 
 /// An 8-digit decimal name, as sessions and splits have.

@@ -8,20 +8,29 @@ public struct LogFileName: Hashable, Sendable {
   public let fileExtension: String
 
   public init?(_ name: some StringProtocol) {
-    let bytes = Array(name.utf8)
-    // 8 digits, '-', 8 hex, '.', 1–8 alphanumerics
+    var text = String(name)
+    guard let parsed = text.withUTF8({ Self.parse($0) }) else { return nil }
+    (split, epoch, fileExtension) = parsed
+  }
+
+  /// 8 digits, '-', 8 hex digits, '.', 1–8 ASCII letters or digits.
+  private static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> (UInt32, UInt32, String)? {
     guard bytes.count >= 19, bytes.count <= 26, bytes[8] == UInt8(ascii: "-"), bytes[17] == UInt8(ascii: ".") else {
       return nil
     }
-    let splitText = String(decoding: bytes[0..<8], as: UTF8.self)
-    let epochBytes = bytes[9..<17]
-    let ext = bytes[18...]
-    guard let split = EightDigits.parse(splitText), epochBytes.allSatisfy(\.isHexDigit),
-      let epoch = UInt32(String(decoding: epochBytes, as: UTF8.self), radix: 16),
-      ext.allSatisfy({ $0.isDecimalDigit || (65...90).contains($0) || (97...122).contains($0) })
-    else { return nil }
-    self.split = split
-    self.epoch = epoch
-    self.fileExtension = String(decoding: ext, as: UTF8.self)
+    var split: UInt32 = 0
+    for i in 0..<8 {
+      guard bytes[i].isDecimalDigit else { return nil }
+      split = split * 10 + UInt32(bytes[i] - UInt8(ascii: "0"))
+    }
+    var epoch: UInt32 = 0
+    for i in 9..<17 {
+      guard let nibble = bytes[i].hexValue else { return nil }
+      epoch = epoch << 4 | UInt32(nibble)
+    }
+    let ext = UnsafeBufferPointer(rebasing: bytes[18...])
+    guard ext.allSatisfy({ $0.isDecimalDigit || (65...90).contains($0) || (97...122).contains($0) }) else { return nil }
+    return (split, epoch, String(decoding: ext, as: UTF8.self))
   }
+
 }

@@ -43,15 +43,23 @@ public struct FoldedSession: Sendable, Equatable {
 /// only copies that are the same object are folded; differing copies all stay visible.
 public enum SplitFolding {
   public static func fold(_ copies: [SplitCopy]) -> FoldedSession {
-    var groups: [String: [SplitCopy]] = [:]
-    for copy in copies {
-      groups["\(copy.logName.split).\(copy.logName.fileExtension)", default: []].append(copy)
+    // One sort puts each split's copies side by side, lowest epoch first; one pass then folds.
+    let ordered = copies.sorted {
+      ($0.logName.split, $0.logName.fileExtension, $0.logName.epoch, $0.name)
+        < ($1.logName.split, $1.logName.fileExtension, $1.logName.epoch, $1.name)
     }
     var result = FoldedSession()
-    for key in groups.keys.sorted() {
-      let group = groups[key]!.sorted { ($0.logName.epoch, $0.name) < ($1.logName.epoch, $1.name) }
+    result.shown.reserveCapacity(ordered.count)
+    var start = 0
+    while start < ordered.count {
+      var end = start + 1
+      while end < ordered.count, ordered[end].logName.split == ordered[start].logName.split,
+        ordered[end].logName.fileExtension == ordered[start].logName.fileExtension
+      {
+        end += 1
+      }
       var keepers: [SplitCopy] = []
-      for copy in group {
+      for copy in ordered[start..<end] {
         if let keeper = keepers.first(where: { $0.isSameObject(as: copy) }) {
           result.folded.append((copy, keeper))
         } else {
@@ -60,6 +68,7 @@ public enum SplitFolding {
       }
       result.shown += keepers
       if keepers.count > 1 { result.conflicts.append(keepers) }
+      start = end
     }
     result.shown.sort { ($0.logName.split, $0.logName.epoch, $0.name) < ($1.logName.split, $1.logName.epoch, $1.name) }
     return result

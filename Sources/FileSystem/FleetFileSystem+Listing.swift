@@ -59,9 +59,9 @@ extension FleetFileSystem {
   }
 
   /// A walk through the fleet (`ls -lR`, `find`, `rsync`) opens device folders in name order,
-  /// one after another. When a device folder is listed within two seconds of another, the next
-  /// few device folders are listed ahead on the worker pool, so the walk does not wait for
-  /// each listing in turn. A single `ls DEVICE` prefetches nothing.
+  /// one after another. When a device folder is listed within two seconds of another (or of the
+  /// fleet folder), the next few device folders are listed ahead on the worker pool, so the
+  /// walk does not wait for each listing in turn. A lone `ls DEVICE` prefetches nothing.
   private func prefetchNextDevices(after node: Node) {
     let now = ContinuousClock.now
     let next: [UInt64] = state.withLock { s in
@@ -114,53 +114,56 @@ extension FleetFileSystem {
           s.listedAt[session.ino] = listed
         }
       }
-      var keep = Set<NameKey>()
+      var keep = Set<UInt64>()
       switch node.kind {
       case .root:
-        keep.insert(NameKey(Self.statusDirectoryName))
-        keep.insert(NameKey(Self.rawDirectoryName))
+        for name in [Self.statusDirectoryName, Self.rawDirectoryName] {
+          if let ino = s.table.child(of: node.ino, named: name)?.ino { keep.insert(ino) }
+        }
         for prefix in page.commonPrefixes {
           guard let name = Self.childName(prefix, under: node.key, isPrefix: true), let id = DeviceID(name) else { continue }
-          s.table.upsert(parent: node.ino, name: name, kind: .device(id), key: prefix)
-          keep.insert(NameKey(name))
+          keep.insert(s.table.upsert(parent: node.ino, name: name, kind: .device(id), key: prefix))
         }
       case .device:
         for prefix in page.commonPrefixes {
           guard let name = Self.childName(prefix, under: node.key, isPrefix: true), Self.isSessionName(name) else { continue }
-          s.table.upsert(parent: node.ino, name: name, kind: .session, key: prefix)
-          keep.insert(NameKey(name))
+          keep.insert(s.table.upsert(parent: node.ino, name: name, kind: .session, key: prefix))
         }
         for object in page.objects {
           guard let name = Self.childName(object.key, under: node.key, isPrefix: false) else { continue }
-          s.table.upsert(parent: node.ino, name: name, kind: .object(.deviceFile(DeviceFileKind(name: name))), key: object.key) {
+          let ino = s.table.upsert(
+            parent: node.ino, name: name, kind: .object(.deviceFile(DeviceFileKind(name: name))), key: object.key
+          ) {
             $0.size = object.size
             $0.etag = object.etag
             $0.mtime = object.lastModified
             $0.onServer = true
           }
-          keep.insert(NameKey(name))
+          keep.insert(ino)
         }
       case .session:
         applySession(&s, node, objects: page.objects)
         s.listedAt[node.ino] = listed
         return
       case .rawDirectory:
+        var prefixNames = Set<NameKey>()
         for prefix in page.commonPrefixes {
           guard let name = Self.childName(prefix, under: node.key, isPrefix: true) else { continue }
-          s.table.upsert(parent: node.ino, name: name, kind: .rawDirectory, key: prefix)
-          keep.insert(NameKey(name))
+          keep.insert(s.table.upsert(parent: node.ino, name: name, kind: .rawDirectory, key: prefix))
+          prefixNames.insert(NameKey(name))
         }
         for object in page.objects {
-          guard let name = Self.childName(object.key, under: node.key, isPrefix: false), !keep.contains(NameKey(name)) else {
+          guard let name = Self.childName(object.key, under: node.key, isPrefix: false), !prefixNames.contains(NameKey(name))
+          else {
             continue
           }
-          s.table.upsert(parent: node.ino, name: name, kind: .object(.other), key: object.key) {
+          let ino = s.table.upsert(parent: node.ino, name: name, kind: .object(.other), key: object.key) {
             $0.size = object.size
             $0.etag = object.etag
             $0.mtime = object.lastModified
             $0.onServer = true
           }
-          keep.insert(NameKey(name))
+          keep.insert(ino)
         }
       case .statusDirectory, .object, .statusFile:
         return
@@ -208,29 +211,29 @@ extension FleetFileSystem {
   /// Puts a session's listing into the table: log files folded, other names as they are,
   /// deeper prefixes left out.
   func applySession(_ s: inout State, _ node: Node, objects: [ListedObject]) {
-    var keep = Set<NameKey>()
+    var keep = Set<UInt64>()
     var copies: [SplitCopy] = []
     for object in objects {
       guard let name = Self.childName(object.key, under: node.key, isPrefix: false) else { continue }
       if let logName = LogFileName(name) {
         copies.append(SplitCopy(name: name, logName: logName, size: object.size, etag: object.etag))
       } else {
-        s.table.upsert(parent: node.ino, name: name, kind: .object(.other), key: object.key) {
+        let ino = s.table.upsert(parent: node.ino, name: name, kind: .object(.other), key: object.key) {
           $0.size = object.size
           $0.etag = object.etag
           $0.mtime = object.lastModified
         }
-        keep.insert(NameKey(name))
+        keep.insert(ino)
       }
     }
     let folded = SplitFolding.fold(copies)
     for copy in folded.shown {
-      s.table.upsert(parent: node.ino, name: copy.name, kind: .object(.log), key: node.key + copy.name) {
+      let ino = s.table.upsert(parent: node.ino, name: copy.name, kind: .object(.log), key: node.key + copy.name) {
         $0.size = copy.size
         $0.etag = copy.etag
         $0.mtime = Int64(copy.logName.epoch)
       }
-      keep.insert(NameKey(copy.name))
+      keep.insert(ino)
     }
     s.folds[node.ino] = folded.folded.isEmpty && folded.conflicts.isEmpty ? nil : folded
     s.table.retain(childrenOf: node.ino, keep: keep)

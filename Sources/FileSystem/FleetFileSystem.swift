@@ -54,7 +54,8 @@ public final class FleetFileSystem: Sendable {
     var staged: [UInt64: StagedFile] = [:]
     /// Open handles per inode, so a staged save is dropped when its last handle closes.
     var openHandles: [UInt64: Int] = [:]
-    /// When a device folder was last listed (a walk through the fleet lists them in a row).
+    /// When a device folder (or the fleet folder) was last listed: a walk through the fleet
+    /// lists them in a row.
     var lastDeviceListing: ContinuousClock.Instant?
     /// The log file last opened in each session (a copy walks them in name order).
     var lastOpened: [UInt64: String] = [:]
@@ -126,6 +127,9 @@ public final class FleetFileSystem: Sendable {
       guard node.kind.isDirectory else { throw .notDirectory }
       // .raw/ is reachable by name but not listed, so find, du and rsync of the whole mount
       // do not walk every object twice.
+      // A walk reads the fleet folder and then goes into its devices: the first device listed
+      // soon after counts as a step of the walk, and lists the next devices ahead.
+      if ino == Self.rootIno { s.lastDeviceListing = .now }
       return s.table.presentChildren(of: ino).filter { !(ino == Self.rootIno && $0.kind == .rawDirectory) }
     }
     return children.map { DirectoryEntry(name: $0.name, attributes: attributes(of: $0)) }

@@ -91,13 +91,13 @@ struct InodeTable: Sendable {
     return UInt64(ino)
   }
 
-  /// Marks children not in `keep` as gone (their numbers stay reserved for their paths).
+  /// Marks children whose numbers are not in `keep` as gone (their numbers stay reserved for their paths).
   /// Local scratch files are not the listing's to remove.
-  mutating func retain(childrenOf parent: UInt64, keep: Set<NameKey>) {
+  mutating func retain(childrenOf parent: UInt64, keep: Set<UInt64>) {
     guard let list = childLists[UInt32(parent)] else { return }
     for ino in list {
       let i = Int(ino) - 1
-      guard records[i].kind != .scratch, !keep.contains(NameKey(names.string(records[i].name))) else { continue }
+      guard records[i].kind != .scratch, !keep.contains(UInt64(ino)) else { continue }
       records[i].flags.subtract([.present, .onServer])
     }
   }
@@ -234,7 +234,7 @@ struct InodeTable: Sendable {
       return false
     }
     let rest = bytes.dropFirst(parentKey.utf8.count)
-    guard names.equals(name, String(Substring(rest.prefix(Int(name.length))))) else { return false }
+    guard names.equals(name, rest.prefix(Int(name.length))) else { return false }
     return slash == 0 || rest.last == UInt8(ascii: "/")
   }
 

@@ -23,9 +23,13 @@ struct NameArena: Sendable {
 
   /// Byte-for-byte equality: two spellings of one Unicode text are two names, as they are two keys.
   func equals(_ slice: Slice, _ name: String) -> Bool {
-    guard Int(slice.length) == name.utf8.count else { return false }
+    equals(slice, name.utf8)
+  }
+
+  func equals(_ slice: Slice, _ name: some Collection<UInt8>) -> Bool {
+    guard Int(slice.length) == name.count else { return false }
     let start = Int(slice.offset)
-    return bytes[start..<start + Int(slice.length)].elementsEqual(name.utf8)
+    return bytes[start..<start + Int(slice.length)].elementsEqual(name)
   }
 
   func hash(_ slice: Slice, into hasher: inout Hasher) {

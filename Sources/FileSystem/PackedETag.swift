@@ -12,19 +12,24 @@ struct PackedETag: Sendable, Equatable {
 
   init?(_ etag: String) {
     guard etag.utf8.count == 32 else { return nil }
-    var high: UInt64 = 0
-    var low: UInt64 = 0
-    for (i, byte) in etag.utf8.enumerated() {
-      let nibble: UInt64
-      switch byte {
-      case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = UInt64(byte - UInt8(ascii: "0"))
-      case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = UInt64(byte - UInt8(ascii: "a") + 10)
-      default: return nil
+    var etag = etag
+    let halves: (UInt64, UInt64)? = etag.withUTF8 { bytes in
+      var high: UInt64 = 0
+      var low: UInt64 = 0
+      for i in 0..<32 {
+        let byte = bytes[i]
+        let nibble: UInt64
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = UInt64(byte - UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = UInt64(byte - UInt8(ascii: "a") + 10)
+        default: return nil
+        }
+        if i < 16 { high = high << 4 | nibble } else { low = low << 4 | nibble }
       }
-      if i < 16 { high = high << 4 | nibble } else { low = low << 4 | nibble }
+      return (high, low)
     }
-    self.high = high
-    self.low = low
+    guard let halves else { return nil }
+    (high, low) = halves
   }
 
   var string: String {

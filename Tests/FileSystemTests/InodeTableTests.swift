@@ -75,7 +75,7 @@ import Testing
   @Test func aPathKeepsItsNumberAcrossListingsAndVanishings() throws {
     var (table, logs) = fleet(devices: 1, sessions: 1, splits: 3)
     let session = try #require(table[logs[0]]).parent
-    table.retain(childrenOf: session, keep: [NameKey("00000001-5E0BE100.MF4")])
+    table.retain(childrenOf: session, keep: [logs[0]])
     #expect(table.presentChildren(of: session).map(\.name) == ["00000001-5E0BE100.MF4"])
     #expect(table[logs[1]]?.present == false && table[logs[1]]?.onServer == false)
     let again = table.upsert(parent: session, name: "00000002-5E0BE100.MF4", kind: .object(.log), key: "x")
