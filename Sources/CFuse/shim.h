@@ -18,7 +18,10 @@ static inline int em_session_loop_mt(struct fuse_session *se, struct fuse_loop_c
   return fuse_session_loop_mt(se, config);
 }
 
-// Not FUSE, but the daemon's one other need from C: malloc tuning (see MallocArenas.swift).
+// Not FUSE, but the daemon's one other need from C: malloc tuning (see MallocTuning.swift).
 #include <malloc.h>
-static inline int em_limit_malloc_arenas(int count) { return mallopt(M_ARENA_MAX, count); }
+static inline int em_tune_malloc(int arenas, int mmap_threshold, int trim_threshold) {
+  return mallopt(M_ARENA_MAX, arenas) && mallopt(M_MMAP_THRESHOLD, mmap_threshold) &&
+         mallopt(M_TRIM_THRESHOLD, trim_threshold);
+}
 #endif

@@ -99,7 +99,7 @@ public struct MountCommand: ParsableCommand {
         return h
       }
     }
-    MallocArenas.limit(to: 2)
+    MallocTuning.apply()
     let logger = Logger(label: "edgemount")
     let mount: FUSEMount
     do {

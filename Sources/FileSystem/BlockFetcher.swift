@@ -99,7 +99,7 @@ final class BlockFetcher: Sendable {
     flush()
   }
 
-  static let blocksPerRequest = 4
+  static let blocksPerRequest = 16
 
   /// Fetches consecutive blocks: from the disk cache where it has them, the rest in one GET.
   private func fetchRun(_ run: [(BlockID, Pending)], objectSize: UInt64) {
@@ -120,22 +120,52 @@ final class BlockFetcher: Sendable {
       return
     }
     let whole = first.0.range(objectSize: objectSize).lowerBound..<last.0.range(objectSize: objectSize).upperBound
+    let lengths = missing.map { Int($0.0.range(objectSize: objectSize).count) }
+    // Each block is served as soon as it has arrived: a reader waiting for the first block of
+    // a 16-block GET does not wait for the sixteenth.
+    let delivery = RunDelivery(run: missing, lengths: lengths, fetcher: self)
     do {
       // Received straight into one array per block (the range starts on a block boundary).
       let blocks = try s3.getObject(
-        key: first.0.key, range: whole, ifMatch: first.0.etag.isEmpty ? nil : first.0.etag, segmentSize: BlockID.size)
-      let lengths = missing.map { Int($0.0.range(objectSize: objectSize).count) }
+        key: first.0.key, range: whole, ifMatch: first.0.etag.isEmpty ? nil : first.0.etag, segmentSize: BlockID.size,
+        receiver: delivery)
       guard blocks.map(\.count) == lengths else {
         throw S3Error.invalidResponse("short read: \(blocks.reduce(0) { $0 + $1.count }) of \(whole.count) bytes")
       }
-      for ((id, pending), block) in zip(missing, blocks) {
-        memory.put(id, block)
-        disk?.put(id, block)
-        finish(id, pending, .success(block))
-      }
+      for (index, block) in blocks.enumerated() { delivery.receive(segment: index, block) }
     } catch {
-      let failure = FSError(error)
-      for (id, pending) in missing { finish(id, pending, .failure(failure)) }
+      delivery.failRest(FSError(error))
+    }
+  }
+
+  /// Hands out the blocks of one GET as they arrive, each once (a retried GET delivers again).
+  /// Used only on the thread performing the GET.
+  private final class RunDelivery: SegmentReceiver, @unchecked Sendable {
+    let run: [(BlockID, Pending)]
+    let lengths: [Int]
+    let fetcher: BlockFetcher
+    private var delivered: Set<Int> = []
+
+    init(run: [(BlockID, Pending)], lengths: [Int], fetcher: BlockFetcher) {
+      self.run = run
+      self.lengths = lengths
+      self.fetcher = fetcher
+    }
+
+    func accept(status: Int, headers: [(String, String)]) -> Bool { true }
+
+    func receive(segment index: Int, _ bytes: [UInt8]) {
+      guard index < run.count, bytes.count == lengths[index], delivered.insert(index).inserted else { return }
+      let (id, pending) = run[index]
+      fetcher.memory.put(id, bytes)
+      fetcher.disk?.put(id, bytes)
+      fetcher.finish(id, pending, .success(bytes))
+    }
+
+    func failRest(_ error: FSError) {
+      for (index, (id, pending)) in run.enumerated() where delivered.insert(index).inserted {
+        fetcher.finish(id, pending, .failure(error))
+      }
     }
   }
 
@@ -158,7 +188,7 @@ final class BlockFetcher: Sendable {
     finish(id, pending, result)
   }
 
-  private func finish(_ id: BlockID, _ pending: Pending, _ result: Result<[UInt8], FSError>) {
+  fileprivate func finish(_ id: BlockID, _ pending: Pending, _ result: Result<[UInt8], FSError>) {
     inflight.withLock { _ = $0.removeValue(forKey: id) }
     pending.finish(result)
   }

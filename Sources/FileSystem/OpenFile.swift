@@ -26,7 +26,7 @@ final class OpenFile: Sendable {
   /// an MF4 file costs only the blocks it touches.
   struct ReadPattern: Sendable, Equatable {
     static let firstWindow = 2
-    static let maxWindow = 16
+    static let maxWindow = 32
     var lastEnd: UInt64?
     var window = 0
 

@@ -37,7 +37,7 @@ public final class CurlTransport: HTTPTransport {
       curl_easy_reset(handle)
       pool.withLock { $0.append(easy) }
     }
-    let sink = ResponseSink(segmentSize: request.bodySegmentSize)
+    let sink = ResponseSink(segmentSize: request.bodySegmentSize, receiver: request.segmentReceiver)
     let sinkPointer = Unmanaged.passUnretained(sink).toOpaque()
     var list: UnsafeMutablePointer<curl_slist>? = nil
     // Drop curl's own defaults that S3 does not want.
@@ -126,11 +126,16 @@ private final class ResponseSink {
   var segments: [[UInt8]] = []
   var headers: [(String, String)] = []
   private let segmentSize: Int?
+  private let receiver: (any SegmentReceiver)?
+  private var status = 0
   /// Whether this response's body goes into segments (asked for, and the status is 2xx).
   private var segmenting = false
+  /// Whether full segments go to the receiver as they arrive (it accepted the headers).
+  private var delivering = false
 
-  init(segmentSize: Int?) {
+  init(segmentSize: Int?, receiver: (any SegmentReceiver)?) {
     self.segmentSize = segmentSize.map { max(1, $0) }
+    self.receiver = receiver
   }
 
   func receive(_ bytes: UnsafeRawBufferPointer) {
@@ -144,21 +149,27 @@ private final class ResponseSink {
         segments.append([])
         segments[segments.count - 1].reserveCapacity(segmentSize)
       }
-      let room = segmentSize - segments[segments.count - 1].count
-      let take = rest.prefix(room)
-      segments[segments.count - 1].append(contentsOf: UnsafeRawBufferPointer(rebasing: take))
+      let last = segments.count - 1
+      let take = rest.prefix(segmentSize - segments[last].count)
+      segments[last].append(contentsOf: UnsafeRawBufferPointer(rebasing: take))
       rest = rest.dropFirst(take.count)
+      if delivering, segments[last].count == segmentSize { receiver?.receive(segment: last, segments[last]) }
     }
   }
 
   func headerLine(_ line: String) {
     if line.hasPrefix("HTTP/") {
       headers.removeAll()  // a new response (after a 100 Continue or a redirect)
-      let code = line.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
-      segmenting = segmentSize != nil && (200..<300).contains(code)
+      status = line.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+      segmenting = segmentSize != nil && (200..<300).contains(status)
+      delivering = false
       return
     }
-    guard let colon = line.firstIndex(of: ":") else { return }
+    guard let colon = line.firstIndex(of: ":") else {
+      // The blank line that ends the headers.
+      if segmenting, let receiver { delivering = receiver.accept(status: status, headers: headers) }
+      return
+    }
     let name = line[..<colon].lowercased()
     let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
     headers.append((name, value))

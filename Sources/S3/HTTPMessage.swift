@@ -9,6 +9,8 @@ public struct HTTPRequest: Sendable {
   /// Receive a successful (2xx) body in arrays of this many bytes (the last may be shorter),
   /// so a GET of several cache blocks lands in the blocks with no copy afterwards.
   public var bodySegmentSize: Int?
+  /// Given each full segment as soon as it has arrived, while the rest is still coming.
+  public var segmentReceiver: (any SegmentReceiver)?
 
   public init(method: String, url: String, headers: [(String, String)] = [], body: [UInt8] = [], timeout: Duration? = nil) {
     self.method = method
@@ -17,6 +19,17 @@ public struct HTTPRequest: Sendable {
     self.body = body
     self.timeout = timeout
   }
+}
+
+/// Takes a segmented body segment by segment while it arrives, so a reader waiting for the
+/// first block of a long GET need not wait for the last. Called on the thread performing the
+/// request; a retried request delivers its segments again.
+public protocol SegmentReceiver: AnyObject, Sendable {
+  /// The status and headers (lower-cased names), before any segment. False: none is delivered
+  /// early, and the caller takes them all from the response.
+  func accept(status: Int, headers: [(String, String)]) -> Bool
+  /// Segment `index`, complete.
+  func receive(segment index: Int, _ bytes: [UInt8])
 }
 
 /// One HTTP response; header names are lower-cased.

@@ -112,17 +112,22 @@ public final class S3Client: Sendable {
   }
 
   /// The bytes of `range` in arrays of `segmentSize` bytes (the last may be shorter), received
-  /// straight into them: the block cache's way to fetch several blocks in one GET.
-  public func getObject(key: String, range: Range<UInt64>?, ifMatch: String?, segmentSize: Int?) throws(S3Error)
-    -> [[UInt8]]
-  {
+  /// straight into them: the block cache's way to fetch several blocks in one GET. With a
+  /// `receiver`, each full segment is also handed over as soon as it has arrived, once the
+  /// answer is known to be the range asked for (206 with a Content-Range that starts there).
+  public func getObject(
+    key: String, range: Range<UInt64>?, ifMatch: String?, segmentSize: Int?, receiver: (any SegmentReceiver)? = nil
+  ) throws(S3Error) -> [[UInt8]] {
     var headers: [(String, String)] = []
     if let range {
       guard !range.isEmpty else { return [] }
       headers.append(("Range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)"))
     }
     if let ifMatch { headers.append(("If-Match", "\"\(ifMatch)\"")) }
-    let response = try send(method: "GET", key: key, headers: headers, segmentSize: segmentSize, kind: \.get) {
+    let early = receiver.map { RangeCheckedReceiver(start: range?.lowerBound ?? 0, ranged: range != nil, inner: $0) }
+    let response = try send(
+      method: "GET", key: key, headers: headers, segmentSize: segmentSize, receiver: early, kind: \.get
+    ) {
       response throws(S3Error) in
       let received = response.bodyCount
       guard let range else {
@@ -216,7 +221,8 @@ public final class S3Client: Sendable {
 
   private func send(
     method: String, key: String?, query: [(String, String)] = [], headers: [(String, String)] = [],
-    body: [UInt8] = [], segmentSize: Int? = nil, kind: WritableKeyPath<RequestCounts, Int>,
+    body: [UInt8] = [], segmentSize: Int? = nil, receiver: (any SegmentReceiver)? = nil,
+    kind: WritableKeyPath<RequestCounts, Int>,
     validate: (HTTPResponse) throws(S3Error) -> Void = { _ in }
   ) throws(S3Error) -> HTTPResponse {
     let start = ContinuousClock.now
@@ -227,8 +233,8 @@ public final class S3Client: Sendable {
     while true {
       do {
         let response = try sendOnce(
-          method: method, key: key, query: query, headers: headers, body: body, segmentSize: segmentSize, kind: kind,
-          timeout: timeout)
+          method: method, key: key, query: query, headers: headers, body: body, segmentSize: segmentSize,
+          receiver: receiver, kind: kind, timeout: timeout)
         try validate(response)
         unreachableSince.withLock { $0 = nil }
         return response
@@ -258,7 +264,7 @@ public final class S3Client: Sendable {
 
   private func sendOnce(
     method: String, key: String?, query: [(String, String)], headers: [(String, String)], body: [UInt8],
-    segmentSize: Int?, kind: WritableKeyPath<RequestCounts, Int>, timeout: Duration?
+    segmentSize: Int?, receiver: (any SegmentReceiver)?, kind: WritableKeyPath<RequestCounts, Int>, timeout: Duration?
   ) throws(S3Error) -> HTTPResponse {
     let (host, path) = endpoint.location(bucket: bucket, key: key)
     let payloadHash = body.isEmpty ? SigV4.emptyPayloadHash : Digest.hex(Digest.sha256(body))
@@ -276,6 +282,7 @@ public final class S3Client: Sendable {
     do {
       var request = HTTPRequest(method: method, url: url, headers: allHeaders, body: body, timeout: timeout)
       request.bodySegmentSize = segmentSize
+      request.segmentReceiver = receiver
       response = try transport.perform(request)
     } catch {
       throw .transport(error)
@@ -298,4 +305,32 @@ public final class S3Client: Sendable {
     guard bounds.count == 2, let a = UInt64(bounds[0]), let b = UInt64(bounds[1]), a <= b else { return nil }
     return (a, b)
   }
+}
+
+/// Lets segments through early only from the answer asked for: 206 with a Content-Range that
+/// starts at the range's start (or 200 for a GET without a range), so segment i is exactly
+/// the bytes at start + i × size.
+private final class RangeCheckedReceiver: SegmentReceiver, @unchecked Sendable {
+  let start: UInt64
+  let ranged: Bool
+  let inner: any SegmentReceiver
+
+  init(start: UInt64, ranged: Bool, inner: any SegmentReceiver) {
+    self.start = start
+    self.ranged = ranged
+    self.inner = inner
+  }
+
+  func accept(status: Int, headers: [(String, String)]) -> Bool {
+    if ranged {
+      guard status == 206, let value = headers.last(where: { $0.0 == "content-range" })?.1,
+        let (first, _) = S3Client.parseContentRange(value), first == start
+      else { return false }
+    } else {
+      guard status == 200 else { return false }
+    }
+    return inner.accept(status: status, headers: headers)
+  }
+
+  func receive(segment index: Int, _ bytes: [UInt8]) { inner.receive(segment: index, bytes) }
 }

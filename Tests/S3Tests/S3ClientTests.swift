@@ -55,6 +55,28 @@ import Testing
     #expect(error?.isPreconditionFailed == true)
   }
 
+  @Test func fullSegmentsAreHandedOverBeforeTheGetEnds() throws {
+    let s3 = try TestS3.freshBucket("early")
+    let body = (0..<3_500_000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 13) }
+    try s3.putObject(key: "big", body: body)
+    let receiver = SegmentLog()
+    let mib = 1 << 20
+    let segments = try s3.getObject(key: "big", range: 500_000..<3_500_000, ifMatch: nil, segmentSize: mib, receiver: receiver)
+    #expect(segments.map(\.count) == [mib, mib, 3_000_000 - 2 * mib])
+    // The full segments came through the receiver, in order, with the bytes of their offsets.
+    #expect(receiver.received.map(\.0) == [0, 1])
+    for (index, bytes) in receiver.received {
+      #expect(bytes == Array(body[500_000 + index * mib..<500_000 + (index + 1) * mib]))
+    }
+    // A refused GET (412) hands over nothing.
+    let refused = SegmentLog()
+    #expect(throws: S3Error.self) {
+      try s3.getObject(
+        key: "big", range: 0..<3_000_000, ifMatch: "0123456789abcdef0123456789abcdef", segmentSize: mib, receiver: refused)
+    }
+    #expect(refused.received.isEmpty && !refused.accepted)
+  }
+
   @Test func delimiterListingReturnsCommonPrefixes() throws {
     let s3 = try TestS3.freshBucket("delim")
     for key in [
@@ -173,4 +195,15 @@ final class FailureBox: @unchecked Sendable {
   private var errors: [String] = []
   func add(_ e: String) { lock.withLock { errors.append(e) } }
   var first: String? { lock.withLock { errors.first } }
+}
+
+/// Records what a segmented GET hands over early.
+private final class SegmentLog: SegmentReceiver, @unchecked Sendable {
+  var accepted = false
+  var received: [(Int, [UInt8])] = []
+  func accept(status: Int, headers: [(String, String)]) -> Bool {
+    accepted = true
+    return true
+  }
+  func receive(segment index: Int, _ bytes: [UInt8]) { received.append((index, bytes)) }
 }
