@@ -61,9 +61,9 @@ extension FleetFileSystem {
     let next: [Node] = state.withLock { s in
       defer { s.lastOpened[node.parent] = node.name }
       guard let previous = s.lastOpened[node.parent], previous < node.name else { return [] }
-      let siblings = s.table.presentChildren(of: node.parent).filter { $0.kind == .object(.log) }
-      guard let i = siblings.firstIndex(where: { $0.ino == node.ino }), i > 0, siblings[i - 1].name == previous else { return [] }
-      return Array(siblings[(i + 1)...].prefix(Self.filesReadAhead))
+      let (following, followsPrevious) = s.table.followingSiblings(
+        of: node.ino, previous: previous, limit: Self.filesReadAhead)
+      return followsPrevious ? following : []
     }
     for file in next where file.size > 0 {
       let blocks = Int((file.size - 1) / UInt64(BlockID.size)) + 1

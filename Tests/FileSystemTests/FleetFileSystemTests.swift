@@ -139,4 +139,35 @@ import Testing
     }
     #expect(FleetFileSystem.childName("p//", under: "p/", isPrefix: true) == nil)
   }
+
+  @Test func openingLogsInNameOrderFetchesTheNextFilesAhead() throws {
+    let s3 = try TestS3.freshBucket("fileahead")
+    for split in 1...8 {
+      try s3.putObject(
+        key: String(format: "A1B2C3D4/00000001/%08d-5E0BE100.MF4", split), body: Array(repeating: UInt8(split), count: 1000))
+    }
+    let fs = makeFS(s3)
+    func openAndRead(_ split: Int) throws -> [UInt8] {
+      let log = try path(fs, "A1B2C3D4", "00000001", String(format: "%08d-5E0BE100.MF4", split))
+      let opened = try fs.open(ino: log.ino, flags: O_RDONLY)
+      defer { fs.release(handle: opened.handle) }
+      return try fs.read(handle: opened.handle, offset: 0, count: 4096).bytes
+    }
+    #expect(try openAndRead(1) == Array(repeating: 1, count: 1000))
+    let afterFirst = s3.counters.snapshot.get
+    // The second file in a row: the next four are fetched ahead, so reading them costs no GET.
+    #expect(try openAndRead(2) == Array(repeating: 2, count: 1000))
+    try waitUntil("the next four files are fetched") { s3.counters.snapshot.get >= afterFirst + 5 }
+    let ahead = s3.counters.snapshot.get
+    #expect(try openAndRead(3) == Array(repeating: 3, count: 1000))
+    // File 3 came from the read-ahead; its own open reads file 7 ahead, the one GET more.
+    try waitUntil("file 7 is fetched ahead") { s3.counters.snapshot.get == ahead + 1 }
+    Thread.sleep(forTimeInterval: 0.3)
+    #expect(s3.counters.snapshot.get == ahead + 1)
+    // Out of order: no read-ahead.
+    let before = s3.counters.snapshot.get
+    #expect(try openAndRead(1) == Array(repeating: 1, count: 1000))
+    Thread.sleep(forTimeInterval: 0.3)
+    #expect(s3.counters.snapshot.get == before, "file 1 is cached; an open out of order fetches nothing ahead")
+  }
 }

@@ -99,6 +99,19 @@ import Testing
     #expect(table.presentChildren(of: device).map(\.ino) == [placeholder])
   }
 
+  @Test func followingSiblingsAreTheNextLogsInNameOrder() throws {
+    var (table, logs) = fleet(devices: 1, sessions: 1, splits: 9)
+    let session = try #require(table[logs[0]]).parent
+    // Not in the way: a log that vanished, a non-log name between two logs.
+    table.retain(childrenOf: session, keep: Set(logs).subtracting([logs[4]]))
+    table.upsert(parent: session, name: "00000003-README.txt", kind: .object(.other), key: "x")
+    let (next, follows) = table.followingSiblings(of: logs[2], previous: "00000002-5E0BE100.MF4", limit: 3)
+    #expect(next.map(\.name) == ["00000004-5E0BE100.MF4", "00000006-5E0BE100.MF4", "00000007-5E0BE100.MF4"])
+    #expect(follows)
+    #expect(!table.followingSiblings(of: logs[2], previous: "00000001-5E0BE100.MF4", limit: 3).followsPrevious)
+    #expect(table.followingSiblings(of: logs[8], previous: "00000008-5E0BE100.MF4", limit: 3).next.isEmpty)
+  }
+
   @Test func servedETagAndLookupsRoundTrip() throws {
     var (table, logs) = fleet(devices: 1, sessions: 1, splits: 1)
     table[logs[0]]?.servedETag = "abc"
