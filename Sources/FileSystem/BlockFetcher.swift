@@ -52,6 +52,21 @@ final class BlockFetcher: Sendable {
     return nil
   }
 
+  /// Whether a read of the block costs no new GET: it is in memory, on disk or on its way.
+  func isAvailable(_ id: BlockID, objectSize: UInt64) -> Bool {
+    let range = id.range(objectSize: objectSize)
+    return cached(id, length: Int(range.upperBound - range.lowerBound)) != nil || inflight.withLock { $0[id] != nil }
+  }
+
+  /// Exactly `range` of an object, in one GET pinned to the ETag, not kept as blocks.
+  func bytes(key: String, etag: String, range: Range<UInt64>) throws(FSError) -> [UInt8] {
+    do {
+      return try s3.getObject(key: key, range: range, ifMatch: etag.isEmpty ? nil : etag)
+    } catch {
+      throw FSError(error)
+    }
+  }
+
   /// The block, waiting for a fetch under way or doing one.
   func block(_ id: BlockID, objectSize: UInt64) throws(FSError) -> [UInt8] {
     let range = id.range(objectSize: objectSize)

@@ -170,4 +170,26 @@ import Testing
     Thread.sleep(forTimeInterval: 0.3)
     #expect(s3.counters.snapshot.get == before, "file 1 is cached; an open out of order fetches nothing ahead")
   }
+
+  @Test func aJumpFetchesJustTheBytesAskedAndASequentialReadWholeBlocks() throws {
+    let s3 = try TestS3.freshBucket("jump")
+    let body = (0..<3_500_000).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ $0 >> 9) }
+    try s3.putObject(key: "A1B2C3D4/00000001/00000001-5E0BE100.MF4", body: body)
+    let fs = makeFS(s3)
+    let log = try path(fs, "A1B2C3D4", "00000001", "00000001-5E0BE100.MF4")
+    let opened = try fs.open(ino: log.ino, flags: O_RDONLY)
+    defer { fs.release(handle: opened.handle) }
+    // An MF4 reader following a link into the middle of the file.
+    let before = s3.counters.snapshot
+    #expect(try fs.read(handle: opened.handle, offset: 2_000_000, count: 16_384).bytes == Array(body[2_000_000..<2_016_384]))
+    let jump = s3.counters.snapshot
+    #expect(jump.get == before.get + 1)
+    #expect(jump.bytesDownloaded - before.bytesDownloaded == 16_384)
+    // Reading on from there is sequential: whole blocks, and the next one fetched ahead.
+    #expect(try fs.read(handle: opened.handle, offset: 2_016_384, count: 16_384).bytes == Array(body[2_016_384..<2_032_768]))
+    try waitUntil("the next block is fetched ahead") {
+      s3.counters.snapshot.bytesDownloaded - jump.bytesDownloaded >= 2 * 1_048_576
+    }
+    #expect(try fs.read(handle: opened.handle, offset: 3_145_728, count: 65_536).bytes == Array(body[3_145_728..<3_211_264]))
+  }
 }
