@@ -111,6 +111,33 @@ final class LockedErrors: @unchecked Sendable {
   }
 }
 
+/// What reading costs in S3 requests and bytes, through a real mount.
+@Suite(.serialized) struct ReadCostTests {
+  @Test func jumpsIntoABigLogFetchJustWhatIsReadAndACopyStreamsIt() throws {
+    let s3 = try TestS3.freshBucket("readcost")
+    let key = "A1B2C3D4/00000001/00000001-5E0BE100.MF4"
+    let body = (0..<(6 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 29 &+ $0 >> 10) }
+    try s3.putObject(key: key, body: body)
+    let mount = try MountedBucket(bucket: s3.bucket)
+    defer { mount.unmount() }
+    let before = try mount.counters()
+    // An MF4 reader following a link: a few KiB in the middle of the file.
+    let piece = try freshDirectory("readcost") + "/piece"
+    let dd = try Command.run(["dd", "if=\(mount.file(key))", "of=\(piece)", "bs=4096", "skip=1000", "count=1", "status=none"])
+    #expect(dd.status == 0, "\(dd.stderr)")
+    #expect(try Data(contentsOf: URL(fileURLWithPath: piece)) == Data(body[4_096_000..<4_100_096]))
+    let jump = try mount.counters()
+    #expect(jump["bytes_downloaded"]! - before["bytes_downloaded"]! < 256 << 10, "\(jump)")
+    // A copy streams it: every byte right, in a few big GETs.
+    let copy = try freshDirectory("readcost") + "/copy.MF4"
+    #expect(try Command.run(["cp", mount.file(key), copy]).status == 0)
+    #expect(try Data(contentsOf: URL(fileURLWithPath: copy)) == Data(body))
+    let after = try mount.counters()
+    #expect(after["requests_get"]! - jump["requests_get"]! <= 8, "\(after)")
+    #expect(after["inode_table_bytes"]! > 0)
+  }
+}
+
 /// The listing strategy, proved with request counts.
 @Suite(.serialized) struct ListingStrategyTests {
   func put(_ s3: S3Client, _ keys: [String]) {
