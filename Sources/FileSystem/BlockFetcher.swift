@@ -78,7 +78,7 @@ final class BlockFetcher: Sendable {
       map[id] = p
       return (p, true)
     }
-    if mine { fetch(id, range: range, into: pending) }
+    if mine { download([(id, pending)], objectSize: objectSize) }
     return try pending.wait().get()
   }
 
@@ -130,10 +130,17 @@ final class BlockFetcher: Sendable {
     }
     guard let first = missing.first, let last = missing.last else { return }
     // Only a gap-free run goes in one request.
-    guard last.0.index - first.0.index == missing.count - 1 else {
-      for (id, pending) in missing { fetch(id, range: id.range(objectSize: objectSize), into: pending) }
-      return
+    if last.0.index - first.0.index == missing.count - 1 {
+      download(missing, objectSize: objectSize)
+    } else {
+      for block in missing { download([block], objectSize: objectSize) }
     }
+  }
+
+  /// Consecutive blocks (not empty) in one GET pinned to the ETag.
+  private func download(_ missing: [(BlockID, Pending)], objectSize: UInt64) {
+    let first = missing[0]
+    let last = missing[missing.count - 1]
     let whole = first.0.range(objectSize: objectSize).lowerBound..<last.0.range(objectSize: objectSize).upperBound
     let lengths = missing.map { Int($0.0.range(objectSize: objectSize).count) }
     // Each block is served as soon as it has arrived: a reader waiting for the first block of
@@ -182,25 +189,6 @@ final class BlockFetcher: Sendable {
         fetcher.finish(id, pending, .failure(error))
       }
     }
-  }
-
-  private func fetch(_ id: BlockID, range: Range<UInt64>, into pending: Pending) {
-    let result: Result<[UInt8], FSError>
-    do {
-      let data =
-        try s3.getObject(key: id.key, range: range, ifMatch: id.etag.isEmpty ? nil : id.etag, segmentSize: BlockID.size)
-        .first ?? []
-      if data.count == range.upperBound - range.lowerBound {
-        memory.put(id, data)
-        disk?.put(id, data)
-        result = .success(data)
-      } else {
-        result = .failure(.s3(.invalidResponse("short block: \(data.count) of \(range.count) bytes")))
-      }
-    } catch {
-      result = .failure(.s3(error))
-    }
-    finish(id, pending, result)
   }
 
   fileprivate func finish(_ id: BlockID, _ pending: Pending, _ result: Result<[UInt8], FSError>) {

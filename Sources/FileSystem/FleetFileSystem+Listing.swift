@@ -19,7 +19,6 @@ extension FleetFileSystem {
     }
     guard let node else { throw .notFound }
     guard !fresh else { return }
-    if case .device = node.kind { prefetchNextDevices(after: node) }
     // One listing of a folder at a time: a second caller waits for the first one's result.
     let (flight, mine) = listingFlights.withLock { flights -> (ListingFlight, Bool) in
       if let f = flights[ino] { return (f, false) }
@@ -62,7 +61,9 @@ extension FleetFileSystem {
   /// one after another. When a device folder is listed within two seconds of another (or of the
   /// fleet folder), the next few device folders are listed ahead on the worker pool, so the
   /// walk does not wait for each listing in turn. A lone `ls DEVICE` prefetches nothing.
-  private func prefetchNextDevices(after node: Node) {
+  /// Called at every read of a device folder, listed or not yet, so the look-ahead keeps
+  /// going as the walk moves on; lookups in a folder are no step of a walk.
+  func prefetchNextDevices(after node: Node) {
     let now = ContinuousClock.now
     let next: [UInt64] = state.withLock { s in
       defer { s.lastDeviceListing = now }
@@ -75,17 +76,11 @@ extension FleetFileSystem {
     }
     for ino in next {
       guard listingFlights.withLock({ $0[ino] == nil }) else { continue }
-      fetcher.submit { [self] in try? refreshIfStaleWithoutPrefetch(ino) }
+      fetcher.submit { [self] in try? refreshIfStale(ino) }
     }
   }
 
   static let devicesListedAhead = 4
-
-  /// `refreshIfStale` for the prefetch itself, which must not start more prefetches.
-  private func refreshIfStaleWithoutPrefetch(_ ino: UInt64) throws(FSError) {
-    state.withLock { $0.lastDeviceListing = nil }
-    try refreshIfStale(ino)
-  }
 
   static let fallbackRetry = RetryPolicy(
     maxAttempts: 2, baseDelay: .milliseconds(100), maxDelay: .milliseconds(200), deadline: .seconds(4))

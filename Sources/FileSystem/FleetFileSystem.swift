@@ -121,6 +121,7 @@ public final class FleetFileSystem: Sendable {
   /// The entries of a directory (without `.` and `..`), listing S3 first if the cached
   /// listing is older than its time-to-live.
   public func listDirectory(ino: UInt64) throws(FSError) -> [DirectoryEntry] {
+    if let node = state.withLock({ $0.table[ino] }), case .device = node.kind { prefetchNextDevices(after: node) }
     try refreshIfStale(ino)
     let children = try state.withLock { (s: inout State) throws(FSError) -> [Node] in
       guard let node = s.table[ino] else { throw .notFound }

@@ -338,10 +338,13 @@ struct InodeTable: Sendable {
   }
 
   private func hash(of ino: UInt32) -> Int {
-    let r = records[Int(ino) - 1]
+    Self.hash(records[Int(ino) - 1], names)
+  }
+
+  private static func hash(_ record: NodeRecord, _ names: NameArena) -> Int {
     var hasher = Hasher()
-    hasher.combine(r.parent)
-    names.hash(r.name, into: &hasher)
+    hasher.combine(record.parent)
+    names.hash(record.name, into: &hasher)
     return hasher.finalize()
   }
 
@@ -362,13 +365,7 @@ struct InodeTable: Sendable {
       // is written again (else that write would copy the records).
       let storedRecords = records
       let storedNames = names
-      index.insert(ino, hash: h) { stored in
-        let r = storedRecords[Int(stored) - 1]
-        var hasher = Hasher()
-        hasher.combine(r.parent)
-        storedNames.hash(r.name, into: &hasher)
-        return hasher.finalize()
-      }
+      index.insert(ino, hash: h) { Self.hash(storedRecords[Int($0) - 1], storedNames) }
     }
     records[Int(ino) - 1].flags.insert(.indexed)
     childLists[records[Int(ino) - 1].parent, default: []].append(ino)

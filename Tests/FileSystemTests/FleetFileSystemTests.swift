@@ -192,4 +192,28 @@ import Testing
     }
     #expect(try fs.read(handle: opened.handle, offset: 3_145_728, count: 65_536).bytes == Array(body[3_145_728..<3_211_264]))
   }
+
+  @Test func aWalkFromTheFleetFolderListsTheNextDevicesAheadAndALoneListingDoesNot() throws {
+    let s3 = try TestS3.freshBucket("walkahead")
+    let devices = (1...7).map { String(format: "A1B2C3%02X", $0) }
+    for device in devices { try s3.putObject(key: "\(device)/00000001/00000001-5E0BE100.MF4", body: [1]) }
+    // A lone `ls DEVICE`: the fleet folder is looked up, not read, and nothing is listed ahead.
+    let lone = makeFS(s3)
+    let start = s3.counters.snapshot.list
+    _ = try lone.listDirectory(ino: try path(lone, devices[2]).ino)
+    Thread.sleep(forTimeInterval: 0.3)
+    #expect(s3.counters.snapshot.list - start == 2, "root and the one device")
+    // A walk: the fleet folder read, then its first device: the next four are listed ahead.
+    let walk = makeFS(s3)
+    let before = s3.counters.snapshot.list
+    _ = try walk.listDirectory(ino: FleetFileSystem.rootIno)
+    _ = try walk.listDirectory(ino: try path(walk, devices[0]).ino)
+    try waitUntil("the next four devices are listed") { s3.counters.snapshot.list - before == 6 }
+    let ahead = s3.counters.snapshot.list
+    for device in devices[1...4] { _ = try walk.listDirectory(ino: try path(walk, device).ino) }
+    // Devices 2-5 were listed ahead: walking them costs only the look-ahead of devices 6 and 7.
+    try waitUntil("devices 6 and 7 are listed ahead") { s3.counters.snapshot.list - ahead == 2 }
+    Thread.sleep(forTimeInterval: 0.3)
+    #expect(s3.counters.snapshot.list - ahead == 2)
+  }
 }

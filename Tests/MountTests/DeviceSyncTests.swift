@@ -10,11 +10,7 @@ import Testing
   @Test func aSavedConfigIsAppliedByTheDeviceAndShowsAsSynced() throws {
     let s3 = try TestS3.freshBucket("sync")
     let device = "5E1A7E01"
-    let sim = try BackgroundProcess([
-      MountedBucket.binDirectory.appendingPathComponent("canedge-sim").path, "run", s3.bucket, "--endpoint",
-      try TestS3.endpointURL,
-      "--device", device, "--fixtures", Fixtures.directory.path, "--poll", "0.3", "--heartbeat", "0.3", "--duration", "40",
-    ])
+    let sim = try startSimulatedDevice(bucket: s3.bucket, device: device)
     defer { sim.stop() }
     try waitUntil("the device uploads its heartbeat") { (try? s3.headObject(key: "\(device)/device.json")) != nil }
     let mount = try MountedBucket(bucket: s3.bucket, options: ["--heartbeat-ttl", "1", "--list-ttl", "1"])

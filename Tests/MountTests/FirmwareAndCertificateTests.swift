@@ -126,11 +126,7 @@ import Testing
   @Test func theSimulatedDeviceInstallsFirmwareAndLoadsCertificates() throws {
     let s3 = try TestS3.freshBucket("simfota")
     let id = "5E1A7E02"
-    let sim = try BackgroundProcess([
-      MountedBucket.binDirectory.appendingPathComponent("canedge-sim").path, "run", s3.bucket, "--endpoint",
-      try TestS3.endpointURL,
-      "--device", id, "--fixtures", Fixtures.directory.path, "--poll", "0.3", "--heartbeat", "0.3", "--duration", "40",
-    ])
+    let sim = try startSimulatedDevice(bucket: s3.bucket, device: id)
     defer { sim.stop() }
     try waitUntil("the device uploads its heartbeat") { (try? s3.headObject(key: "\(id)/device.json")) != nil }
     let mount = try MountedBucket(bucket: s3.bucket, options: ["--heartbeat-ttl", "1", "--list-ttl", "1"])
