@@ -66,8 +66,9 @@ extension FleetFileSystem {
   func prefetchNextDevices(after node: Node) {
     let now = ContinuousClock.now
     let next: [UInt64] = state.withLock { s in
-      defer { s.lastDeviceListing = now }
-      guard let last = s.lastDeviceListing, now - last < .seconds(2) else { return [] }
+      defer { s.lastDeviceListing = (node.ino, now) }
+      // Reading the same folder again (an rsync re-run of one device) is no step of a walk.
+      guard let last = s.lastDeviceListing, last.ino != node.ino, now - last.at < .seconds(2) else { return [] }
       let devices = s.table.presentChildren(of: node.parent).filter { if case .device = $0.kind { true } else { false } }
       guard let index = devices.firstIndex(where: { $0.ino == node.ino }) else { return [] }
       return devices[(index + 1)...].prefix(Self.devicesListedAhead).filter { d in

@@ -56,7 +56,7 @@ public final class FleetFileSystem: Sendable {
     var openHandles: [UInt64: Int] = [:]
     /// When a device folder (or the fleet folder) was last listed: a walk through the fleet
     /// lists them in a row.
-    var lastDeviceListing: ContinuousClock.Instant?
+    var lastDeviceListing: (ino: UInt64, at: ContinuousClock.Instant)?
     /// The log file last opened in each session (a copy walks them in name order).
     var lastOpened: [UInt64: String] = [:]
   }
@@ -130,7 +130,7 @@ public final class FleetFileSystem: Sendable {
       // do not walk every object twice.
       // A walk reads the fleet folder and then goes into its devices: the first device listed
       // soon after counts as a step of the walk, and lists the next devices ahead.
-      if ino == Self.rootIno { s.lastDeviceListing = .now }
+      if ino == Self.rootIno { s.lastDeviceListing = (ino, .now) }
       return s.table.presentChildren(of: ino).filter { !(ino == Self.rootIno && $0.kind == .rawDirectory) }
     }
     return children.map { DirectoryEntry(name: $0.name, attributes: attributes(of: $0)) }
