@@ -10,7 +10,7 @@ public struct EdgeMountCommand: ParsableCommand {
     commandName: "edgemount",
     abstract: "A FUSE filesystem for the S3 bucket of a CANedge fleet.",
     version: version,
-    subcommands: [MountCommand.self, DedupeCommand.self],
+    subcommands: [MountCommand.self, DedupeCommand.self, ValidateCommand.self],
     defaultSubcommand: MountCommand.self)
 
   public init() {}
@@ -31,10 +31,31 @@ public struct EdgeMountCommand: ParsableCommand {
       print(
         "\nOTHER COMMANDS:\n  edgemount dedupe BUCKET [--dry-run]   delete duplicate uploads on the server (see 'edgemount dedupe --help')"
       )
+      print("  edgemount validate FILE [--schema S] [--device-json D]   check a config, firmware or bundle offline")
       print("  edgemount --version\n  edgemount --generate-completion-script bash|zsh|fish")
       Glibc.exit(0)
     }
+    if arguments.first == "validate" { runValidate(Array(arguments.dropFirst())) }
     main(arguments)
     Glibc.exit(0)
+  }
+
+  /// `validate` exits 2 on every usage error (ArgumentParser's own code would be 64), so a CI
+  /// script can tell "invalid file" (1) from "wrong call" (2).
+  static func runValidate(_ arguments: [String]) -> Never {
+    do {
+      var command = try ValidateCommand.parseAsRoot(arguments)
+      try command.run()
+      Glibc.exit(0)
+    } catch {
+      let code = ValidateCommand.exitCode(for: error)
+      let message = ValidateCommand.fullMessage(for: error)
+      if code == .success {
+        print(message)
+        Glibc.exit(0)
+      }
+      FileHandle.standardError.write(Data("\(message)\n".utf8))
+      Glibc.exit(2)
+    }
   }
 }

@@ -81,28 +81,21 @@ public final class JSONSchemaValidator: Sendable {
     }
   }
 
-  private func checkNumber(_ n: Double, _ s: [String: JSONValue], _ path: String, _ out: inout [SchemaViolation]) {
-    if let min = s["minimum"]?.number, n < min {
-      out.append(
-        SchemaViolation(path: path, message: "must be at least \(Self.render(.number(min))), not \(Self.render(.number(n)))"))
+  private func checkNumber(_ n: JSONNumber, _ s: [String: JSONValue], _ path: String, _ out: inout [SchemaViolation]) {
+    if let min = s["minimum"]?.exactNumber, n < min {
+      out.append(SchemaViolation(path: path, message: "must be at least \(min), not \(n)"))
     }
-    if let max = s["maximum"]?.number, n > max {
-      out.append(
-        SchemaViolation(path: path, message: "must be at most \(Self.render(.number(max))), not \(Self.render(.number(n)))"))
+    if let max = s["maximum"]?.exactNumber, n > max {
+      out.append(SchemaViolation(path: path, message: "must be at most \(max), not \(n)"))
     }
-    if let min = s["exclusiveMinimum"]?.number, n <= min {
-      out.append(SchemaViolation(path: path, message: "must be greater than \(Self.render(.number(min)))"))
+    if let min = s["exclusiveMinimum"]?.exactNumber, n <= min {
+      out.append(SchemaViolation(path: path, message: "must be greater than \(min)"))
     }
-    if let max = s["exclusiveMaximum"]?.number, n >= max {
-      out.append(SchemaViolation(path: path, message: "must be less than \(Self.render(.number(max)))"))
+    if let max = s["exclusiveMaximum"]?.exactNumber, n >= max {
+      out.append(SchemaViolation(path: path, message: "must be less than \(max)"))
     }
-    if let step = s["multipleOf"]?.number, step > 0 {
-      let q = n / step
-      if abs(q - q.rounded()) > 1e-9 * max(1, abs(q)) {
-        out.append(
-          SchemaViolation(
-            path: path, message: "must be a multiple of \(Self.render(.number(step))), not \(Self.render(.number(n)))"))
-      }
+    if let step = s["multipleOf"]?.exactNumber, step > 0, !n.isMultiple(of: step) {
+      out.append(SchemaViolation(path: path, message: "must be a multiple of \(step), not \(n)"))
     }
   }
 
@@ -309,7 +302,7 @@ public final class JSONSchemaValidator: Sendable {
     switch value {
     case .null: return "null"
     case .bool(let b): return b ? "true" : "false"
-    case .number(let n): return value.isInteger && abs(n) < 1e15 ? String(Int64(n)) : String(n)
+    case .number(let n): return n.description
     case .string(let s):
       let short = s.count > 60 ? String(s.prefix(57)) + "..." : s
       return "\"" + short.replacingOccurrences(of: "\"", with: "\\\"") + "\""

@@ -1,11 +1,9 @@
-import Foundation
-
 /// A parsed JSON value, as the schema validator and the config rules see it.
 public indirect enum JSONValue: Sendable, Equatable {
   case null
   case bool(Bool)
-  /// Every JSON number; `isInteger` when it has no fractional part (draft-07's "integer").
-  case number(Double)
+  /// Every JSON number, with the exact value of its text.
+  case number(JSONNumber)
   case string(String)
   case array([JSONValue])
   case object([String: JSONValue])
@@ -22,15 +20,15 @@ public indirect enum JSONValue: Sendable, Equatable {
     return current
   }
 
-  public var number: Double? { if case .number(let n) = self { return n } else { return nil } }
+  /// The number, exactly.
+  public var exactNumber: JSONNumber? { if case .number(let n) = self { return n } else { return nil } }
+  /// The number as the nearest `Double`.
+  public var number: Double? { exactNumber?.double }
   public var string: String? { if case .string(let s) = self { return s } else { return nil } }
   public var array: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
   public var object: [String: JSONValue]? { if case .object(let o) = self { return o } else { return nil } }
 
-  public var isInteger: Bool {
-    guard case .number(let n) = self else { return false }
-    return n.isFinite && n.rounded(.towardZero) == n
-  }
+  public var isInteger: Bool { exactNumber?.isInteger ?? false }
 
   /// The JSON type name used in schema `type` keywords.
   public var typeName: String {
@@ -43,27 +41,9 @@ public indirect enum JSONValue: Sendable, Equatable {
     case .object: return "object"
     }
   }
-
-  /// Converts what `JSONSerialization` produced.
-  init(foundation value: Any) {
-    switch value {
-    case is NSNull: self = .null
-    case let n as NSNumber:
-      // JSONSerialization gives booleans as char-typed numbers.
-      if String(cString: n.objCType) == "c" {
-        self = .bool(n.boolValue)
-      } else {
-        self = .number(n.doubleValue)
-      }
-    case let s as String: self = .string(s)
-    case let a as [Any]: self = .array(a.map(JSONValue.init(foundation:)))
-    case let o as [String: Any]: self = .object(o.mapValues(JSONValue.init(foundation:)))
-    default: self = .null
-    }
-  }
 }
 
-/// Parsing JSON text with Foundation's `JSONSerialization`, with syntax errors placed by line and column.
+/// Parsing JSON text strictly (RFC 8259, `StrictJSONParser`), with errors placed by line and column.
 public enum JSONDocument {
   public struct SyntaxError: Error, Equatable, Sendable, CustomStringConvertible {
     public var line: Int
@@ -73,32 +53,20 @@ public enum JSONDocument {
   }
 
   public static func parse(_ bytes: [UInt8]) throws(SyntaxError) -> JSONValue {
-    if bytes.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 10 || $0 == 13 }) {
-      throw SyntaxError(line: 1, column: 1, message: "the file is empty")
-    }
-    if String(validating: bytes, as: UTF8.self) == nil {
-      throw SyntaxError(line: 1, column: 1, message: "the file is not valid UTF-8")
-    }
+    var parser = StrictJSONParser(bytes)
     do {
-      let object = try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
-      return JSONValue(foundation: object)
+      return try parser.parseDocument()
     } catch {
-      let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)"
-      let (line, column) = position(in: bytes, from: detail)
-      return try { () throws(SyntaxError) -> JSONValue in
-        throw SyntaxError(line: line, column: column, message: "not valid JSON (\(detail))")
-      }()
+      let (line, column) = position(in: bytes, offset: error.offset)
+      throw SyntaxError(line: line, column: column, message: error.message)
     }
   }
 
-  /// Foundation reports "around character N" (or "line L, column C"); turn it into line and column.
-  static func position(in bytes: [UInt8], from detail: String) -> (Int, Int) {
-    let numbers = detail.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
-    if detail.contains("line"), numbers.count >= 2 { return (numbers[0], numbers[1]) }
-    guard let offset = numbers.first else { return (1, 1) }
+  /// Line and column (in characters, from 1) of a byte offset.
+  static func position(in bytes: [UInt8], offset: Int) -> (Int, Int) {
     var line = 1
     var column = 1
-    for (i, b) in bytes.enumerated() where i < offset {
+    for b in bytes[..<min(offset, bytes.count)] {
       if b == 10 {
         line += 1
         column = 1

@@ -139,7 +139,7 @@ extension JSONValue {
     switch self {
     case .null: return "null"
     case .bool(let b): return b ? "true" : "false"
-    case .number(let n): return isInteger ? String(Int64(n)) : String(n)
+    case .number(let n): return n.description
     case .string(let s):
       let data = try! JSONSerialization.data(withJSONObject: [s], options: [])
       return String(decoding: data.dropFirst().dropLast(), as: UTF8.self)
