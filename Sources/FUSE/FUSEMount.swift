@@ -72,8 +72,9 @@ public final class FUSEMount: @unchecked Sendable {
     fuse_loop_cfg_set_max_threads(config, options.maxThreads)
     fuse_loop_cfg_set_idle_threads(config, 8)
     fuse_loop_cfg_set_clone_fd(config, 0)
+    installInvalidations(SessionHandle(pointer: session))
     let result = em_session_loop_mt(session, config)
-    fs.invalidations.install { _ in }
+    fs.invalidations.install(nil)
     invalidationQueue.sync {}
     lifecycle.withLock {
       unmountOnce(session)
@@ -125,6 +126,29 @@ public final class FUSEMount: @unchecked Sendable {
   /// The session pointer, for the invalidation queue.
   struct SessionHandle: @unchecked Sendable {
     let pointer: OpaquePointer
+  }
+
+  /// Tells the kernel when the core's view of a file changes. Attribute invalidation is done
+  /// at once, on the thread that changed the file, so the reply that follows (a close, an
+  /// fsync) is never overtaken by a stale `stat`; it takes no page locks (device files are
+  /// read with direct I/O and have no cached pages), so it cannot deadlock with the request in
+  /// flight. Entry invalidation waits for the kernel's directory lock, which the request that
+  /// caused it may hold (unlink, rename, create): it runs on its own queue.
+  private func installInvalidations(_ session: SessionHandle) {
+    let queue = invalidationQueue
+    let logger = self.logger
+    fs.invalidations.install { event in
+      switch event {
+      case .inode(let ino):
+        let rc = fuse_lowlevel_notify_inval_inode(session.pointer, fuse_ino_t(ino), -1, 0)
+        if rc != 0 && rc != -ENOENT { logger.debug("inval_inode \(ino): \(rc)") }
+      case .entry(let parent, let name):
+        queue.async {
+          let rc = name.withCString { fuse_lowlevel_notify_inval_entry(session.pointer, fuse_ino_t(parent), $0, name.utf8.count) }
+          if rc != 0 && rc != -ENOENT { logger.debug("inval_entry \(parent)/\(name): \(rc)") }
+        }
+      }
+    }
   }
 
   /// Stable snapshots of directory listings, one per open directory handle, so readdir

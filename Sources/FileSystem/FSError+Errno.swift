@@ -14,6 +14,8 @@ extension FSError {
     case .invalid: return EINVAL
     case .conflict: return EBUSY
     case .notSupported: return ENOTSUP
+    case .notPermitted: return EPERM
+    case .tooLarge: return EFBIG
     case .nameTooLong: return ENAMETOOLONG
     case .exists: return EEXIST
     case .crossDevice: return EXDEV

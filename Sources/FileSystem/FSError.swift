@@ -15,6 +15,11 @@ public enum FSError: Error, Equatable, Sendable, CustomStringConvertible {
   /// Someone else changed the server copy; the save was refused.
   case conflict(String)
   case notSupported
+  /// Refused by the mount's rules rather than by file permissions (deletes without
+  /// `--allow-delete`), with the reason.
+  case notPermitted(String)
+  /// More than a device-root file may hold.
+  case tooLarge(String)
   case nameTooLong
   case exists
   /// A rename across folders (`mv` then copies and deletes instead).
@@ -34,6 +39,8 @@ public enum FSError: Error, Equatable, Sendable, CustomStringConvertible {
     case .invalid(let why): return "rejected: \(why)"
     case .conflict(let why): return "conflict: \(why)"
     case .notSupported: return "operation not supported"
+    case .notPermitted(let why): return "not permitted: \(why)"
+    case .tooLarge(let why): return "too large: \(why)"
     case .nameTooLong: return "name too long"
     case .exists: return "file exists"
     case .crossDevice: return "cannot move between folders"

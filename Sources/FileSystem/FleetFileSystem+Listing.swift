@@ -99,6 +99,10 @@ extension FleetFileSystem {
       throw .s3(error)
     }
     let listed = ContinuousClock.now
+    // Device-root files that changed on the server (another client's save, the device's own
+    // upload): the kernel must not keep their old size.
+    var changedOnServer: [UInt64] = []
+    defer { for ino in changedOnServer { invalidations.fire(.inode(ino)) } }
     state.withLock { s in
       defer {
         // A flat device listing also listed every session: no request per session afterwards.
@@ -127,14 +131,17 @@ extension FleetFileSystem {
         }
         for object in page.objects {
           guard let name = Self.childName(object.key, under: node.key, isPrefix: false) else { continue }
+          var changed = false
           let ino = s.table.upsert(
             parent: node.ino, name: name, kind: .object(.deviceFile(DeviceFileKind(name: name))), key: object.key
           ) {
+            changed = $0.onServer && $0.etag != object.etag
             $0.size = object.size
             $0.etag = object.etag
             $0.mtime = object.lastModified
             $0.onServer = true
           }
+          if changed { changedOnServer.append(ino) }
           keep.insert(ino)
         }
       case .session:

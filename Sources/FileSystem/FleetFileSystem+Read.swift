@@ -27,7 +27,7 @@ extension FleetFileSystem {
     if node.kind.isDirectory { throw .isDirectory }
     let wantsWrite = flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0
     if wantsWrite { return try openForWriting(node, truncate: flags & O_TRUNC != 0) }
-    if let staged = state.withLock({ $0.staged[ino] }) {
+    if let staged = state.withLock({ $0.scratch[ino] }) {
       return register(OpenFile(ino: ino, source: .staged(staged)), directIO: true, keepCache: false)
     }
     switch node.kind {
@@ -44,7 +44,9 @@ extension FleetFileSystem {
         s.table[ino]?.servedETag = etag
         if !etag.isEmpty { s.table[ino]?.etag = etag }
       }
-      return register(OpenFile(ino: ino, source: .snapshot(bytes)), directIO: UInt64(bytes.count) != node.size, keepCache: false)
+      // Direct I/O: the kernel may still hold an older size for a file that just changed, and
+      // would cut the new content at it.
+      return register(OpenFile(ino: ino, source: .snapshot(bytes)), directIO: true, keepCache: false)
     case .statusFile(let file):
       return register(OpenFile(ino: ino, source: .snapshot(Array(statusText(file).utf8))), directIO: true, keepCache: false)
     case .object(.scratch):
@@ -115,17 +117,41 @@ extension FleetFileSystem {
     }
   }
 
-  /// Closes a handle. A save is committed at flush; a release after an unflushed write (a
-  /// crashed program) commits nothing.
+  /// Closes a handle. A save is committed at flush; release only ends it, and reports a save
+  /// that never reached the server (a shell's `> file` with nothing written after it).
   public func release(handle: UInt64) {
-    state.withLock { s in
-      guard let file = s.handles.removeValue(forKey: handle) else { return }
+    let (file, remaining) = state.withLock { s -> (OpenFile?, Int) in
+      guard let file = s.handles.removeValue(forKey: handle) else { return (nil, 0) }
       let remaining = (s.openHandles[file.ino] ?? 1) - 1
       s.openHandles[file.ino] = remaining > 0 ? remaining : nil
-      // A staged save of a server file lives only while it is open; scratch files stay.
-      if remaining <= 0, let node = s.table[file.ino], node.kind != .object(.scratch) {
-        s.staged[file.ino] = nil
-      }
+      return (file, remaining)
+    }
+    guard let file, case .save(let view) = file.source else { return }
+    let action = view.release()
+    let node = try? node(file.ino)
+    let name = node.map { n in (try? self.node(n.parent)).map { "\($0.name)/\(n.name)" } ?? n.name } ?? "?"
+    switch action {
+    case .none: break
+    case .reportTruncatedOnly:
+      let line =
+        "\(name): opened with truncation and closed with nothing written: not uploaded, the server keeps its version (to empty a file on purpose: truncate -s 0 FILE)"
+      errors.append(line)
+      logger.warning("\(line)")
+    case .reportDropped:
+      let line = "\(name): closed with changes the server never took (the last save failed): they are dropped"
+      errors.append(line)
+      logger.warning("\(line)")
+    }
+    let vanished = state.withLock { s -> Bool in
+      if s.latestSave[file.ino] === view { s.latestSave[file.ino] = nil }
+      // A name created for a save that never reached the server goes with its last handle.
+      guard remaining <= 0, let n = s.table[file.ino], !n.onServer, n.present, s.scratch[file.ino] == nil else { return false }
+      s.table[file.ino]?.present = false
+      return true
+    }
+    if let node {
+      invalidations.fire(.inode(node.ino))
+      if vanished { invalidations.fire(.entry(parent: node.parent, name: node.name)) }
     }
   }
 }

@@ -7,7 +7,8 @@ extension FleetFileSystem {
   /// Validates a server file's new content and uploads it in one conditional PUT. Nothing
   /// reaches the server unless the whole file is valid and the server still holds `base`.
   /// Every refusal is logged and appended to `.edgemount/errors`.
-  func commit(_ node: Node, bytes: [UInt8], base: PutCondition) throws(FSError) {
+  @discardableResult
+  func commit(_ node: Node, bytes: [UInt8], base: PutCondition) throws(FSError) -> String {
     let device = try self.node(node.parent)
     guard case .device(let id) = device.kind else { throw .accessDenied("not in a device folder") }
     let where_ = "\(id)/\(node.name)"
@@ -33,7 +34,8 @@ extension FleetFileSystem {
       s.table[node.ino]?.present = true
       s.table[node.ino]?.onServer = true
     }
-    invalidations.fire(node.ino)
+    invalidations.fire(.inode(node.ino))
+    return etag
   }
 
   private func reportRejection(_ file: String, _ error: FSError) {
@@ -50,6 +52,20 @@ extension FleetFileSystem {
   /// One conditional PUT. A 412 after a retried PUT may be our own earlier attempt having
   /// landed: a HEAD tells (same MD5), so a lost response is not reported as a conflict.
   private func upload(key: String, bytes: [UInt8], base: PutCondition) throws(FSError) -> String {
+    // The same bytes as the version being replaced (vim writing its backup back, a second
+    // `cp` of the same file): no upload, so the device does not see a new object and reboot
+    // for nothing. A HEAD makes sure the server still holds that version.
+    if case .ifMatch(let etag) = base, Self.plainMD5(etag) == Digest.hex(Digest.md5(bytes)) {
+      do {
+        let head = try s3.headObject(key: key)
+        if Self.plainMD5(head.etag) == Self.plainMD5(etag) {
+          logger.info("\(key): unchanged content, not uploaded again")
+          return etag
+        }
+      } catch {
+        if !error.isNotFound { throw .s3(error) }
+      }
+    }
     do {
       return try s3.putObject(key: key, body: bytes, contentType: Self.contentType(key), condition: base)
     } catch {
@@ -65,6 +81,12 @@ extension FleetFileSystem {
       }
       throw .s3(error)
     }
+  }
+
+  /// The MD5 an ETag names, when it is a plain one (not a multipart ETag).
+  static func plainMD5(_ etag: String) -> String? {
+    let bare = etag.trimmingCharacters(in: CharacterSet(charactersIn: "\"")).lowercased()
+    return bare.count == 32 && bare.allSatisfy(\.isHexDigit) ? bare : nil
   }
 
   static func contentType(_ key: String) -> String {

@@ -57,40 +57,30 @@ extension FleetFileSystem {
     switch writeTarget(name: node.name, existing: node) {
     case .refused(let why): throw .accessDenied(why)
     case .scratch:
-      guard let staged = state.withLock({ $0.staged[node.ino] }) else { throw .notFound }
+      guard let staged = state.withLock({ $0.scratch[node.ino] }) else { throw .notFound }
       if truncate { try staged.truncate(to: 0) }
       return register(OpenFile(ino: node.ino, source: .staged(staged)), directIO: true, keepCache: false)
     case .serverFile:
-      let staged = try stage(node, truncate: truncate)
-      return register(OpenFile(ino: node.ino, source: .staged(staged)), directIO: true, keepCache: false)
+      let view = try startSave(node, truncate: truncate)
+      return register(OpenFile(ino: node.ino, source: .save(view)), directIO: true, keepCache: false)
     }
   }
 
-  /// The staged save for a server file, shared by all its open handles; created from the
-  /// server's current content (none when truncating) and the version the mount last served.
-  private func stage(_ node: Node, truncate: Bool) throws(FSError) -> StagedFile {
-    if let existing = state.withLock({ $0.staged[node.ino] }) {
-      if truncate { try existing.truncate(to: 0) }
-      return existing
-    }
+  /// A new save of a server file for one open: the server's current content (none when
+  /// truncating), replacing the version the mount last served for the file.
+  private func startSave(_ node: Node, truncate: Bool) throws(FSError) -> SaveView {
     let base: PutCondition = node.onServer ? .ifMatch(node.servedETag ?? node.etag) : .ifNoneMatch
     var bytes: [UInt8] = []
     if node.onServer && !truncate {
       let (current, etag) = try fetchWhole(node)
       bytes = current
       if case .ifMatch(let expected) = base, etag != expected {
-        // The server moved on since the mount served this file: edit what is there now? No —
-        // the editor holds the old text; keep the old base so the save is refused, not lost.
+        // The editor may hold the text it read earlier: keep that version as the base, so a
+        // save over someone else's change is refused instead of silently replacing it.
         errors.append("\(node.key): changed on the server since it was read (now \(etag))")
       }
     }
-    let staged = StagedFile(bytes: bytes, base: base)
-    if truncate { try staged.truncate(to: 0) }
-    return state.withLock { s in
-      if let raced = s.staged[node.ino] { return raced }
-      s.staged[node.ino] = staged
-      return staged
-    }
+    return SaveView(ino: node.ino, bytes: bytes, base: base, truncatedAtOpen: truncate)
   }
 
   /// Creates `name` in a device folder: a config to be uploaded on close, or a scratch file.
@@ -100,7 +90,7 @@ extension FleetFileSystem {
     let folder = try deviceFolder(parent)
     try refreshIfStale(parent)
     let existing = state.withLock { $0.table.child(of: parent, named: name) }
-    if let existing, existing.present || state.withLock({ $0.staged[existing.ino] != nil }) {
+    if let existing, existing.present || state.withLock({ $0.scratch[existing.ino] != nil }) {
       if flags & O_EXCL != 0 { throw .exists }
       let opened = try openForWriting(existing, truncate: flags & O_TRUNC != 0)
       state.withLock { $0.table.addLookups(existing.ino, 1) }
@@ -111,28 +101,26 @@ extension FleetFileSystem {
     case .serverFile(let kind):
       let ino = state.withLock { s in
         s.table.upsert(parent: parent, name: name, kind: .object(.deviceFile(kind)), key: folder.key + name) { n in
-          // Visible once staged; `onServer` (kept from an earlier listing or rename) decides the base.
-          n.present = false
+          // Visible while open; `onServer` (kept from an earlier listing or rename) decides the base.
+          n.present = true
           n.mtime = Int64(Date.now.timeIntervalSince1970)
           n.lookups += 1
         }
       }
-      let created = try node(ino)
-      let staged = try stage(created, truncate: true)
-      state.withLock { $0.table[ino]?.present = true }
-      let opened = register(OpenFile(ino: ino, source: .staged(staged)), directIO: true, keepCache: false)
+      let view = try startSave(try node(ino), truncate: true)
+      let opened = register(OpenFile(ino: ino, source: .save(view)), directIO: true, keepCache: false)
       return (attributes(of: try node(ino)), opened)
     case .scratch:
-      let ino = state.withLock { s in
+      let (ino, staged) = state.withLock { s in
         let ino = s.table.upsert(parent: parent, name: name, kind: .object(.scratch), key: "") { n in
           n.present = true
           n.mtime = Int64(Date.now.timeIntervalSince1970)
           n.lookups += 1
         }
-        s.staged[ino] = StagedFile(bytes: [], base: .none)
-        return ino
+        let staged = StagedFile(bytes: [])
+        s.scratch[ino] = staged
+        return (ino, staged)
       }
-      let staged = state.withLock { $0.staged[ino]! }
       let opened = register(OpenFile(ino: ino, source: .staged(staged)), directIO: true, keepCache: false)
       return (attributes(of: try node(ino)), opened)
     }
@@ -140,37 +128,54 @@ extension FleetFileSystem {
 
   public func write(handle: UInt64, offset: UInt64, data: [UInt8]) throws(FSError) -> Int {
     guard let file = state.withLock({ $0.handles[handle] }) else { throw .badHandle }
-    guard case .staged(let staged) = file.source else { throw .badHandle }
-    try staged.write(data, at: offset)
+    switch file.source {
+    case .staged(let staged): try staged.write(data, at: offset)
+    case .save(let view):
+      do { try view.write(data, at: offset) } catch {
+        reportRefusal(file.ino, error)
+        throw error
+      }
+      state.withLock { $0.latestSave[file.ino] = view }
+    default: throw .badHandle
+    }
     state.withLock { $0.table[file.ino]?.mtime = Int64(Date.now.timeIntervalSince1970) }
     return data.count
   }
 
-  /// A close (or fsync): commits a staged save if it was written since the last commit. The
-  /// error returned here is what the program's `close`/`fsync` sees.
+  /// A refusal that happens outside a commit (a write past the size limit), logged once.
+  private func reportRefusal(_ ino: UInt64, _ error: FSError) {
+    guard let node = try? node(ino) else { return }
+    let folder = (try? self.node(node.parent))?.name ?? "?"
+    let line = "\(folder)/\(node.name): not saved: \(error)"
+    errors.append(line)
+    logger.error("\(line)")
+  }
+
+  /// A close (or fsync): commits this handle's save if it holds content the server does not.
+  /// The error returned here is what the program's `close`/`fsync` sees.
   public func flush(handle: UInt64) throws(FSError) {
     guard let file = state.withLock({ $0.handles[handle] }) else { throw .badHandle }
-    guard case .staged(let staged) = file.source else { return }
-    let node = try node(file.ino)
-    guard node.kind != .object(.scratch) else { return }
-    let (action, bytes) = staged.beginFlush()
-    switch action {
-    case .none: return
-    case .busy: throw .conflict("another save of \(node.name) is running")
-    case .commit:
-      defer { staged.endFlush() }
-      do {
-        try commit(node, bytes: bytes, base: staged.base)
-      } catch {
-        // Refused: the next open starts again from the server's version (none: the name goes).
-        state.withLock { s in
-          if s.staged[node.ino] === staged { s.staged[node.ino] = nil }
-          if let n = s.table[node.ino], !n.onServer { s.table[node.ino]?.present = false }
+    guard case .save(let view) = file.source else { return }
+    let ino = file.ino
+    try view.flush(
+      upload: { (bytes, base) throws(FSError) -> String in
+        let node = try self.node(ino)
+        guard case .serverFile = self.writeTarget(name: node.name, existing: node) else {
+          throw .accessDenied("\(node.name) is no longer a server file")
         }
-        invalidations.fire(node.ino)
-        throw error
-      }
-    }
+        return try self.commit(node, bytes: bytes, base: base)
+      },
+      serverVersion: { () -> ([UInt8], PutCondition)? in
+        // Refused: the file shows the server's version again (a new name goes).
+        guard let node = try? self.node(ino) else { return nil }
+        self.state.withLock { s in
+          if s.latestSave[ino] === view { s.latestSave[ino] = nil }
+        }
+        self.invalidations.fire(.inode(ino))
+        guard node.onServer else { return ([], .ifNoneMatch) }
+        guard let (bytes, etag) = try? self.fetchWhole(node) else { return nil }
+        return (bytes, .ifMatch(etag))
+      })
   }
 
   /// Changes attributes. Size changes edit staged content; mode, owner and time changes on
@@ -181,23 +186,31 @@ extension FleetFileSystem {
     guard inDeviceFolder, !node.kind.isDirectory else { throw refuseChange() }
     try requireWritable()
     if let size {
-      let staged: StagedFile?
-      if let handle, let file = state.withLock({ $0.handles[handle] }), case .staged(let s) = file.source {
-        staged = s
-      } else {
-        staged = state.withLock { $0.staged[ino] }
+      let file = handle.flatMap { h in state.withLock { $0.handles[h] } }
+      switch file?.source {
+      case .save(let view)?:
+        do { try view.truncate(to: size) } catch {
+          reportRefusal(ino, error)
+          throw error
+        }
+        state.withLock { $0.latestSave[ino] = view }
+      case .staged(let staged)?:
+        try staged.truncate(to: size)
+      default:
+        guard let staged = state.withLock({ $0.scratch[ino] }) else {
+          if case .refused(let why) = writeTarget(name: node.name, existing: node) { throw .accessDenied(why) }
+          throw .accessDenied("\(node.name) can only be truncated while open for writing (truncate -s opens it)")
+        }
+        try staged.truncate(to: size)
       }
-      guard let staged else {
-        if case .refused(let why) = writeTarget(name: node.name, existing: node) { throw .accessDenied(why) }
-        throw .accessDenied("\(node.name) can only be truncated while open for writing")
-      }
-      try staged.truncate(to: size)
     }
     return attributes(of: try self.node(ino))
   }
 
-  /// Removes a file. A server config is deleted on the server (the device then uploads its
-  /// own); a scratch file is dropped; logs and device-written files are refused.
+  /// Removes a file. A server file (config, firmware, certificates) is deleted on the server
+  /// only with `--allow-delete` (the device then uploads its own config, or drops the pending
+  /// update); without it the unlink is refused with EPERM and a reason. A scratch file is
+  /// dropped; logs and device-written files are refused.
   public func unlink(parent: UInt64, name: String) throws(FSError) {
     let folderNode = try node(parent)
     if folderNode.kind == .session, settings.allowDelete, !settings.readOnly {
@@ -206,7 +219,7 @@ extension FleetFileSystem {
     guard case .device = folderNode.kind else { throw refuseChange() }
     try requireWritable()
     guard let child = state.withLock({ $0.table.child(of: parent, named: name) }),
-      child.present || state.withLock({ $0.staged[child.ino] != nil })
+      child.present || state.withLock({ $0.scratch[child.ino] != nil })
     else { throw .notFound }
     if child.kind.isDirectory { throw .isDirectory }
     switch writeTarget(name: name, existing: child) {
@@ -214,15 +227,20 @@ extension FleetFileSystem {
     case .scratch:
       state.withLock { s in
         s.table[child.ino]?.present = false
-        s.staged[child.ino] = nil
+        s.scratch[child.ino] = nil
       }
     case .serverFile:
       guard child.onServer else {
-        state.withLock { s in
-          s.staged[child.ino] = nil
-          s.table[child.ino]?.present = false
-        }
+        // Created here and never saved: nothing on the server to delete.
+        state.withLock { s in s.table[child.ino]?.present = false }
         return
+      }
+      guard settings.allowDelete else {
+        let line =
+          "\(folderNode.name)/\(name): not deleted: deleting server files needs a mount with --allow-delete (to replace a file, write over it: cp NEW \(name))"
+        errors.append(line)
+        logger.warning("\(line)")
+        throw .notPermitted("deleting \(name) on the server needs --allow-delete")
       }
       do {
         try s3.deleteObject(key: child.key)
@@ -234,8 +252,8 @@ extension FleetFileSystem {
       state.withLock { s in
         s.table[child.ino]?.present = false
         s.table[child.ino]?.onServer = false
-        s.staged[child.ino] = nil
       }
+      invalidations.fire(.inode(child.ino))
     }
   }
 
@@ -277,18 +295,18 @@ extension FleetFileSystem {
     guard parent == newParent else { throw .crossDevice }
     guard newName.utf8.count <= 255 else { throw .nameTooLong }
     guard let source = state.withLock({ $0.table.child(of: parent, named: name) }),
-      source.present || state.withLock({ $0.staged[source.ino] != nil })
+      source.present || state.withLock({ $0.scratch[source.ino] != nil })
     else { throw .notFound }
     if source.kind.isDirectory { throw .accessDenied("sessions cannot be renamed") }
     let target = state.withLock { $0.table.child(of: parent, named: newName) }
-    let targetExists = target.map { t in t.present || state.withLock { s in s.staged[t.ino] != nil } } ?? false
+    let targetExists = target.map { t in t.present || state.withLock { s in s.scratch[t.ino] != nil } } ?? false
     if flags & Self.renameNoReplace != 0, targetExists { throw .exists }
     if name == newName { return }
     if case .refused(let why) = writeTarget(name: name, existing: source) { throw .accessDenied(why) }
 
     // The content being moved: a scratch file's, or the server file's (staged or current).
     let sourceBytes: [UInt8]
-    if let staged = state.withLock({ $0.staged[source.ino] }) {
+    if let staged = state.withLock({ $0.scratch[source.ino] }) {
       sourceBytes = staged.bytes
     } else {
       sourceBytes = try fetchWhole(source).0
@@ -309,20 +327,26 @@ extension FleetFileSystem {
       uploaded.name = newName
       uploaded.kind = .object(.deviceFile(kind))
       uploaded.key = folder.key + newName
-      try commit(uploaded, bytes: sourceBytes, base: base)
+      let etag = try commit(uploaded, bytes: sourceBytes, base: base)
       state.withLock { s in
         s.table.move(source.ino, to: newName, kind: uploaded.kind, key: uploaded.key)
-        s.staged[source.ino] = nil
+        s.table[source.ino]?.etag = etag
+        s.table[source.ino]?.servedETag = etag
+        s.table[source.ino]?.size = UInt64(sourceBytes.count)
+        s.table[source.ino]?.present = true
+        s.table[source.ino]?.onServer = true
+        s.scratch[source.ino] = nil
       }
       leaveBehind(source, in: folder)
-      invalidations.fire(source.ino)
+      invalidations.fire(.inode(source.ino))
+      if let target { invalidations.fire(.inode(target.ino)) }
     case .scratch:
       state.withLock { s in
         s.table.move(source.ino, to: newName, kind: .object(.scratch), key: "")
-        s.staged[source.ino] = StagedFile(bytes: sourceBytes, base: .none)
+        s.scratch[source.ino] = StagedFile(bytes: sourceBytes)
       }
       leaveBehind(source, in: folder)
-      invalidations.fire(source.ino)
+      invalidations.fire(.inode(source.ino))
     }
   }
 

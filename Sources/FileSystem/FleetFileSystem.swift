@@ -50,8 +50,10 @@ public final class FleetFileSystem: Sendable {
     var nextHandle: UInt64 = 1
     /// Folding results per session directory, for `.edgemount/duplicates`.
     var folds: [UInt64: FoldedSession] = [:]
-    /// Local content by inode: saves being edited, and scratch files.
-    var staged: [UInt64: StagedFile] = [:]
+    /// Scratch files' content by inode.
+    var scratch: [UInt64: StagedFile] = [:]
+    /// The save that wrote last, by inode: its size is what `stat` shows while it is open.
+    var latestSave: [UInt64: SaveView] = [:]
     /// Open handles per inode, so a staged save is dropped when its last handle closes.
     var openHandles: [UInt64: Int] = [:]
     /// When a device folder (or the fleet folder) was last listed: a walk through the fleet
@@ -146,7 +148,11 @@ public final class FleetFileSystem: Sendable {
   /// Never call with `state` locked: status files and staged files read `state`.
   func attributes(of node: Node) -> Attributes {
     var node = node
-    if let staged = state.withLock({ $0.staged[node.ino] }) { node.size = staged.size }
+    if let local = state.withLock({ $0.scratch[node.ino] }) {
+      node.size = local.size
+    } else if let save = state.withLock({ $0.latestSave[node.ino] }) {
+      node.size = save.size
+    }
     let mode: UInt32
     let timeout: Double
     var size = node.size

@@ -8,8 +8,10 @@ final class OpenFile: Sendable {
     case object(key: String, etag: String, size: UInt64)
     /// Content fetched or generated at open (device root files, `.edgemount/` files).
     case snapshot([UInt8])
-    /// Content being edited (a staged save or a scratch file).
+    /// A scratch file's content, shared with its other handles.
     case staged(StagedFile)
+    /// This handle's save of a server file.
+    case save(SaveView)
   }
 
   let ino: UInt64
@@ -51,6 +53,8 @@ final class OpenFile: Sendable {
     switch source {
     case .staged(let file):
       return ReadBytes(file.read(offset: offset, count: count))
+    case .save(let view):
+      return ReadBytes(view.read(offset: offset, count: count))
     case .snapshot(let bytes):
       guard offset < UInt64(bytes.count) else { return .empty }
       let end = min(bytes.count, Int(offset) + count)

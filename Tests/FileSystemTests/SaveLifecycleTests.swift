@@ -8,49 +8,100 @@ import Testing
     var l = SaveLifecycle()
     #expect(l.flushRequested() == .none)
     #expect(l.commits == 0)
+    #expect(l.released() == .none)
   }
 
-  @Test func writesThenFlushCommitOnceAndLeaveTheFileClean() {
+  @Test func writesThenFlushCommitTheNewestGenerationOnce() {
     var l = SaveLifecycle()
     l.didWrite()
     l.didWrite()
-    #expect(l.flushRequested() == .commit)
-    #expect(l.state == .committing)
-    l.commitFinished()
-    #expect(l.state == .clean)
+    #expect(l.flushRequested() == .commit(generation: 2))
+    l.commitSucceeded(generation: 2)
     // close() after fsync() commits nothing more.
     #expect(l.flushRequested() == .none)
     #expect(l.commits == 1)
   }
 
-  @Test func aSecondFlushDuringACommitIsBusy() {
+  @Test func writeFsyncWriteCloseCommitsTwice() {
     var l = SaveLifecycle()
     l.didWrite()
-    #expect(l.flushRequested() == .commit)
-    #expect(l.flushRequested() == .busy)
-    l.didWrite()  // a write racing the commit does not reopen the state
-    #expect(l.state == .committing)
+    #expect(l.flushRequested() == .commit(generation: 1))
+    l.commitSucceeded(generation: 1)
+    l.didWrite()
+    #expect(l.flushRequested() == .commit(generation: 2))
+    l.commitSucceeded(generation: 2)
+    #expect(l.flushRequested() == .none)
   }
 
-  @Test func writesAfterACommitNeedAnotherCommit() {
+  @Test func aFlushDuringACommitWaitsInsteadOfFailing() {
     var l = SaveLifecycle()
     l.didWrite()
-    _ = l.flushRequested()
-    l.commitFinished()
-    l.didWrite()
-    #expect(l.flushRequested() == .commit)
-    #expect(l.commits == 2)
+    #expect(l.flushRequested() == .commit(generation: 1))
+    #expect(l.flushRequested() == .wait)
+    l.commitSucceeded(generation: 1)
+    #expect(l.flushRequested() == .none)
   }
 
-  @Test func stagedFileWritesTruncatesAndReadsLikeAFile() throws {
-    let f = StagedFile(bytes: Array("hello world".utf8), base: .ifMatch("e"))
-    try f.write(Array("HELLO".utf8), at: 0)
-    try f.write(Array("!".utf8), at: 13)
-    #expect(f.bytes == Array("HELLO world".utf8) + [0, 0] + Array("!".utf8))
-    try f.truncate(to: 5)
-    #expect(f.read(offset: 0, count: 100) == Array("HELLO".utf8))
-    #expect(f.read(offset: 9, count: 1) == [])
-    #expect(f.isDirty)
-    #expect(throws: FSError.self) { try f.write([1], at: 1 << 40) }
+  @Test func aWriteDuringACommitLeavesTheFileDirtyForTheNextFlush() {
+    var l = SaveLifecycle()
+    l.didWrite()
+    #expect(l.flushRequested() == .commit(generation: 1))
+    l.didWrite()  // another descriptor of the same open file writes meanwhile
+    l.commitSucceeded(generation: 1)
+    #expect(l.isDirty)
+    #expect(l.flushRequested() == .commit(generation: 2))
+    l.commitSucceeded(generation: 2)
+    #expect(!l.isDirty)
+  }
+
+  @Test func aTruncationAtOpenWithNothingWrittenIsNotASave() {
+    var l = SaveLifecycle(truncatedAtOpen: true)
+    #expect(l.flushRequested() == .none)  // the shell closing its copy of `> file`
+    #expect(l.released() == .reportTruncatedOnly)
+    var written = SaveLifecycle(truncatedAtOpen: true)
+    #expect(written.flushRequested() == .none)
+    written.didWrite()  // the program behind the redirect writes
+    #expect(written.flushRequested() == .commit(generation: 1))
+    written.commitSucceeded(generation: 1)
+    #expect(written.released() == .none)
+  }
+
+  @Test func aRefusalWithNothingWrittenMeanwhileReverts() {
+    var l = SaveLifecycle()
+    l.didWrite()
+    #expect(l.flushRequested() == .commit(generation: 1))
+    #expect(l.commitRefused(generation: 1) == .revert)
+    l.reverted()
+    #expect(l.flushRequested() == .none)
+    #expect(l.released() == .none)
+  }
+
+  @Test func aRefusalWithAWriteMeanwhileKeepsTheWrite() {
+    var l = SaveLifecycle()
+    l.didWrite()
+    #expect(l.flushRequested() == .commit(generation: 1))
+    l.didWrite()
+    #expect(l.commitRefused(generation: 1) == .keep)
+    #expect(l.flushRequested() == .commit(generation: 2))
+  }
+
+  @Test func aFailureToReachS3KeepsTheContentForTheNextFlush() {
+    var l = SaveLifecycle()
+    l.didWrite()
+    #expect(l.flushRequested() == .commit(generation: 1))
+    l.commitFailed(generation: 1)
+    #expect(l.flushRequested() == .commit(generation: 1))
+    l.commitFailed(generation: 1)
+    #expect(l.released() == .reportDropped)
+  }
+
+  @Test func aWriteBeyondTheLimitFailsTheNextFlush() {
+    var l = SaveLifecycle()
+    l.didWrite()
+    l.writeFailed(.tooLarge("big"))
+    #expect(l.flushRequested() == .fail(.tooLarge("big")))
+    // The content is incomplete: a second close does not upload what came before the failure.
+    #expect(l.flushRequested() == .fail(.tooLarge("big")))
+    #expect(l.released() == .reportDropped)
   }
 }

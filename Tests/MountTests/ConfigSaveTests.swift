@@ -140,7 +140,7 @@ import Testing
         replacing("\"split_time_period\": 0", "\"split_time_period\": 60").replacing(
           "\"split_time_offset\": 0", "\"split_time_offset\": 120"), "split_time_offset"
       ),
-      ("truncated file", Array(original.prefix(original.count / 2)), "not valid JSON"),
+      ("truncated file", Array(original.prefix(original.count / 2)), "rejected: line "),
     ]
     for (what, body, reason) in cases {
       let local = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(UUID()).json")
@@ -197,13 +197,20 @@ import Testing
     #expect(try Command.shell("echo x > \(mount.file("\(Self.device)/device.json"))").status != 0)
   }
 
-  @Test func unlinkDeletesTheConfigOnTheServerAndRenameAwayDoesNot() throws {
+  @Test func unlinkNeedsAllowDeleteAndRenameAwayKeepsTheServerCopy() throws {
     defer { mount.unmount() }
     #expect(try Command.run(["mv", config, config + ".bak"]).status == 0)
     #expect(try serverBytes == original)
     #expect(try Command.run(["mv", config + ".bak", config]).status == 0)
     #expect(try serverBytes == original)
-    #expect(try Command.run(["rm", config]).status == 0)
+    let refused = try Command.run(["rm", config])
+    #expect(refused.status != 0 && refused.stderr.contains("Operation not permitted"), "\(refused.stderr)")
+    #expect(try serverBytes == original)
+    #expect(errorsText.contains("deleting server files needs a mount with --allow-delete"))
+    mount.unmount()
+    let deleting = try MountedBucket(bucket: s3.bucket, options: ["--allow-delete"])
+    defer { deleting.unmount() }
+    #expect(try Command.run(["rm", deleting.file("\(Self.device)/\(Self.configName)")]).status == 0)
     #expect(throws: S3Error.self) { try s3.headObject(key: Self.key) }
   }
 }

@@ -29,10 +29,10 @@ import Testing
 
   var errorsPath: (MountedBucket) -> String { { $0.file(".edgemount/errors") } }
 
-  @Test func firmwareIsCheckedAgainstTheDeviceAndDeletedByRm() throws {
+  @Test func firmwareIsCheckedAgainstTheDeviceAndDeletedByRmWithAllowDelete() throws {
     let s3 = try TestS3.freshBucket("fota")
     try device(s3, "A1B2C3D4")
-    let mount = try MountedBucket(bucket: s3.bucket)
+    let mount = try MountedBucket(bucket: s3.bucket, options: ["--allow-delete"])
     defer { mount.unmount() }
     let target = mount.file("A1B2C3D4/firmware.bin")
     func errors() -> String { (try? String(contentsOfFile: mount.file(".edgemount/errors"), encoding: .utf8)) ?? "" }
@@ -119,7 +119,15 @@ import Testing
       #expect(r.status != 0, "\(what) accepted")
       #expect(try s3.getObject(key: "A1B2C3D4/certs_server.p7b") == accepted, "\(what)")
     }
+    // `: > file` truncates and writes nothing: not a save (the shell opens every `> file` that
+    // way before the program behind it writes), and the errors file says how to empty it.
     #expect(try Command.shell(": > \(target)").status == 0)
+    #expect(try s3.getObject(key: "A1B2C3D4/certs_server.p7b") == accepted)
+    let errors = (try? String(contentsOfFile: mount.file(".edgemount/errors"), encoding: .utf8)) ?? ""
+    #expect(errors.contains("certs_server.p7b: opened with truncation and closed with nothing written"), "\(errors)")
+    // Emptying the bundle is an explicit truncation.
+    let r = try Command.run(["truncate", "-s", "0", target])
+    #expect(r.status == 0, "\(r.stderr)")
     #expect(try s3.getObject(key: "A1B2C3D4/certs_server.p7b") == [])
   }
 
