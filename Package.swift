@@ -63,13 +63,16 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
-    .target(name: "TestSupport", dependencies: ["S3", "DemoFleet"], path: "Tests/TestSupport"),
+    .target(name: "TestSupport", dependencies: ["S3", "DemoFleet", "Locking"], path: "Tests/TestSupport"),
     .testTarget(name: "S3Tests", dependencies: ["S3", "TestSupport"]),
     .testTarget(
       name: "CANedgeTests", dependencies: ["CANedge", "TestSupport"]),
     .testTarget(name: "CacheTests", dependencies: ["Cache"]),
-    .testTarget(name: "ValidationTests", dependencies: ["Validation", "TestSupport"]),
-    .testTarget(name: "FileSystemTests", dependencies: ["FileSystem", "TestSupport"]),
+    .testTarget(name: "ValidationTests", dependencies: ["Validation", "TestSupport", "DemoFleet"]),
+    .testTarget(name: "FileSystemTests", dependencies: [
+        "FileSystem", "TestSupport", "Locking", "Validation", "CANedge", "DemoFleet",
+        .product(name: "Logging", package: "swift-log"),
+      ]),
     .testTarget(name: "EdgeMountTests", dependencies: ["EdgeMount", "TestSupport"]),
     .testTarget(name: "MountTests", dependencies: ["S3", "TestSupport"]),
   ],

@@ -10,8 +10,8 @@ public final class ErrorLog: Sendable {
   public init(capacity: Int = 500) { self.capacity = capacity }
 
   public func append(_ message: String, date: Date = Date()) {
-    let stamp = ISO8601DateFormatter.string(
-      from: date, timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withInternetDateTime])
+    // gmtime_r, not a Foundation formatter: this runs on many FUSE threads at once.
+    let stamp = ISOTime.string(Int64(date.timeIntervalSince1970))
     let line = "\(stamp) \(message.replacingOccurrences(of: "\n", with: " "))"
     lines.withLock {
       $0.append(line)

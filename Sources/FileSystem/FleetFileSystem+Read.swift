@@ -37,6 +37,11 @@ extension FleetFileSystem {
         OpenFile(ino: ino, source: .object(key: node.key, etag: node.etag, size: node.size)), directIO: false,
         keepCache: node.kind == .object(.log))
     case .object(.deviceFile):
+      guard node.onServer else {
+        // Created here and not saved yet: what the save being written holds so far.
+        let local = state.withLock { $0.latestSave[ino] }?.bytes ?? []
+        return register(OpenFile(ino: ino, source: .snapshot(local)), directIO: true, keepCache: false)
+      }
       // Small files that change (heartbeat, config): fetch the current version whole.
       let (bytes, etag) = try fetchWhole(node)
       state.withLock { s in

@@ -142,6 +142,11 @@ extension FleetFileSystem {
     return data.count
   }
 
+  /// Whether `node` still holds its name (a rename onto the name displaces it).
+  func isCurrent(_ node: Node) -> Bool {
+    state.withLock { $0.table.child(of: node.parent, named: node.name)?.ino == node.ino }
+  }
+
   /// A refusal that happens outside a commit (a write past the size limit), logged once.
   private func reportRefusal(_ ino: UInt64, _ error: FSError) {
     guard let node = try? node(ino) else { return }
@@ -163,6 +168,13 @@ extension FleetFileSystem {
         guard case .serverFile = self.writeTarget(name: node.name, existing: node) else {
           throw .accessDenied("\(node.name) is no longer a server file")
         }
+        guard self.isCurrent(node) else {
+          // Another file was renamed onto this name while it was open (POSIX: this descriptor
+          // now holds an unlinked file); its content must not replace the new file.
+          let error = FSError.conflict("\(node.name) was replaced by a rename while open; this descriptor's changes are not saved")
+          self.reportRefusal(ino, error)
+          throw error
+        }
         return try self.commit(node, bytes: bytes, base: base)
       },
       serverVersion: { () -> ([UInt8], PutCondition)? in
@@ -172,7 +184,7 @@ extension FleetFileSystem {
           if s.latestSave[ino] === view { s.latestSave[ino] = nil }
         }
         self.invalidations.fire(.inode(ino))
-        guard node.onServer else { return ([], .ifNoneMatch) }
+        guard node.onServer, self.isCurrent(node) else { return ([], .ifNoneMatch) }
         guard let (bytes, etag) = try? self.fetchWhole(node) else { return nil }
         return (bytes, .ifMatch(etag))
       })

@@ -2,31 +2,59 @@ import Foundation
 
 /// A few threads of our own that run blocking jobs (prefetching GETs), so neither FUSE's
 /// threads nor Swift's cooperative pool wait on them.
+///
+/// The threads start with the first job and end when the pool is released (a filesystem that
+/// is torn down, as in tests that make thousands of them), so they never outlive it.
 final class WorkerPool: @unchecked Sendable {
-  private let condition = NSCondition()
-  private var jobs: [@Sendable () -> Void] = []
+  /// What the threads share with the pool; they hold it, not the pool.
+  private final class Queue: @unchecked Sendable {
+    let condition = NSCondition()
+    var jobs: [@Sendable () -> Void] = []
+    var stopped = false
+    var started = false
+  }
+
+  private let queue = Queue()
+  private let threads: Int
+  private let name: String
 
   init(threads: Int, name: String) {
-    for i in 0..<threads {
-      let thread = Thread { [unowned self] in self.loop() }
-      thread.name = "\(name)-\(i)"
-      thread.start()
-    }
+    self.threads = threads
+    self.name = name
+  }
+
+  deinit {
+    queue.condition.lock()
+    queue.stopped = true
+    queue.condition.broadcast()
+    queue.condition.unlock()
   }
 
   func submit(_ job: @escaping @Sendable () -> Void) {
-    condition.lock()
-    jobs.append(job)
-    condition.signal()
-    condition.unlock()
+    queue.condition.lock()
+    if !queue.started {
+      queue.started = true
+      for i in 0..<threads {
+        let thread = Thread { [queue] in Self.loop(queue) }
+        thread.name = "\(name)-\(i)"
+        thread.start()
+      }
+    }
+    queue.jobs.append(job)
+    queue.condition.signal()
+    queue.condition.unlock()
   }
 
-  private func loop() {
+  private static func loop(_ queue: Queue) {
     while true {
-      condition.lock()
-      while jobs.isEmpty { condition.wait() }
-      let job = jobs.removeFirst()
-      condition.unlock()
+      queue.condition.lock()
+      while queue.jobs.isEmpty && !queue.stopped { queue.condition.wait() }
+      if queue.jobs.isEmpty {
+        queue.condition.unlock()
+        return
+      }
+      let job = queue.jobs.removeFirst()
+      queue.condition.unlock()
       job()
     }
   }

@@ -1,3 +1,4 @@
+import DemoFleet
 import Foundation
 import TestSupport
 import Testing
@@ -178,18 +179,5 @@ import Testing
       let names = (0..<n).map { "k\($0)\(rng.next() % 2 == 0 ? "" : "x")" }
       return "{" + names.map { "\"\($0)\": \(randomDocument(&rng, depth: depth + 1))" }.joined(separator: ",") + "}"
     }
-  }
-}
-
-/// A small seeded generator, so a failing case can be reproduced.
-struct SplitMix64: RandomNumberGenerator {
-  var state: UInt64
-  init(seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
   }
 }
