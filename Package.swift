@@ -69,7 +69,9 @@ let package = Package(
       name: "CANedgeTests", dependencies: ["CANedge", "TestSupport"]),
     .testTarget(name: "CacheTests", dependencies: ["Cache"]),
     .testTarget(name: "ValidationTests", dependencies: ["Validation", "TestSupport", "DemoFleet"]),
-    .testTarget(name: "FileSystemTests", dependencies: [
+    .testTarget(
+      name: "FileSystemTests",
+      dependencies: [
         "FileSystem", "TestSupport", "Locking", "Validation", "CANedge", "DemoFleet",
         .product(name: "Logging", package: "swift-log"),
       ]),

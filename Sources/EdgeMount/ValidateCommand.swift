@@ -67,7 +67,9 @@ public struct ValidateCommand: ParsableCommand {
   }
 
   private func read(_ path: String, _ what: String) throws(UsageProblem) -> [UInt8] {
-    guard let data = FileManager.default.contents(atPath: path) else { throw UsageProblem(message: "cannot read \(what) \(path)") }
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw UsageProblem(message: "cannot read \(what) \(path)")
+    }
     return [UInt8](data)
   }
 
@@ -93,8 +95,12 @@ public struct ValidateCommand: ParsableCommand {
       do {
         let bundle = try CertificateBundle(bytes)
         var report = Report()
-        report.notes = bundle.certificates.map { "certificate \($0.subject), valid until \(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval($0.notAfter)))), SHA-1 \($0.sha1)" }
-        if bundle.certificates.isEmpty { report.notes.append("empty bundle: uploading it clears the device's server certificates") }
+        report.notes = bundle.certificates.map {
+          "certificate \($0.subject), valid until \(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval($0.notAfter)))), SHA-1 \($0.sha1)"
+        }
+        if bundle.certificates.isEmpty {
+          report.notes.append("empty bundle: uploading it clears the device's server certificates")
+        }
         return report
       } catch {
         return Report(reasons: [error.description])
@@ -133,7 +139,8 @@ public struct ValidateCommand: ParsableCommand {
     return report
   }
 
-  private func checkFirmware(_ bytes: [UInt8], device: JSONValue?, facts: ConfigRules.DeviceFacts) throws(UsageProblem) -> Report {
+  private func checkFirmware(_ bytes: [UInt8], device: JSONValue?, facts: ConfigRules.DeviceFacts) throws(UsageProblem) -> Report
+  {
     let image: FirmwareImage
     do { image = try FirmwareImage(bytes) } catch { return Report(reasons: [error.description]) }
     var report = Report(notes: ["\(image.model.rawValue) firmware \(image.version)"])

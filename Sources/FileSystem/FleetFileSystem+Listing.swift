@@ -131,11 +131,12 @@ extension FleetFileSystem {
         }
         for object in page.objects {
           guard let name = Self.childName(object.key, under: node.key, isPrefix: false) else { continue }
-          var changed = false
+          // A device folder holds a handful of root files: reading the old ETag is cheap.
+          let previous = s.table.child(of: node.ino, named: name)
+          let changed = previous.map { $0.onServer && $0.etag != object.etag } ?? false
           let ino = s.table.upsert(
             parent: node.ino, name: name, kind: .object(.deviceFile(DeviceFileKind(name: name))), key: object.key
           ) {
-            changed = $0.onServer && $0.etag != object.etag
             $0.size = object.size
             $0.etag = object.etag
             $0.mtime = object.lastModified

@@ -171,7 +171,8 @@ extension FleetFileSystem {
         guard self.isCurrent(node) else {
           // Another file was renamed onto this name while it was open (POSIX: this descriptor
           // now holds an unlinked file); its content must not replace the new file.
-          let error = FSError.conflict("\(node.name) was replaced by a rename while open; this descriptor's changes are not saved")
+          let error = FSError.conflict(
+            "\(node.name) was replaced by a rename while open; this descriptor's changes are not saved")
           self.reportRefusal(ino, error)
           throw error
         }

@@ -34,7 +34,9 @@ public struct StrictJSONParser {
     guard index < bytes.count else { throw Failure(offset: 0, message: "the file is empty") }
     let value = try parseValue(depth: 0, path: "$")
     skipWhitespace()
-    if index < bytes.count { throw Failure(offset: index, message: "unexpected \(describe(index)) after the end of the JSON value") }
+    if index < bytes.count {
+      throw Failure(offset: index, message: "unexpected \(describe(index)) after the end of the JSON value")
+    }
     return value
   }
 
@@ -173,7 +175,8 @@ public struct StrictJSONParser {
         try parseEscape(into: &out)
       case 0x00...0x1F:
         throw Failure(
-          offset: index, message: "control character 0x\(String(b, radix: 16, uppercase: true)) in a string (write it as an escape)")
+          offset: index,
+          message: "control character 0x\(String(b, radix: 16, uppercase: true)) in a string (write it as an escape)")
       case 0x20...0x7F:
         out.append(b)
         index += 1
@@ -200,7 +203,8 @@ public struct StrictJSONParser {
     case 0xF0: length = 4; lower = 0x90
     case 0xF1...0xF3: length = 4
     case 0xF4: length = 4; upper = 0x8F
-    default: throw Failure(offset: at, message: "the text is not valid UTF-8 (byte 0x\(String(lead, radix: 16, uppercase: true)))")
+    default:
+      throw Failure(offset: at, message: "the text is not valid UTF-8 (byte 0x\(String(lead, radix: 16, uppercase: true)))")
     }
     guard at + length <= bytes.count else { throw Failure(offset: at, message: "the text is not valid UTF-8 (cut-off sequence)") }
     for i in 1..<length {
@@ -229,22 +233,26 @@ public struct StrictJSONParser {
       switch unit {
       case 0xD800...0xDBFF:
         guard index + 1 < bytes.count, bytes[index] == 0x5C, bytes[index + 1] == 0x75 else {
-          throw Failure(offset: start, message: "lone surrogate \\u\(String(unit, radix: 16, uppercase: true)) (no low surrogate follows)")
+          throw Failure(
+            offset: start, message: "lone surrogate \\u\(String(unit, radix: 16, uppercase: true)) (no low surrogate follows)")
         }
         index += 2
         let low = try hex4(start)
         guard (0xDC00...0xDFFF).contains(low) else {
-          throw Failure(offset: start, message: "lone surrogate \\u\(String(unit, radix: 16, uppercase: true)) (no low surrogate follows)")
+          throw Failure(
+            offset: start, message: "lone surrogate \\u\(String(unit, radix: 16, uppercase: true)) (no low surrogate follows)")
         }
         scalar = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
       case 0xDC00...0xDFFF:
-        throw Failure(offset: start, message: "lone surrogate \\u\(String(unit, radix: 16, uppercase: true)) (no high surrogate before it)")
+        throw Failure(
+          offset: start, message: "lone surrogate \\u\(String(unit, radix: 16, uppercase: true)) (no high surrogate before it)")
       default:
         scalar = unit
       }
       out.append(contentsOf: Array(String(Character(Unicode.Scalar(scalar)!)).utf8))
     default:
-      throw Failure(offset: start, message: "invalid escape \\\(c < 0x80 ? String(Character(Unicode.Scalar(c))) : "?") in a string")
+      throw Failure(
+        offset: start, message: "invalid escape \\\(c < 0x80 ? String(Character(Unicode.Scalar(c))) : "?") in a string")
     }
   }
 
@@ -278,7 +286,9 @@ public struct StrictJSONParser {
     }
     var digits: [UInt8] = []
     guard index < bytes.count, (0x30...0x39).contains(bytes[index]) else {
-      if index < bytes.count, bytes[index] == 0x49 { throw Failure(offset: start, message: "NaN and Infinity are not JSON numbers") }
+      if index < bytes.count, bytes[index] == 0x49 {
+        throw Failure(offset: start, message: "NaN and Infinity are not JSON numbers")
+      }
       throw Failure(offset: start, message: "a number needs a digit after '-'")
     }
     if bytes[index] == 0x30 {

@@ -110,7 +110,11 @@ import Validation
     let server = InMemoryS3()
     let client = server.client(bucket: "fleet", retryPolicy: RetryPolicy(maxAttempts: 2, baseDelay: .nanoseconds(1)))
     let bucket = "fleet"
-    server.put(bucket, "\(device)/device.json", Array(#"{"id":"A1B2C3D4","type":"0000001F","fw_ver":"01.09.01","cfg_name":"config-01.09.json","sch_name":"schema-01.09.json"}"#.utf8))
+    server.put(
+      bucket, "\(device)/device.json",
+      Array(
+        #"{"id":"A1B2C3D4","type":"0000001F","fw_ver":"01.09.01","cfg_name":"config-01.09.json","sch_name":"schema-01.09.json"}"#
+          .utf8))
     server.put(bucket, "\(device)/schema-01.09.json", schema)
     server.put(bucket, key, variant(50))
     var settings = MountSettings()
@@ -120,7 +124,10 @@ import Validation
     let validator = ConfigValidator()
     func isValid(_ bytes: [UInt8]) -> Bool {
       let schemaValue = try! JSONDocument.parse(schema)
-      return (try? validator.validate(bytes, version: ConfigVersion(major: 1, minor: 9), device: .init(knownVersions: [ConfigVersion(major: 1, minor: 9)], schema: schemaValue))) != nil
+      return
+        (try? validator.validate(
+          bytes, version: ConfigVersion(major: 1, minor: 9),
+          device: .init(knownVersions: [ConfigVersion(major: 1, minor: 9)], schema: schemaValue))) != nil
     }
     func serverBytes() -> [UInt8]? { server.object(bucket, key)?.bytes }
 
@@ -148,7 +155,9 @@ import Validation
         server.faults.withLock {
           $0 = { method, _ in
             guard method == "PUT" else { return nil }
-            return fired.withLock { f in defer { f = true }; return f ? nil : .status(500, "InternalError") }
+            return fired.withLock { f in
+              defer { f = true }; return f ? nil : .status(500, "InternalError")
+            }
           }
         }
       case .lostPutReply?:
@@ -156,7 +165,9 @@ import Validation
         server.faults.withLock {
           $0 = { method, _ in
             guard method == "PUT" else { return nil }
-            return fired.withLock { f in defer { f = true }; return f ? nil : .lostReply }
+            return fired.withLock { f in
+              defer { f = true }; return f ? nil : .lostReply
+            }
           }
         }
       case .raceOnPut?:
@@ -166,7 +177,9 @@ import Validation
         server.faults.withLock {
           $0 = { method, _ in
             guard method == "PUT" else { return nil }
-            return fired.withLock { f in defer { f = true }; return f ? nil : .concurrentWrite(bytes) }
+            return fired.withLock { f in
+              defer { f = true }; return f ? nil : .concurrentWrite(bytes)
+            }
           }
         }
       case .outage?:
@@ -189,7 +202,8 @@ import Validation
           }
           if h.dirty && !h.truncatedOnly {
             guard after == h.view else {
-              return "\(context): returned 0 but the server holds \(after.map { String(decoding: $0, as: UTF8.self) } ?? "nothing"), not the descriptor's \(String(decoding: h.view, as: UTF8.self))"
+              return
+                "\(context): returned 0 but the server holds \(after.map { String(decoding: $0, as: UTF8.self) } ?? "nothing"), not the descriptor's \(String(decoding: h.view, as: UTF8.self))"
             }
             if !isValid(h.view) { return "\(context): invalid content was accepted" }
             h.dirty = false
@@ -307,7 +321,9 @@ import Validation
         handles[slot] = h
       case .poke(let slot, let offset, let byte):
         guard var h = handles[slot], h.writable else { return nil }
-        do { _ = try fs.write(handle: h.fh, offset: UInt64(offset), data: [byte]) } catch { return "\(context): write failed: \(error)" }
+        do { _ = try fs.write(handle: h.fh, offset: UInt64(offset), data: [byte]) } catch {
+          return "\(context): write failed: \(error)"
+        }
         if h.view.count < offset + 1 { h.view += [UInt8](repeating: 0, count: offset + 1 - h.view.count) }
         h.view[offset] = byte
         h.dirty = true
@@ -318,7 +334,11 @@ import Validation
         do { _ = try fs.setAttributes(ino: h.ino, size: UInt64(size), handle: h.fh) } catch {
           return "\(context): ftruncate failed: \(error)"
         }
-        if h.view.count > size { h.view.removeSubrange(size...) } else { h.view += [UInt8](repeating: 0, count: size - h.view.count) }
+        if h.view.count > size {
+          h.view.removeSubrange(size...)
+        } else {
+          h.view += [UInt8](repeating: 0, count: size - h.view.count)
+        }
         h.dirty = true
         h.truncatedOnly = false
         handles[slot] = h
@@ -359,7 +379,11 @@ import Validation
         let previous = server.faults.withLock { $0 }
         server.faults.withLock {
           $0 = { method, key in
-            if method == "PUT", done.withLock({ d in defer { d = true }; return !d }) {
+            if method == "PUT",
+              done.withLock({ d in
+                defer { d = true }; return !d
+              })
+            {
               _ = try? fs.write(handle: fh, offset: 0, data: data)
             }
             return previous?(method, key)
@@ -439,7 +463,9 @@ import Validation
     for (step, op) in ops.enumerated() {
       if let problem = perform(op, step) { return problem }
       if ProcessInfo.processInfo.environment["EDGEMOUNT_MODEL_TRACE"] != nil {
-        print("after \(op): server \(serverBytes().map { String(decoding: $0, as: UTF8.self) } ?? "-") handles \(handles.mapValues { "\(String(decoding: $0.view, as: UTF8.self)) dirty \($0.dirty) conflict \($0.mayConflict)" })")
+        print(
+          "after \(op): server \(serverBytes().map { String(decoding: $0, as: UTF8.self) } ?? "-") handles \(handles.mapValues { "\(String(decoding: $0.view, as: UTF8.self)) dirty \($0.dirty) conflict \($0.mayConflict)" })"
+        )
       }
     }
     // Every descriptor still open is closed at the end, through the same checks.
@@ -459,7 +485,9 @@ import Validation
       let v = [10, 20, 50, 60, 99, 0, 77][Int(rng.next() % 7)]  // 0: "split_size":0 is below the schema's minimum
       switch rng.next() % 20 {
       case 0, 1, 2: ops.append(.open(slot: slot, OpenMode.allCases[Int(rng.next() % 5)]))
-      case 3, 4, 5: ops.append(.write(slot: slot, offset: rng.next() % 8 == 0 ? Int(rng.next() % 8) : 0, variant: v, part: Int(rng.next() % 3)))
+      case 3, 4, 5:
+        ops.append(
+          .write(slot: slot, offset: rng.next() % 8 == 0 ? Int(rng.next() % 8) : 0, variant: v, part: Int(rng.next() % 3)))
       case 6: ops.append(.poke(slot: slot, offset: Int(rng.next() % 90), byte: [0x31, 0x2C, 0x7D, 0x20][Int(rng.next() % 4)]))
       case 7: ops.append(.truncate(slot: slot, size: [0, 10, 84, 85, 90][Int(rng.next() % 5)]))
       case 8, 9: ops.append(.fsync(slot: slot))
@@ -510,9 +538,64 @@ import Validation
         let short = Self.shrink(ops, allowDelete: allowDelete)
         let again = Self.run(short, allowDelete: allowDelete) ?? problem
         Issue.record(
-          "seed \(seed) (allow-delete: \(allowDelete)): \(again)\nshrunk sequence:\n  \(short.map(\.description).joined(separator: "\n  "))")
+          "seed \(seed) (allow-delete: \(allowDelete)): \(again)\nshrunk sequence:\n  \(short.map(\.description).joined(separator: "\n  "))"
+        )
       }
     }
     #expect(failures == 0, "\(failures) of \(count) sequences broke a rule")
+  }
+}
+
+/// The core tells the kernel when its view of a file changes: each event is checked on the
+/// in-memory S3 with a recording hook.
+@Suite struct InvalidationTests {
+  @Test func commitsRefusalsRelistingsAndUnlinksInvalidateTheFile() throws {
+    let server = InMemoryS3()
+    let client = server.client(bucket: "fleet")
+    server.put("fleet", "A1B2C3D4/device.json", Array(#"{"id":"A1B2C3D4"}"#.utf8))
+    server.put("fleet", "A1B2C3D4/schema-01.09.json", SaveModelTests.schema)
+    server.put("fleet", SaveModelTests.key, SaveModelTests.variant(50))
+    var settings = MountSettings()
+    settings.allowDelete = true
+    settings.listTTL = .milliseconds(1)
+    settings.heartbeatTTL = .milliseconds(1)
+    let fs = FleetFileSystem(s3: client, settings: settings, logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() })
+    let events = Locked<[InvalidationHook.Event]>([])
+    fs.invalidations.install { event in events.withLock { $0.append(event) } }
+    let device = try fs.lookup(parent: FleetFileSystem.rootIno, name: SaveModelTests.device).ino
+    let config = try fs.lookup(parent: device, name: SaveModelTests.configName).ino
+    func taken() -> [InvalidationHook.Event] {
+      events.withLock { e in
+        defer { e = [] }; return e
+      }
+    }
+
+    // A commit.
+    var h = try fs.open(ino: config, flags: O_WRONLY | O_TRUNC).handle
+    _ = try fs.write(handle: h, offset: 0, data: SaveModelTests.variant(60))
+    try fs.flush(handle: h)
+    #expect(taken().contains(.inode(config)))
+    // A refusal that drops the local content.
+    _ = try fs.write(handle: h, offset: 0, data: Array(",".utf8))
+    #expect(throws: FSError.self) { try fs.flush(handle: h) }
+    #expect(taken().contains(.inode(config)))
+    fs.release(handle: h)
+    _ = taken()
+    // Another client's change, found by the next listing.
+    server.put("fleet", SaveModelTests.key, SaveModelTests.variant(70))
+    Thread.sleep(forTimeInterval: 0.01)
+    _ = try fs.listDirectory(ino: device)
+    #expect(taken() == [.inode(config)])
+    // A listing that finds nothing new says nothing.
+    Thread.sleep(forTimeInterval: 0.01)
+    _ = try fs.listDirectory(ino: device)
+    #expect(taken().isEmpty)
+    // An unlink.
+    try fs.unlink(parent: device, name: SaveModelTests.configName)
+    #expect(taken().contains(.inode(config)))
+    // A name created for a save that never happened goes with its last close.
+    h = try fs.create(parent: device, name: SaveModelTests.configName, flags: O_WRONLY | O_CREAT | O_EXCL).1.handle
+    fs.release(handle: h)
+    #expect(taken().contains(.entry(parent: device, name: SaveModelTests.configName)))
   }
 }

@@ -110,7 +110,8 @@ public final class InMemoryS3: HTTPTransport, @unchecked Sendable {
     case .concurrentWrite(let bytes)?: if let key { put(bucket, key, bytes) }
     default: break
     }
-    var response = handle(request.method, bucket: bucket, key: key, query: query, headers: headers, body: request.body, fault: fault)
+    var response = handle(
+      request.method, bucket: bucket, key: key, query: query, headers: headers, body: request.body, fault: fault)
     switch fault {
     case .lostReply?: throw TransportError(kind: .reset, message: "injected: reply lost")
     case .resetMidBody? where response.body.count > 1:
@@ -209,8 +210,12 @@ public final class InMemoryS3: HTTPTransport, @unchecked Sendable {
   private static func preconditionFailure(_ headers: [String: String], current: Object?, method: String) -> HTTPResponse? {
     if let match = headers["if-match"] {
       let wanted = match.trimmingCharacters(in: CharacterSet(charactersIn: "\" "))
-      guard let current else { return error(method == "PUT" ? 404 : 412, method == "PUT" ? "NoSuchKey" : "PreconditionFailed", "") }
-      if wanted != "*" && wanted != current.etag { return error(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold") }
+      guard let current else {
+        return error(method == "PUT" ? 404 : 412, method == "PUT" ? "NoSuchKey" : "PreconditionFailed", "")
+      }
+      if wanted != "*" && wanted != current.etag {
+        return error(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold")
+      }
     }
     if headers["if-none-match"] == "*", current != nil {
       return error(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold")
@@ -266,7 +271,8 @@ public final class InMemoryS3: HTTPTransport, @unchecked Sendable {
     let t = utc(epoch)
     let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
     let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-    return "\(days[Int(t.tm_wday)]), \(two(t.tm_mday)) \(months[Int(t.tm_mon)]) \(t.tm_year + 1900) \(two(t.tm_hour)):\(two(t.tm_min)):\(two(t.tm_sec)) GMT"
+    return
+      "\(days[Int(t.tm_wday)]), \(two(t.tm_mday)) \(months[Int(t.tm_mon)]) \(t.tm_year + 1900) \(two(t.tm_hour)):\(two(t.tm_min)):\(two(t.tm_sec)) GMT"
   }
 
   static func iso8601(_ epoch: Int64) -> String {

@@ -149,7 +149,8 @@ import Testing
       cases.append(bytes)
     }
     let input = cases.map { Data($0).base64EncodedString() }.joined(separator: "\n") + "\n"
-    let oracle = try Command.run(["python3", Fixtures.directory.appendingPathComponent("../Support/strict_json_oracle.py").path], input: input)
+    let oracle = try Command.run(
+      ["python3", Fixtures.directory.appendingPathComponent("../Support/strict_json_oracle.py").path], input: input)
     #expect(oracle.status == 0, "\(oracle.stderr)")
     let verdicts = oracle.stdout.split(separator: "\n").map { $0 == "1" }
     try #require(verdicts.count == cases.count)
