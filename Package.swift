@@ -76,7 +76,7 @@ let package = Package(
         .product(name: "Logging", package: "swift-log"),
       ]),
     .testTarget(name: "EdgeMountTests", dependencies: ["EdgeMount", "TestSupport"]),
-    .testTarget(name: "MountTests", dependencies: ["S3", "TestSupport", "DemoFleet"]),
+    .testTarget(name: "MountTests", dependencies: ["S3", "TestSupport", "DemoFleet", "CANedge", "Locking"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -30,8 +30,14 @@ public struct MountCommand: ParsableCommand {
   @Flag(help: "Refuse every change (EROFS).")
   var readOnly = false
 
-  @Flag(help: "Let rm delete log files on the server (every stored copy of the split).")
+  @Flag(
+    help:
+      "Let rm delete on the server: log files (every stored copy of the split) and device root files (config, firmware.bin, certs_server.p7b)."
+  )
   var allowDelete = false
+
+  @Flag(help: "Mount even if the mount point is not empty (its entries are hidden while mounted).")
+  var nonempty = false
 
   @Option(help: "Folder for the disk cache of log data, kept across mounts (default: memory only).")
   var cacheDir: String?

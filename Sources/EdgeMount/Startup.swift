@@ -18,7 +18,7 @@ struct Startup {
   func mount() throws -> FUSEMount {
     let location: BucketLocation
     do { location = try BucketLocation(command.bucket) } catch { throw Failure(description: error.description) }
-    let mountpoint = try checkMountpoint(command.mountpoint)
+    let mountpoint = try checkMountpoint(command.mountpoint, allowNonEmpty: command.nonempty)
 
     let (client, credentials) = try command.s3.client(bucket: location.bucket, logger: logger)
     let endpoint = client.endpoint
@@ -58,7 +58,7 @@ struct Startup {
     }
   }
 
-  func checkMountpoint(_ path: String) throws -> String {
+  func checkMountpoint(_ path: String, allowNonEmpty: Bool) throws -> String {
     let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
     var st = stat()
     if stat(absolute, &st) != 0 {
@@ -72,6 +72,13 @@ struct Startup {
     var parent = stat()
     if stat(absolute + "/..", &parent) == 0, parent.st_dev != st.st_dev || isMounted(absolute) {
       throw Failure(description: "mount point \(absolute) is busy: something is already mounted there")
+    }
+    // The mount would hide what is there: refuse, as mount(8) users expect, unless asked.
+    if !allowNonEmpty, let entries = try? FileManager.default.contentsOfDirectory(atPath: absolute), !entries.isEmpty {
+      throw Failure(
+        description:
+          "mount point \(absolute) is not empty (\(entries.count) entr\(entries.count == 1 ? "y" : "ies")): the mount would hide them; give --nonempty (-o nonempty) to mount over them anyway"
+      )
     }
     return absolute
   }

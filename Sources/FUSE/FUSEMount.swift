@@ -75,6 +75,7 @@ public final class FUSEMount: @unchecked Sendable {
     installInvalidations(SessionHandle(pointer: session))
     let result = em_session_loop_mt(session, config)
     fs.invalidations.install(nil)
+    fs.finishPendingDeletes()
     invalidationQueue.sync {}
     lifecycle.withLock {
       unmountOnce(session)

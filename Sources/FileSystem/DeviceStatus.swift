@@ -12,7 +12,9 @@ public struct DeviceStatus: Sendable, Equatable {
   public var lastHeartbeat: Int64?
   /// The server config's CRC-32 equals device.json's `cfg_crc32`; nil when either is missing.
   public var configSynced: Bool?
+  /// firmware.bin is on the server and its version is not the one device.json says it runs.
   public var pendingFirmware: Bool
+  /// certs_server.p7b is on the server and device.json does not list all of its certificates as loaded.
   public var pendingCertificates: Bool
   public var sessions: Int
   public var bytes: UInt64
@@ -34,9 +36,10 @@ public struct DeviceStatus: Sendable, Equatable {
 
   public var csvRow: String {
     let heartbeat = lastHeartbeat.map(ISOTime.string) ?? ""
-    let synced = configSynced.map { $0 ? "yes" : "no" } ?? "unknown"
+    // The same spelling as the extended attributes: true, false, unknown.
+    let synced = configSynced.map { $0 ? "true" : "false" } ?? "unknown"
     return [
-      id, model, firmwareVersion, heartbeat, synced, pendingFirmware ? "yes" : "no", pendingCertificates ? "yes" : "no",
+      id, model, firmwareVersion, heartbeat, synced, String(pendingFirmware), String(pendingCertificates),
       String(sessions), String(bytes),
     ].map(CSV.field).joined(separator: ",")
   }

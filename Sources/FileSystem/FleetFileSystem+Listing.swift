@@ -143,6 +143,8 @@ extension FleetFileSystem {
             $0.onServer = true
           }
           if changed { changedOnServer.append(ino) }
+          // Unlinked, its DELETE still waiting: the name stays gone.
+          if s.pendingDeletes[ino] != nil { s.table[ino]?.present = false }
           keep.insert(ino)
         }
       case .session:

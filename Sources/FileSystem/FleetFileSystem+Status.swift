@@ -41,6 +41,8 @@ extension FleetFileSystem {
       requests_delete: \(c.delete)
       requests_retried: \(c.retries)
       requests_failed: \(c.failures)
+      requests_not_found: \(c.notFound)
+      requests_precondition_failed: \(c.preconditionFailed)
       bytes_downloaded: \(c.bytesDownloaded)
       bytes_uploaded: \(c.bytesUploaded)
 

@@ -100,7 +100,9 @@ extension FleetFileSystem {
     case .refused(let why): throw .accessDenied(why)
     case .serverFile(let kind):
       let ino = state.withLock { s in
-        s.table.upsert(parent: parent, name: name, kind: .object(.deviceFile(kind)), key: folder.key + name) { n in
+        // A save of a name whose DELETE is waiting replaces the object instead (mv, install).
+        if let existing { s.pendingDeletes[existing.ino] = nil }
+        return s.table.upsert(parent: parent, name: name, kind: .object(.deviceFile(kind)), key: folder.key + name) { n in
           // Visible while open; `onServer` (kept from an earlier listing or rename) decides the base.
           n.present = true
           n.mtime = Int64(Date.now.timeIntervalSince1970)
@@ -111,6 +113,12 @@ extension FleetFileSystem {
       let opened = register(OpenFile(ino: ino, source: .save(view)), directIO: true, keepCache: false)
       return (attributes(of: try node(ino)), opened)
     case .scratch:
+      if let why = DeviceFileKind.misnamedReason(name) {
+        let line = "\(folder.name)/\(name): refused: \(why)"
+        errors.append(line)
+        logger.warning("\(line)")
+        throw .invalid(why)
+      }
       let (ino, staged) = state.withLock { s in
         let ino = s.table.upsert(parent: parent, name: name, kind: .object(.scratch), key: "") { n in
           n.present = true
@@ -255,19 +263,46 @@ extension FleetFileSystem {
         logger.warning("\(line)")
         throw .notPermitted("deleting \(name) on the server needs --allow-delete")
       }
-      do {
-        try s3.deleteObject(key: child.key)
-      } catch {
-        errors.append("DELETE \(child.key): \(error)")
-        throw FSError(error)
-      }
-      logger.info("deleted \(child.key) on the server")
+      // The name goes now; the DELETE follows after a moment unless a save of the same name
+      // (mv or install from another filesystem) takes its place first.
       state.withLock { s in
         s.table[child.ino]?.present = false
-        s.table[child.ino]?.onServer = false
+        s.pendingDeletes[child.ino] = .now + Self.deleteGrace
       }
       invalidations.fire(.inode(child.ino))
+      invalidations.fire(.entry(parent: parent, name: name))
+      let ino = child.ino
+      DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(Self.deleteGrace.components.seconds * 1000))) {
+        [weak self] in self?.finishPendingDelete(ino)
+      }
     }
+  }
+
+  /// How long the DELETE of an unlinked server file waits for a save of the same name.
+  public static let deleteGrace: Duration = .seconds(1)
+
+  /// Sends a waiting DELETE, unless a save of the name took its place.
+  func finishPendingDelete(_ ino: UInt64) {
+    let node = state.withLock { s -> Node? in
+      guard s.pendingDeletes.removeValue(forKey: ino) != nil, let n = s.table[ino], !n.present else { return nil }
+      return n
+    }
+    guard let node else { return }
+    do {
+      try s3.deleteObject(key: node.key)
+      logger.info("deleted \(node.key) on the server")
+      state.withLock { $0.table[ino]?.onServer = false }
+    } catch {
+      let line = "DELETE \(node.key): \(error) (the file is still on the server)"
+      errors.append(line)
+      logger.error("\(line)")
+      state.withLock { $0.table[ino]?.present = true }
+    }
+  }
+
+  /// Sends every waiting DELETE now (at unmount).
+  public func finishPendingDeletes() {
+    for ino in state.withLock({ Array($0.pendingDeletes.keys) }) { finishPendingDelete(ino) }
   }
 
   /// `rm` of a log file with `--allow-delete`: every stored copy of the split goes (the one
@@ -340,6 +375,7 @@ extension FleetFileSystem {
       uploaded.name = newName
       uploaded.kind = .object(.deviceFile(kind))
       uploaded.key = folder.key + newName
+      if let target { state.withLock { _ = $0.pendingDeletes.removeValue(forKey: target.ino) } }
       let etag = try commit(uploaded, bytes: sourceBytes, base: base)
       state.withLock { s in
         s.table.move(source.ino, to: newName, kind: uploaded.kind, key: uploaded.key)
@@ -354,6 +390,12 @@ extension FleetFileSystem {
       invalidations.fire(.inode(source.ino))
       if let target { invalidations.fire(.inode(target.ino)) }
     case .scratch:
+      if let why = DeviceFileKind.misnamedReason(newName) {
+        let line = "\(folder.name)/\(newName): refused: \(why)"
+        errors.append(line)
+        logger.warning("\(line)")
+        throw .invalid(why)
+      }
       state.withLock { s in
         s.table.move(source.ino, to: newName, kind: .object(.scratch), key: "")
         s.scratch[source.ino] = StagedFile(bytes: sourceBytes)

@@ -7,7 +7,8 @@ extension FleetFileSystem {
   /// `net`, `timestamp`, `put_index`). Device folders: `user.canedge.config_synced`,
   /// `user.canedge.last_heartbeat`, `user.canedge.fw_ver`, `user.canedge.model`, and with a
   /// certificate bundle on the server `user.canedge.certs` (SHA-1, expiry, subject per line) and
-  /// `user.canedge.certs_loaded` (device.json's `certs_server_sha1` lists them all).
+  /// `user.canedge.certs_loaded` (device.json's `certs_server_sha1` lists them all). Scratch
+  /// files (never uploaded): `user.edgemount.local` = `true`.
   public func extendedAttributes(ino: UInt64) throws(FSError) -> [(String, String)] {
     let node = try node(ino)
     switch node.kind {
@@ -23,6 +24,9 @@ extension FleetFileSystem {
         }
       }
       return out
+    case .object(.scratch):
+      guard node.present else { return [] }
+      return [("user.edgemount.local", "true")]
     case .device(let id):
       let status = try deviceStatus(id: id, deviceKey: node.key, countData: false)
       var out: [(String, String)] = [
@@ -51,7 +55,9 @@ extension FleetFileSystem {
   public func extendedAttribute(ino: UInt64, name: String) throws(FSError) -> String? {
     guard name.hasPrefix("user.") else { throw .notSupported }
     // Only our own namespaces reach the node: no HEAD for other user.* probes.
-    guard name.hasPrefix("user.s3.") || name.hasPrefix("user.canedge.") else { return nil }
+    guard name.hasPrefix("user.s3.") || name.hasPrefix("user.canedge.") || name.hasPrefix("user.edgemount.") else {
+      return nil
+    }
     return try extendedAttributes(ino: ino).first { $0.0 == name }?.1
   }
 

@@ -52,6 +52,10 @@ public final class FleetFileSystem: Sendable {
     var folds: [UInt64: FoldedSession] = [:]
     /// Scratch files' content by inode.
     var scratch: [UInt64: StagedFile] = [:]
+    /// Server files unlinked with `--allow-delete` whose DELETE waits a moment, by inode: `mv`
+    /// and `install` from another filesystem unlink the target and create it again at once,
+    /// and that save then replaces the object instead (there is never a moment without it).
+    var pendingDeletes: [UInt64: ContinuousClock.Instant] = [:]
     /// The save that wrote last, by inode: its size is what `stat` shows while it is open.
     var latestSave: [UInt64: SaveView] = [:]
     /// Open handles per inode, so a staged save is dropped when its last handle closes.
@@ -128,12 +132,14 @@ public final class FleetFileSystem: Sendable {
     let children = try state.withLock { (s: inout State) throws(FSError) -> [Node] in
       guard let node = s.table[ino] else { throw .notFound }
       guard node.kind.isDirectory else { throw .notDirectory }
-      // .raw/ is reachable by name but not listed, so find, du and rsync of the whole mount
-      // do not walk every object twice.
+      // .raw/ and .edgemount/ are reachable by name but not listed, so find, du and rsync of
+      // the whole mount walk every object once and copy only the fleet.
       // A walk reads the fleet folder and then goes into its devices: the first device listed
       // soon after counts as a step of the walk, and lists the next devices ahead.
       if ino == Self.rootIno { s.lastDeviceListing = (ino, .now) }
-      return s.table.presentChildren(of: ino).filter { !(ino == Self.rootIno && $0.kind == .rawDirectory) }
+      return s.table.presentChildren(of: ino).filter {
+        !(ino == Self.rootIno && ($0.kind == .rawDirectory || $0.kind == .statusDirectory))
+      }
     }
     return children.map { DirectoryEntry(name: $0.name, attributes: attributes(of: $0)) }
   }
@@ -164,7 +170,8 @@ public final class FleetFileSystem: Sendable {
       mtime = Int64(startedAt.timeIntervalSince1970)
       size = 0
     case .object(.scratch):
-      mode = 0o644
+      // 0600: visibly not a server file (those are 0644 or 0444); never uploaded.
+      mode = 0o600
       timeout = 1
     case .object(.log), .object(.other):
       mode = 0o444

@@ -8,7 +8,12 @@ public struct RequestCounts: Sendable, Equatable {
   public var put = 0
   public var delete = 0
   public var retries = 0
+  /// Requests that failed for real: server errors, network failures, refusals of access.
   public var failures = 0
+  /// Expected answers, not failures: 404 (no such object: a device without device.json)...
+  public var notFound = 0
+  /// ... and 412 (a conditional request whose condition no longer holds: a lost-update check).
+  public var preconditionFailed = 0
   public var bytesDownloaded: UInt64 = 0
   public var bytesUploaded: UInt64 = 0
 

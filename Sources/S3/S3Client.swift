@@ -251,10 +251,11 @@ public final class S3Client: Sendable {
           Thread.sleep(forTimeInterval: Double(wait.milliseconds) / 1000)
           continue
         }
-        counters.record { $0.failures += 1 }
         if case .service(let e) = error, e.status == 404 || e.status == 412 {
+          counters.record { if e.status == 404 { $0.notFound += 1 } else { $0.preconditionFailed += 1 } }
           logger.debug("\(method) \(key ?? "/"): \(error)")
         } else {
+          counters.record { $0.failures += 1 }
           logger.warning("\(method) \(key ?? "/") failed: \(error)")
         }
         throw error

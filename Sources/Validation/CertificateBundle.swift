@@ -9,6 +9,8 @@ public struct CertificateBundle: Sendable, Equatable {
     public var subject: String
     /// Seconds since 1970 (UTC).
     public var notAfter: Int64
+    /// Seconds since 1970 (UTC): the certificate is not valid before this.
+    public var notBefore: Int64 = 0
     /// SHA-1 fingerprint, lower-case hex (as device.json's `certs_server_sha1`).
     public var sha1: String
   }
@@ -22,6 +24,7 @@ public struct CertificateBundle: Sendable, Equatable {
     case noCertificates
     case tooMany(Int)
     case expired(subject: String, notAfter: Int64)
+    case notYetValid(subject: String, notBefore: Int64, notAfter: Int64)
 
     public var description: String {
       switch self {
@@ -31,6 +34,9 @@ public struct CertificateBundle: Sendable, Equatable {
       case .noCertificates: return "the PKCS#7 bundle holds no certificates"
       case .tooMany(let n): return "\(n) certificates; a device takes at most \(CertificateBundle.maxCertificates)"
       case .expired(let subject, let notAfter): return "certificate \(subject) expired on \(Self.date(notAfter))"
+      case .notYetValid(let subject, let notBefore, let notAfter):
+        return
+          "certificate \(subject) is not valid yet: valid from \(Self.date(notBefore)) until \(Self.date(notAfter)); a device would refuse the server until then"
       }
     }
 
@@ -40,8 +46,9 @@ public struct CertificateBundle: Sendable, Equatable {
     }
   }
 
-  /// Parses a bundle. `now` decides expiry.
-  public init(_ bytes: [UInt8], now: Date = Date()) throws(Problem) {
+  /// Parses a bundle. `now` decides expiry and "not yet valid"; without `checkingDates` the
+  /// certificates are only listed (what is on the server, whatever its dates).
+  public init(_ bytes: [UInt8], now: Date = Date(), checkingDates: Bool = true) throws(Problem) {
     if bytes.isEmpty {
       certificates = []
       return
@@ -58,7 +65,14 @@ public struct CertificateBundle: Sendable, Equatable {
       list.append(Self.describe(cert))
     }
     let nowEpoch = Int64(now.timeIntervalSince1970)
+    if !checkingDates {
+      certificates = list
+      return
+    }
     if let old = list.first(where: { $0.notAfter < nowEpoch }) { throw .expired(subject: old.subject, notAfter: old.notAfter) }
+    if let early = list.first(where: { $0.notBefore > nowEpoch }) {
+      throw .notYetValid(subject: early.subject, notBefore: early.notBefore, notAfter: early.notAfter)
+    }
     certificates = list
   }
 
@@ -86,11 +100,16 @@ public struct CertificateBundle: Sendable, Equatable {
     if let t = X509_get0_notAfter(cert), ASN1_TIME_to_tm(t, &parts) == 1 {
       notAfter = Int64(timegm(&parts))
     }
+    var notBefore: Int64 = 0
+    parts = tm()
+    if let t = X509_get0_notBefore(cert), ASN1_TIME_to_tm(t, &parts) == 1 {
+      notBefore = Int64(timegm(&parts))
+    }
     var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
     var length: UInt32 = 0
     X509_digest(cert, EVP_sha1(), &digest, &length)
     let sha1 = digest.prefix(Int(length)).map { String(format: "%02x", $0) }.joined()
     let subject = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    return Certificate(subject: subject, notAfter: notAfter, sha1: sha1)
+    return Certificate(subject: subject, notAfter: notAfter, notBefore: notBefore, sha1: sha1)
   }
 }

@@ -437,6 +437,7 @@ import Validation
           _ = try? fs.lookup(parent: deviceIno, name: configName)  // the kernel looks a name up first
           try fs.unlink(parent: deviceIno, name: configName)
           if !allowDelete { return "\(context): deleted without --allow-delete" }
+          fs.finishPendingDeletes()  // the DELETE's grace has passed
           // (Unless another client created it after the mount's last listing: the mount only
           // drops the name it created itself.)
           if serverBytes() != nil, foreignWrites == 0 { return "\(context): unlink returned 0 and the object is still there" }
@@ -593,6 +594,8 @@ import Validation
     // An unlink.
     try fs.unlink(parent: device, name: SaveModelTests.configName)
     #expect(taken().contains(.inode(config)))
+    fs.finishPendingDeletes()
+    #expect(server.object("fleet", SaveModelTests.key) == nil)
     // A name created for a save that never happened goes with its last close.
     h = try fs.create(parent: device, name: SaveModelTests.configName, flags: O_WRONLY | O_CREAT | O_EXCL).1.handle
     fs.release(handle: h)

@@ -36,7 +36,7 @@ import Testing
     #expect(heartbeat.contains(crc))
     let csv = try String(contentsOfFile: mount.file(".edgemount/devices.csv"), encoding: .utf8)
     #expect(csv.contains("\(device),CANedge2,01.09.01,"), "\(csv)")
-    #expect(csv.split(separator: "\n").first { $0.hasPrefix(device) }?.contains(",yes,no,no,") == true, "\(csv)")
+    #expect(csv.split(separator: "\n").first { $0.hasPrefix(device) }?.contains(",true,false,false,") == true, "\(csv)")
     #expect(sim.output.contains("applied new config, CRC-32 \(crc)"))
   }
 

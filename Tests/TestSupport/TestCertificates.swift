@@ -27,7 +27,16 @@ public struct TestCertificates {
 
   /// A certificate that expired in 2021, made with Python's cryptography package.
   public func expiredCertificate() throws -> String {
-    let pem = directory.appendingPathComponent("expired.pem").path
+    try certificate(name: "old.example.com", file: "expired.pem", from: "2020, 1, 1", until: "2021, 1, 1")
+  }
+
+  /// A certificate that only becomes valid in 2030.
+  public func futureCertificate() throws -> String {
+    try certificate(name: "future.example.com", file: "future.pem", from: "2030, 1, 1", until: "2031, 1, 1")
+  }
+
+  private func certificate(name: String, file: String, from: String, until: String) throws -> String {
+    let pem = directory.appendingPathComponent(file).path
     let script = """
       import datetime, sys
       from cryptography import x509
@@ -35,9 +44,9 @@ public struct TestCertificates {
       from cryptography.hazmat.primitives.asymmetric import ec
       from cryptography.x509.oid import NameOID
       key = ec.generate_private_key(ec.SECP256R1())
-      name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "old.example.com")])
+      name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "\(name)")])
       cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-          .serial_number(1).not_valid_before(datetime.datetime(2020, 1, 1)).not_valid_after(datetime.datetime(2021, 1, 1))
+          .serial_number(1).not_valid_before(datetime.datetime(\(from))).not_valid_after(datetime.datetime(\(until)))
           .sign(key, hashes.SHA256()))
       open(sys.argv[1], "wb").write(cert.public_bytes(serialization.Encoding.PEM))
       """
