@@ -8,8 +8,10 @@ extension DeviceFileKind {
   public static func misnamedReason(_ name: String) -> String? {
     guard !name.hasPrefix("."), DeviceFileKind(name: name) == .other else { return nil }
     let lower = name.lowercased()
+    if stagedFirmwareVersion(name) != nil { return nil }
     if lower.hasSuffix(".bin") {
-      return "a device reads firmware only from firmware.bin: copy the image as firmware.bin"
+      return
+        "a device reads firmware only from firmware.bin: copy the image as firmware.bin (or as firmware-MM.mm.pp.bin to stage it locally for checking a config of that version)"
     }
     for ext in [".p7b", ".p7c", ".pem", ".crt", ".cer", ".der"] where lower.hasSuffix(ext) {
       return
@@ -22,5 +24,15 @@ extension DeviceFileKind {
       return "\(name) is a name of the files the device writes"
     }
     return nil
+  }
+
+  /// The version `MM.mm` of a firmware image staged locally as `firmware-MM.mm.pp.bin`: never
+  /// uploaded; a config save for that version is checked against the schema inside it (a
+  /// downgrade, or an upgrade, before `firmware.bin` is copied).
+  public static func stagedFirmwareVersion(_ name: String) -> ConfigVersion? {
+    guard name.hasPrefix("firmware-"), name.hasSuffix(".bin") else { return nil }
+    let parts = name.dropFirst("firmware-".count).dropLast(".bin".count).split(separator: ".", omittingEmptySubsequences: false)
+    guard parts.count == 3, parts[2].utf8.count == 2, parts[2].utf8.allSatisfy(\.isDecimalDigit) else { return nil }
+    return ConfigVersion(parts[0] + "." + parts[1])
   }
 }

@@ -172,6 +172,12 @@ extension FleetFileSystem {
       }
     }
     var schema: JSONValue?
+    if !hasSchema, let staged = stagedFirmwareSchema(in: device, version: version) {
+      // A firmware image staged beside the config (firmware-MM.mm.pp.bin): its own schema is
+      // the one the device will have for this version.
+      known.insert(version)
+      schema = staged
+    }
     if hasSchema {
       do {
         schema = try JSONDocument.parse(try s3.getObject(key: device.key + "schema-\(version).json"))
@@ -182,5 +188,24 @@ extension FleetFileSystem {
       }
     }
     return ConfigValidator.Device(knownVersions: known, schema: schema, facts: facts)
+  }
+
+  /// The rule schema inside a firmware image staged locally in the device folder as
+  /// `firmware-MM.mm.pp.bin` for `version`, if there is one.
+  private func stagedFirmwareSchema(in device: Node, version: ConfigVersion) -> JSONValue? {
+    let staged = state.withLock { s -> [StagedFile] in
+      s.table.presentChildren(of: device.ino).compactMap { child in
+        guard child.kind == .object(.scratch), DeviceFileKind.stagedFirmwareVersion(child.name) == version else { return nil }
+        return s.scratch[child.ino]
+      }
+    }
+    for file in staged {
+      let bytes = file.bytes
+      guard let image = try? FirmwareImage(bytes), image.configVersion == version, let range = image.schemaRange,
+        let schema = try? JSONDocument.parse(Array(bytes[range]))
+      else { continue }
+      return schema
+    }
+    return nil
   }
 }

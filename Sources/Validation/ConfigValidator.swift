@@ -30,7 +30,8 @@ public struct ConfigValidator: Sendable {
       case .syntax(let e): return e.description
       case .unknownVersion(let v, let known):
         let list = known.isEmpty ? "none" : known.map(\.description).joined(separator: ", ")
-        return "version \(v) is not one this device knows (known: \(list))"
+        return
+          "version \(v) is not one this device knows (known: \(list)); to change to firmware \(v), first copy that firmware image into the device folder as firmware-\(v).pp.bin (pp: its patch number): the config is then checked against the schema inside it"
       case .violations(let list):
         let shown = list.prefix(5).map(\.description).joined(separator: "; ")
         return list.count > 5 ? "\(shown); and \(list.count - 5) more" : shown

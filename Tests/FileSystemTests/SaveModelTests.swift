@@ -440,7 +440,11 @@ import Validation
           fs.finishPendingDeletes()  // the DELETE's grace has passed
           // (Unless another client created it after the mount's last listing: the mount only
           // drops the name it created itself.)
-          if serverBytes() != nil, foreignWrites == 0 { return "\(context): unlink returned 0 and the object is still there" }
+          // A DELETE that fails after its grace (S3 down) is reported in the errors file.
+          let deleteFailed = outage && fs.errors.text.contains("DELETE \(key)")
+          if serverBytes() != nil, foreignWrites == 0, !deleteFailed {
+            return "\(context): unlink returned 0 and the object is still there"
+          }
           servedStale = false
           serverChangedBehind()
         } catch {

@@ -132,6 +132,40 @@ import Testing
     #expect(try s3.getObject(key: "A1B2C3D4/certs_server.p7b") == [])
   }
 
+  /// Back to an older firmware, config first: the image staged locally as
+  /// firmware-MM.mm.pp.bin lends its schema to the older config, then firmware.bin goes up.
+  @Test func aDowngradeStagesTheImageChecksTheOlderConfigAgainstItThenUpdates() throws {
+    let s3 = try TestS3.freshBucket("downgrade")
+    try device(s3, "A1B2C3D4")
+    let mount = try MountedBucket(bucket: s3.bucket)
+    defer { mount.unmount() }
+    func errors() -> String { (try? String(contentsOfFile: mount.file(".edgemount/errors"), encoding: .utf8)) ?? "" }
+    let older = FirmwareImage.build(
+      model: .canedge2, major: 1, minor: 8, patch: 0, schema: try Fixtures.bytes("schemas/CANedge2/schema-01.08.json"))
+    let config0108 = Fixtures.url("configs/ce2-01.08-default.json").path
+    // Without the image the device has no schema for 01.08: refused, with the way to do it.
+    var r = try Command.run(["cp", config0108, mount.file("A1B2C3D4/config-01.08.json")])
+    #expect(r.status != 0)
+    #expect(errors().contains("firmware-01.08.pp.bin"), "\(errors())")
+    #expect(try Command.run(["cp", try write(older, named: "firmware.bin"), mount.file("A1B2C3D4/firmware.bin")]).status != 0)
+    #expect(errors().contains("upload config-01.08.json first"))
+    // Staged: never uploaded, and the older config is checked against its schema.
+    let staged = mount.file("A1B2C3D4/firmware-01.08.00.bin")
+    r = try Command.run(["cp", try write(older, named: "fw-old"), staged])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(throws: S3Error.self) { try s3.headObject(key: "A1B2C3D4/firmware-01.08.00.bin") }
+    let bad = try Fixtures.bytes("configs/ce2-01.08-default.json").replacing("\"split_size\": 50", "\"split_size\": 9999")
+    r = try Command.run(["cp", try write(bad, named: "bad.json"), mount.file("A1B2C3D4/config-01.08.json")])
+    #expect(r.status != 0, "an invalid 01.08 config was accepted")
+    r = try Command.run(["cp", config0108, mount.file("A1B2C3D4/config-01.08.json")])
+    #expect(r.status == 0, "\(r.stderr) \(errors())")
+    #expect(try s3.getObject(key: "A1B2C3D4/config-01.08.json") == (try Fixtures.bytes("configs/ce2-01.08-default.json")))
+    // Then the firmware itself: its config is on the server and valid against its schema.
+    r = try Command.run(["cp", try write(older, named: "firmware.bin"), mount.file("A1B2C3D4/firmware.bin")])
+    #expect(r.status == 0, "\(r.stderr) \(errors())")
+    #expect(try s3.getObject(key: "A1B2C3D4/firmware.bin") == older)
+  }
+
   @Test func theSimulatedDeviceInstallsFirmwareAndLoadsCertificates() throws {
     let s3 = try TestS3.freshBucket("simfota")
     let id = "5E1A7E02"
