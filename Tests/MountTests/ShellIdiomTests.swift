@@ -221,6 +221,24 @@ import Testing
     #expect(x.stdout == "true", "\(x.stderr)")
   }
 
+  @Test func vimSavesWithOnePutAndARefusedSaveMakesNoneAndLeavesNoBackup() throws {
+    let mount = try MountedBucket(bucket: s3.bucket)
+    defer { mount.unmount() }
+    let config = mount.file(Self.configKey)
+    func vim(_ command: String) throws -> Int32 {
+      try Command.run(["vim", "-u", "NONE", "-N", "-es", "-c", command, "-c", "wq", config]).status
+    }
+    var before = try puts(mount)
+    #expect(try vim("%s/\"split_size\": 50/\"split_size\": 51/") == 0)
+    #expect(try puts(mount) - before == 1)
+    before = try puts(mount)
+    // Refused: vim reports it and writes its backup back, which is the server's content: no PUT.
+    #expect(try vim("%s/\"split_size\": 51/\"split_size\": 9999/") != 0)
+    #expect(try puts(mount) == before, "a refused vim save made a PUT")
+    let names = try FileManager.default.contentsOfDirectory(atPath: mount.file(Self.device)).sorted()
+    #expect(names == ["config-01.09.json", "device.json", "schema-01.09.json"], "\(names)")
+  }
+
   @Test func concurrentSaversGetEBUSYWithAReason() throws {
     let mount = try MountedBucket(bucket: s3.bucket)
     defer { mount.unmount() }
