@@ -59,9 +59,9 @@ final class BlockFetcher: Sendable {
   }
 
   /// Exactly `range` of an object, in one GET pinned to the ETag, not kept as blocks.
-  func bytes(key: String, etag: String, range: Range<UInt64>) throws(FSError) -> [UInt8] {
+  func bytes(key: String, etag: String, range: Range<UInt64>, objectSize: UInt64) throws(FSError) -> [UInt8] {
     do {
-      return try s3.getObject(key: key, range: range, ifMatch: etag.isEmpty ? nil : etag)
+      return try s3.getObject(key: key, range: range, ifMatch: etag.isEmpty ? nil : etag, objectSize: objectSize)
     } catch {
       throw FSError(error)
     }
@@ -150,7 +150,7 @@ final class BlockFetcher: Sendable {
       // Received straight into one array per block (the range starts on a block boundary).
       let blocks = try s3.getObject(
         key: first.0.key, range: whole, ifMatch: first.0.etag.isEmpty ? nil : first.0.etag, segmentSize: BlockID.size,
-        receiver: delivery)
+        receiver: delivery, objectSize: objectSize)
       guard blocks.map(\.count) == lengths else {
         throw S3Error.invalidResponse("short read: \(blocks.reduce(0) { $0 + $1.count }) of \(whole.count) bytes")
       }

@@ -80,7 +80,7 @@ final class OpenFile: Sendable {
       {
         // A jump to where nothing is cached: exactly the bytes asked for, in one GET, instead of
         // whole 1 MiB blocks for a 16 KiB read (an MF4 reader following its links).
-        let bytes = try fetcher.bytes(key: key, etag: etag, range: offset..<end)
+        let bytes = try fetcher.bytes(key: key, etag: etag, range: offset..<end, objectSize: size)
         guard bytes.count == Int(end - offset) else {
           throw .s3(.invalidResponse("read of \(key) at \(offset): \(bytes.count) of \(end - offset) bytes"))
         }

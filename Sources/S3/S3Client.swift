@@ -105,18 +105,74 @@ public final class S3Client: Sendable {
   }
 
   /// The bytes of `range` (or the whole object). With `ifMatch`, fails with 412 if the object
-  /// changed; the body length is checked against the range asked for.
-  public func getObject(key: String, range: Range<UInt64>? = nil, ifMatch: String? = nil) throws(S3Error) -> [UInt8] {
-    let segments = try getObject(key: key, range: range, ifMatch: ifMatch, segmentSize: nil)
+  /// changed; the body is taken as the range only when it proves to be it (see below).
+  /// `objectSize`, when the caller knows it (listing, HEAD), lets a server that ignores Range
+  /// and answers 200 with the whole object be served from a slice.
+  public func getObject(key: String, range: Range<UInt64>? = nil, ifMatch: String? = nil, objectSize: UInt64? = nil)
+    throws(S3Error) -> [UInt8]
+  {
+    let segments = try getObject(key: key, range: range, ifMatch: ifMatch, segmentSize: nil, objectSize: objectSize)
     return segments.count == 1 ? segments[0] : segments.flatMap { $0 }
+  }
+
+  /// How a body answers a ranged GET. Servers differ: AWS answers 206; `rclone serve s3` (and
+  /// others with an old HTTP library) answer 200 with the partial body and a Content-Range; a
+  /// server that ignores Range answers 200 with the whole object. A body is taken only when it
+  /// proves to be the bytes asked for, so no read ever gets a byte from another offset.
+  enum RangedBody: Equatable {
+    /// The body is exactly the range (206, or 200 with a matching Content-Range).
+    case range
+    /// The body is the whole object: the range is a slice of it.
+    case wholeObject
+  }
+
+  /// Decides what a response to a GET of `range` holds, or why it cannot be trusted.
+  static func rangedBody(
+    status: Int, contentRange: String?, contentLength: UInt64?, received: Int, range: Range<UInt64>, objectSize: UInt64?
+  ) -> Result<RangedBody, S3Error> {
+    let what = "bytes \(range.lowerBound)-\(range.upperBound - 1)"
+    if let length = contentLength, length != UInt64(received) {
+      return .failure(.invalidResponse("GET \(what): body is \(received) bytes, Content-Length says \(length)"))
+    }
+    if let contentRange {
+      guard let (start, end, total) = parseContentRangeWithTotal(contentRange), start == range.lowerBound else {
+        return .failure(.invalidResponse("GET \(what): Content-Range \(contentRange) does not match the request"))
+      }
+      if let total, let objectSize, total != objectSize {
+        return .failure(.invalidResponse("GET \(what): Content-Range says the object is \(total) bytes, not \(objectSize)"))
+      }
+      let expected = min(range.upperBound, end + 1) - range.lowerBound
+      guard end < range.upperBound, UInt64(received) == expected else {
+        return .failure(.invalidResponse("GET \(what): got \(received) bytes under Content-Range \(contentRange)"))
+      }
+      return .success(.range)
+    }
+    guard status == 200 else {
+      return .failure(.invalidResponse("GET \(what): HTTP \(status) without a Content-Range"))
+    }
+    // A 200 without Content-Range is the whole object only if its length says so.
+    if let objectSize {
+      guard UInt64(received) == objectSize else {
+        return .failure(
+          .invalidResponse(
+            "GET \(what): HTTP 200 with \(received) bytes, neither the range nor the whole \(objectSize)-byte object"))
+      }
+      return .success(.wholeObject)
+    }
+    // Size unknown: from offset 0 the body's first bytes are the range either way.
+    guard range.lowerBound == 0 else {
+      return .failure(.invalidResponse("GET \(what): HTTP 200 without Content-Range; cannot tell which bytes it holds"))
+    }
+    return .success(.wholeObject)
   }
 
   /// The bytes of `range` in arrays of `segmentSize` bytes (the last may be shorter), received
   /// straight into them: the block cache's way to fetch several blocks in one GET. With a
   /// `receiver`, each full segment is also handed over as soon as it has arrived, once the
-  /// answer is known to be the range asked for (206 with a Content-Range that starts there).
+  /// answer is known to be the range asked for (a Content-Range that starts there).
   public func getObject(
-    key: String, range: Range<UInt64>?, ifMatch: String?, segmentSize: Int?, receiver: (any SegmentReceiver)? = nil
+    key: String, range: Range<UInt64>?, ifMatch: String?, segmentSize: Int?, receiver: (any SegmentReceiver)? = nil,
+    objectSize: UInt64? = nil
   ) throws(S3Error) -> [[UInt8]] {
     var headers: [(String, String)] = []
     if let range {
@@ -125,6 +181,7 @@ public final class S3Client: Sendable {
     }
     if let ifMatch { headers.append(("If-Match", "\"\(ifMatch)\"")) }
     let early = receiver.map { RangeCheckedReceiver(start: range?.lowerBound ?? 0, ranged: range != nil, inner: $0) }
+    var shape = RangedBody.range
     let response = try send(
       method: "GET", key: key, headers: headers, segmentSize: segmentSize, receiver: early, kind: \.get
     ) {
@@ -136,19 +193,16 @@ public final class S3Client: Sendable {
         }
         return
       }
-      // A server that ignores Range answers 200 with the whole object: take the slice.
-      if response.status == 200 { return }
-      guard let contentRange = response.header("content-range"),
-        let (start, end) = Self.parseContentRange(contentRange), start == range.lowerBound
-      else {
-        throw .invalidResponse("GET \(key): missing or wrong Content-Range")
-      }
-      let expected = min(range.upperBound, end + 1) - range.lowerBound
-      guard received == expected else {
-        throw .invalidResponse("GET \(key): got \(received) bytes for a range of \(expected)")
+      switch Self.rangedBody(
+        status: response.status, contentRange: response.header("content-range"),
+        contentLength: response.header("content-length").flatMap(UInt64.init), received: received, range: range,
+        objectSize: objectSize)
+      {
+      case .success(let s): shape = s
+      case .failure(let error): throw error
       }
     }
-    if let range, response.status == 200 {
+    if let range, shape == .wholeObject {
       let whole = response.segments.isEmpty ? response.body : response.segments.flatMap { $0 }
       let lower = Int(min(range.lowerBound, UInt64(whole.count)))
       let upper = Int(min(range.upperBound, UInt64(whole.count)))
@@ -299,12 +353,19 @@ public final class S3Client: Sendable {
   }
 
   static func parseContentRange(_ value: String) -> (UInt64, UInt64)? {
-    // "bytes 0-9/443"
+    parseContentRangeWithTotal(value).map { ($0.0, $0.1) }
+  }
+
+  /// `bytes 0-9/443` → (0, 9, 443); the total is nil for `*`.
+  static func parseContentRangeWithTotal(_ value: String) -> (UInt64, UInt64, UInt64?)? {
     guard value.hasPrefix("bytes ") else { return nil }
-    let spec = value.dropFirst(6).split(separator: "/").first ?? ""
-    let bounds = spec.split(separator: "-")
+    let parts = value.dropFirst(6).split(separator: "/", omittingEmptySubsequences: false)
+    guard parts.count == 2 else { return nil }
+    let bounds = parts[0].split(separator: "-", omittingEmptySubsequences: false)
     guard bounds.count == 2, let a = UInt64(bounds[0]), let b = UInt64(bounds[1]), a <= b else { return nil }
-    return (a, b)
+    if parts[1] == "*" { return (a, b, nil) }
+    guard let total = UInt64(parts[1]), b < total else { return nil }
+    return (a, b, total)
   }
 }
 
@@ -324,7 +385,8 @@ private final class RangeCheckedReceiver: SegmentReceiver, @unchecked Sendable {
 
   func accept(status: Int, headers: [(String, String)]) -> Bool {
     if ranged {
-      guard status == 206, let value = headers.last(where: { $0.0 == "content-range" })?.1,
+      // 206, or a 200 that carries a Content-Range (rclone's server): both are the range then.
+      guard status == 206 || status == 200, let value = headers.last(where: { $0.0 == "content-range" })?.1,
         let (first, _) = S3Client.parseContentRange(value), first == start
       else { return false }
     } else {
