@@ -59,6 +59,10 @@ import Testing
       #expect(try serverBytes == original, "\(what) reached the server")
       #expect(errors(mount).contains(reason), "\(what): \(errors(mount))")
     }
+    // sed -i leaving a comma after the last member of an object: refused at its rename.
+    let sed = try Command.run(["sed", "-i", "s/\"cyclic\": 1$/\"cyclic\": 1,/", config])
+    #expect(sed.status != 0, "sed -i with a trailing comma succeeded")
+    #expect(try serverBytes == original)
   }
 
   @Test func writeFsyncWriteCloseSavesBothTimes() throws {
