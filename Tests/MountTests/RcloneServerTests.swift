@@ -27,27 +27,35 @@ import Testing
       transport: CurlTransport())
   }
 
-  /// A bucket of rclone's is a folder; files written there are objects.
-  func freshBucket() throws -> (String, String) {
+  /// A new bucket, made through the S3 API (rclone caches its folder listings, so a folder made
+  /// on disk may stay unseen for minutes).
+  func freshBucket() throws -> (String, S3Client) {
     let name = "rc-\(UUID().uuidString.prefix(8).lowercased())"
-    let path = data + "/" + name
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return (name, path)
+    let s3 = try client(name)
+    try s3.createBucket()
+    return (name, s3)
   }
 
   @Test func logsReadThroughTheMountAreByteExactOnRclone() throws {
-    let (bucket, root) = try freshBucket()
-    defer { try? FileManager.default.removeItem(atPath: root) }
-    try FileManager.default.createDirectory(atPath: root + "/A1B2C3D4/00000001", withIntermediateDirectories: true)
-    try Data(#"{"id":"A1B2C3D4"}"#.utf8).write(to: URL(fileURLWithPath: root + "/A1B2C3D4/device.json"))
-    let small = root + "/A1B2C3D4/00000001/00000001-5E0BE100.MF4"
-    let big = root + "/A1B2C3D4/00000001/00000002-5E0BE1F3.MF4"
+    let (bucket, s3) = try freshBucket()
+    defer { try? FileManager.default.removeItem(atPath: data + "/" + bucket) }
+    let local = FileManager.default.temporaryDirectory.appendingPathComponent("rc-\(UUID())").path
+    try FileManager.default.createDirectory(atPath: local, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: local) }
+    let small = local + "/small.MF4"
+    let big = local + "/big.MF4"
     var r = try Command.shell("head -c 6291456 /dev/urandom > \(small) && head -c 1073741824 /dev/urandom > \(big)")
     #expect(r.status == 0, "\(r.stderr)")
+    try s3.putObject(key: "A1B2C3D4/device.json", body: Array(#"{"id":"A1B2C3D4"}"#.utf8))
+    try s3.putObject(
+      key: "A1B2C3D4/00000001/00000001-5E0BE100.MF4", body: [UInt8](try Data(contentsOf: URL(fileURLWithPath: small))))
+    try s3.putObject(
+      key: "A1B2C3D4/00000001/00000002-5E0BE1F3.MF4",
+      body: [UInt8](try Data(contentsOf: URL(fileURLWithPath: big), options: .alwaysMapped)))
     let mount = try MountedBucket(bucket: bucket, endpoint: endpoint)
     defer { mount.unmount() }
     let viaMount = mount.file("A1B2C3D4/00000001/")
-    // Whole files: cp and a streaming read.
+    // Whole files: a streaming read of each.
     r = try Command.shell("cmp \(small) \(viaMount)00000001-5E0BE100.MF4 && cmp \(big) \(viaMount)00000002-5E0BE1F3.MF4")
     #expect(r.status == 0, "a whole read differs: \(r.stdout) \(r.stderr)")
     // Ranges from the start, from the middle, across block boundaries, and the tail.
