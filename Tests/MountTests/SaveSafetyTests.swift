@@ -16,14 +16,7 @@ import Testing
 
   init() throws {
     s3 = try TestS3.freshBucket("safe")
-    original = try Fixtures.bytes("configs/ce2-01.09-default.json")
-    try s3.putObject(key: Self.key, body: original)
-    try s3.putObject(key: "\(Self.device)/schema-01.09.json", body: try Fixtures.bytes("schemas/CANedge2/schema-01.09.json"))
-    try s3.putObject(
-      key: "\(Self.device)/device.json",
-      body: Array(
-        #"{"id":"A1B2C3D4","type":"0000001F","kpub":"","fw_ver":"01.09.01","cfg_name":"config-01.09.json","sch_name":"schema-01.09.json","cfg_crc32":"00000000"}"#
-          .utf8))
+    original = try seedCANedge2Device(s3, id: Self.device)
   }
 
   func replacing(_ old: String, _ new: String) -> [UInt8] { original.replacing(old, new) }

@@ -1,4 +1,5 @@
 import Foundation
+import S3
 import Testing
 
 /// A new, empty directory under the temporary folder (mount points, scratch space).
@@ -42,4 +43,19 @@ public func waitForMount(_ path: String) {
     if (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8))?.contains(" \(path) ") == true { return }
     Thread.sleep(forTimeInterval: 0.05)
   }
+}
+
+/// A CANedge2 device folder as a real device leaves it: its default 01.09 config, its rule
+/// schema and a heartbeat (firmware 01.09.01). Returns the config's bytes.
+@discardableResult
+public func seedCANedge2Device(_ s3: S3Client, id: String = "A1B2C3D4") throws -> [UInt8] {
+  let config = try Fixtures.bytes("configs/ce2-01.09-default.json")
+  try s3.putObject(key: "\(id)/config-01.09.json", body: config)
+  try s3.putObject(key: "\(id)/schema-01.09.json", body: try Fixtures.bytes("schemas/CANedge2/schema-01.09.json"))
+  try s3.putObject(
+    key: "\(id)/device.json",
+    body: Array(
+      #"{"id":"\#(id)","type":"0000001F","kpub":"","fw_ver":"01.09.01","cfg_name":"config-01.09.json","sch_name":"schema-01.09.json","cfg_crc32":"00000000"}"#
+        .utf8))
+  return config
 }
