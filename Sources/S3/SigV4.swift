@@ -83,7 +83,10 @@ public struct SigV4: Sendable {
       Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
   }
 
+  /// SigV4's header value rule: trim, and fold every run of spaces, tabs and line breaks into
+  /// one space.
   static func normalizeHeaderValue(_ value: String) -> String {
-    value.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
+    value.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" })
+      .joined(separator: " ")
   }
 }
