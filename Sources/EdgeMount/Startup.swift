@@ -104,7 +104,7 @@ struct Startup {
         sentence = "bucket '\(bucket)' does not exist at \(at)"
       case .service(let e) where e.code == "SignatureDoesNotMatch":
         sentence =
-          "S3 at \(at) rejected the secret key for access key \(credentials.accessKeyID) (from \(credentials.source)): the secret is wrong"
+          "S3 at \(at) refused the request signature for access key \(credentials.accessKeyID) (from \(credentials.source)): check the secret key, the region ('\(client.endpoint.region)') and the endpoint; a proxy that rewrites requests causes this too. Run with --foreground --debug to see the canonical request that was signed (no secret in it)"
       case .service(let e) where e.code == "InvalidAccessKeyId":
         sentence = "S3 at \(at) does not know access key \(credentials.accessKeyID) (from \(credentials.source))"
       case .service(let e) where e.code == "RequestTimeTooSkewed":

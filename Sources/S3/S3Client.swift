@@ -327,6 +327,10 @@ public final class S3Client: Sendable {
     allHeaders.append(("Host", host))
     let signature = signer.sign(
       method: method, path: path, query: query, headers: allHeaders, payloadHash: payloadHash, date: Date())
+    // What the server must compute to check the signature: holds no secret (the key is only in
+    // the HMAC), and a session token, if any, is left out.
+    logger.debug(
+      "\(method) \(key ?? "/"): canonical request:\n\(Self.redactingToken(signature.canonicalRequest))\nstring to sign:\n\(signature.stringToSign)")
     allHeaders += signature.headers
     let queryString = query.map { "\(URIEncoding.encode($0.0))=\(URIEncoding.encode($0.1))" }.joined(separator: "&")
     let url = "\(endpoint.scheme)://\(host)\(path)" + (queryString.isEmpty ? "" : "?\(queryString)")
@@ -350,6 +354,13 @@ public final class S3Client: Sendable {
           requestID: response.header("x-amz-request-id")))
     }
     return response
+  }
+
+  /// The canonical request with the value of `x-amz-security-token` replaced.
+  static func redactingToken(_ canonical: String) -> String {
+    canonical.split(separator: "\n", omittingEmptySubsequences: false).map {
+      $0.hasPrefix("x-amz-security-token:") ? "x-amz-security-token:(hidden)" : String($0)
+    }.joined(separator: "\n")
   }
 
   static func parseContentRange(_ value: String) -> (UInt64, UInt64)? {
