@@ -86,7 +86,7 @@ public enum ListObjectsParser {
 
 /// Parses an S3 `<Error>` body; a body that is not one still gives an error with the status.
 public enum ErrorResponseParser {
-  public static func parse(status: Int, body: [UInt8], requestID: String?) -> ServiceError {
+  public static func parse(status: Int, body: [UInt8], requestID: String?, bucketRegion: String? = nil) -> ServiceError {
     let delegate = Delegate()
     if !body.isEmpty, XMLSafety.isParseable(body) {
       let parser = XMLParser(data: Data(body))
@@ -96,7 +96,8 @@ public enum ErrorResponseParser {
     let code = delegate.fields["Code"] ?? Self.defaultCode(status)
     return ServiceError(
       status: status, code: code, message: delegate.fields["Message"] ?? "",
-      requestID: delegate.fields["RequestId"] ?? requestID, resource: delegate.fields["Resource"])
+      requestID: delegate.fields["RequestId"] ?? requestID, resource: delegate.fields["Resource"],
+      region: bucketRegion ?? delegate.fields["Region"])
   }
 
   static func defaultCode(_ status: Int) -> String {

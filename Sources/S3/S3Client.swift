@@ -8,7 +8,9 @@ import Logging
 /// threads of your own, never from Swift's cooperative pool.
 public final class S3Client: Sendable {
   public let bucket: String
-  public let endpoint: S3Endpoint
+  /// Where the bucket is reached; its region may change once, when S3 names the bucket's own.
+  public var endpoint: S3Endpoint { location.withLock { $0 } }
+  private let location: Locked<S3Endpoint>
   public let retryPolicy: RetryPolicy
   public let counters: RequestCounters
   /// When S3 last failed to answer at all (all retries spent on network errors). For a short
@@ -23,7 +25,7 @@ public final class S3Client: Sendable {
   /// A server that refuses a size above 1,000 (400) is asked for 1,000 from then on.
   private let pageSize: Locked<Int>
   public static let preferredPageSize = 10_000
-  private let signer: SigV4
+  private let credentials: Credentials
   private let transport: any HTTPTransport
   private let logger: Logger
 
@@ -34,31 +36,34 @@ public final class S3Client: Sendable {
   ) {
     self.init(
       bucket: bucket, endpoint: endpoint, credentials: credentials, transport: transport, retryPolicy: retryPolicy,
-      logger: logger, requestTimeout: requestTimeout, counters: counters, pageSize: Locked(listPageSize))
+      logger: logger, requestTimeout: requestTimeout, counters: counters, pageSize: Locked(listPageSize),
+      location: Locked(endpoint))
   }
 
   private init(
     bucket: String, endpoint: S3Endpoint, credentials: Credentials, transport: any HTTPTransport,
-    retryPolicy: RetryPolicy, logger: Logger, requestTimeout: Duration?, counters: RequestCounters, pageSize: Locked<Int>
+    retryPolicy: RetryPolicy, logger: Logger, requestTimeout: Duration?, counters: RequestCounters, pageSize: Locked<Int>,
+    location: Locked<S3Endpoint>
   ) {
     self.pageSize = pageSize
     self.requestTimeout = requestTimeout
     self.counters = counters
     self.bucket = bucket
-    self.endpoint = endpoint
-    self.signer = SigV4(credentials: credentials, region: endpoint.region)
+    self.location = location
+    self.credentials = credentials
     self.transport = transport
     self.retryPolicy = retryPolicy
     self.logger = logger
   }
 
   /// The same client with another retry policy and request bound, counting into the same
-  /// counters (the start-up check; listings that can fall back to a cached one).
+  /// counters and sharing the bucket's location (the start-up check; listings that can fall
+  /// back to a cached one).
   public func with(retryPolicy: RetryPolicy, requestTimeout: Duration? = nil) -> S3Client {
     S3Client(
-      bucket: bucket, endpoint: endpoint, credentials: signer.credentials, transport: transport,
+      bucket: bucket, endpoint: endpoint, credentials: credentials, transport: transport,
       retryPolicy: retryPolicy, logger: logger, requestTimeout: requestTimeout ?? self.requestTimeout, counters: counters,
-      pageSize: pageSize)
+      pageSize: pageSize, location: location)
   }
 
   // MARK: Operations
@@ -293,6 +298,7 @@ public final class S3Client: Sendable {
         unreachableSince.withLock { $0 = nil }
         return response
       } catch {
+        if case .service(let e) = error, let region = e.wrongRegion, switchRegion(to: region) { continue }
         let elapsed = ContinuousClock.now - start
         if case .transport = error, !policy.allowsAttempt(attempt + 1, elapsed: elapsed) || !policy.isRetryable(error) {
           unreachableSince.withLock { $0 = .now }
@@ -321,6 +327,8 @@ public final class S3Client: Sendable {
     method: String, key: String?, query: [(String, String)], headers: [(String, String)], body: [UInt8],
     segmentSize: Int?, receiver: (any SegmentReceiver)?, kind: WritableKeyPath<RequestCounts, Int>, timeout: Duration?
   ) throws(S3Error) -> HTTPResponse {
+    let endpoint = self.endpoint
+    let signer = SigV4(credentials: credentials, region: endpoint.region)
     let (host, path) = endpoint.location(bucket: bucket, key: key)
     let payloadHash = body.isEmpty ? SigV4.emptyPayloadHash : Digest.hex(Digest.sha256(body))
     var allHeaders = headers
@@ -351,9 +359,27 @@ public final class S3Client: Sendable {
       throw .service(
         ErrorResponseParser.parse(
           status: response.status, body: method == "HEAD" ? [] : response.body,
-          requestID: response.header("x-amz-request-id")))
+          requestID: response.header("x-amz-request-id"), bucketRegion: response.header("x-amz-bucket-region")))
     }
     return response
+  }
+
+  /// Moves the client to the bucket's own region, as the AWS SDKs do: the requests are signed
+  /// for it from now on, and an AWS regional endpoint follows it. False when there is nothing
+  /// to change (the same region: the refusal stands).
+  func switchRegion(to region: String) -> Bool {
+    guard region.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }), region.count < 40 else { return false }
+    let moved = location.withLock { e -> S3Endpoint? in
+      guard e.region != region else { return nil }
+      e.region = region
+      if e.host == "s3.amazonaws.com" || (e.host.hasPrefix("s3.") && e.host.hasSuffix(".amazonaws.com")) {
+        e.host = "s3.\(region).amazonaws.com"
+      }
+      return e
+    }
+    guard let moved else { return false }
+    logger.notice("bucket \(bucket) is in region \(region): using \(moved.description) and region \(region) from now on")
+    return true
   }
 
   /// The canonical request with the value of `x-amz-security-token` replaced.

@@ -37,13 +37,29 @@ public struct ServiceError: Equatable, Sendable, CustomStringConvertible {
   public var message: String
   public var requestID: String?
   public var resource: String?
+  /// The bucket's region, when the answer names it (`x-amz-bucket-region`, or `<Region>` in a
+  /// PermanentRedirect or AuthorizationHeaderMalformed body).
+  public var region: String?
 
-  public init(status: Int, code: String, message: String, requestID: String? = nil, resource: String? = nil) {
+  public init(
+    status: Int, code: String, message: String, requestID: String? = nil, resource: String? = nil, region: String? = nil
+  ) {
     self.status = status
     self.code = code
     self.message = message
     self.requestID = requestID
     self.resource = resource
+    self.region = region
+  }
+
+  /// A refusal because the request went to (or was signed for) another region than the
+  /// bucket's, with that region named.
+  public var wrongRegion: String? {
+    guard let region, !region.isEmpty,
+      status == 301 || code == "PermanentRedirect" || code == "AuthorizationHeaderMalformed"
+        || code == "IllegalLocationConstraintException" || (status == 400 && code == "InvalidRequest")
+    else { return nil }
+    return region
   }
 
   public var description: String {

@@ -104,3 +104,34 @@ import Testing
     #expect(wrong == 0)
   }
 }
+
+/// A bucket in another region than the one configured is found and used, as the AWS SDKs do.
+@Suite struct S3ClientRegionTests {
+  @Test(arguments: [false, true])
+  func aBucketInAnotherRegionIsFoundAndKept(redirect: Bool) throws {
+    let server = InMemoryS3()
+    let client = server.client(bucket: "fleet", retryPolicy: RetryPolicy(maxAttempts: 1))
+    server.put("fleet", "A1B2C3D4/device.json", Array("{}".utf8))
+    server.bucketRegions.withLock { $0["fleet"] = "eu-central-1" }
+    server.redirectForWrongRegion.withLock { $0 = redirect }
+    #expect(client.endpoint.region == "us-east-1")
+    #expect(try client.listAll(prefix: "", delimiter: "/").commonPrefixes == ["A1B2C3D4/"])
+    #expect(client.endpoint.region == "eu-central-1")
+    // Kept: later requests (and clients made from this one) are signed for it at once.
+    let before = server.requestLog.count
+    #expect(try client.getObject(key: "A1B2C3D4/device.json") == Array("{}".utf8))
+    #expect(try client.with(retryPolicy: .none).getObject(key: "A1B2C3D4/device.json") == Array("{}".utf8))
+    #expect(server.requestLog.count - before == 2, "a refused request was sent again")
+  }
+
+  @Test func anAWSRegionalEndpointFollowsTheRegion() throws {
+    let client = S3Client(
+      bucket: "fleet", endpoint: S3Endpoint.aws(region: "us-east-1"),
+      credentials: Credentials(accessKeyID: "AKID", secretAccessKey: "secret", source: "test"), transport: InMemoryS3())
+    #expect(client.switchRegion(to: "ap-southeast-2"))
+    #expect(client.endpoint.host == "s3.ap-southeast-2.amazonaws.com")
+    #expect(!client.endpoint.pathStyle, "AWS is addressed virtual-hosted style")
+    #expect(!client.switchRegion(to: "ap-southeast-2"), "the same region again changes nothing")
+    #expect(!client.switchRegion(to: "bad region/../"))
+  }
+}

@@ -48,6 +48,11 @@ public final class InMemoryS3: HTTPTransport, @unchecked Sendable {
   }
 
   private let state = Locked(State())
+  /// Buckets that live in a region of their own, answered as AWS answers a request signed for
+  /// another region: 400 AuthorizationHeaderMalformed (or 301 PermanentRedirect with
+  /// `redirectForWrongRegion`), naming the region in `x-amz-bucket-region` and `<Region>`.
+  public let bucketRegions = Locked<[String: String]>([:])
+  public let redirectForWrongRegion = Locked(false)
   /// Decides a fault for each request (method, key); nil for none. Called under no lock.
   public let faults = Locked<(@Sendable (_ method: String, _ key: String?) -> Fault?)?>(nil)
 
@@ -103,6 +108,20 @@ public final class InMemoryS3: HTTPTransport, @unchecked Sendable {
       query[item.name] = URIEncoding.decode(item.value ?? "", plusAsSpace: false)
     }
     let headers = Dictionary(request.headers.map { ($0.0.lowercased(), $0.1) }, uniquingKeysWith: { _, b in b })
+    if let home = bucketRegions.withLock({ $0[bucket] }), let auth = headers["authorization"],
+      let scope = auth.range(of: "Credential=").map({ auth[$0.upperBound...].split(separator: ",")[0] })
+    {
+      let signedFor = scope.split(separator: "/").dropFirst(2).first.map(String.init) ?? ""
+      if signedFor != home {
+        let redirect = redirectForWrongRegion.withLock { $0 }
+        let code = redirect ? "PermanentRedirect" : "AuthorizationHeaderMalformed"
+        let xml =
+          "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>\(code)</Code><Message>the region '\(signedFor)' is wrong; expecting '\(home)'</Message><Region>\(home)</Region></Error>"
+        return HTTPResponse(
+          status: redirect ? 301 : 400, headers: [("x-amz-bucket-region", home), ("x-amz-request-id", "INMEMORY")],
+          body: Array(xml.utf8))
+      }
+    }
     let fault = faults.withLock { $0 }?(request.method, key)
     switch fault {
     case .status(let status, let code)?: return Self.error(status, code, "injected")
