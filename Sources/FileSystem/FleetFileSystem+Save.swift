@@ -55,16 +55,21 @@ extension FleetFileSystem {
     // The same bytes as the version being replaced (vim writing its backup back, a second
     // `cp` of the same file): no upload, so the device does not see a new object and reboot
     // for nothing. A HEAD makes sure the server still holds that version.
+    //
+    // Every save first checks with a HEAD that the server still holds the version it replaces:
+    // some servers (rclone serve s3) ignore If-Match and If-None-Match on PUT, and there the
+    // check is what keeps someone else's edit; where the server honours the condition, the
+    // conditional PUT also closes the moment between the HEAD and the PUT.
+    var currentETag: String?
+    do {
+      currentETag = try s3.headObject(key: key).etag
+    } catch {
+      if !error.isNotFound { throw .s3(error) }
+    }
+    if let refusal = Self.staleBase(base, currentETag: currentETag) { throw .conflict(refusal) }
     if case .ifMatch(let etag) = base, Self.plainMD5(etag) == Digest.hex(Digest.md5(bytes)) {
-      do {
-        let head = try s3.headObject(key: key)
-        if Self.plainMD5(head.etag) == Self.plainMD5(etag) {
-          logger.info("\(key): unchanged content, not uploaded again")
-          return etag
-        }
-      } catch {
-        if !error.isNotFound { throw .s3(error) }
-      }
+      logger.info("\(key): unchanged content, not uploaded again")
+      return etag
     }
     do {
       return try s3.putObject(key: key, body: bytes, contentType: Self.contentType(key), condition: base)
@@ -80,6 +85,22 @@ extension FleetFileSystem {
         throw .conflict(what)
       }
       throw .s3(error)
+    }
+  }
+
+  /// Why a save on `base` must not go ahead when the server holds `currentETag` (nil: no object).
+  static func staleBase(_ base: PutCondition, currentETag: String?) -> String? {
+    switch base {
+    case .ifMatch(let etag):
+      guard let currentETag else { return "the file was deleted on the server since it was read" }
+      if (plainMD5(currentETag) ?? currentETag) != (plainMD5(etag) ?? etag) {
+        return "the file changed on the server since it was read; reopen it and redo the edit"
+      }
+      return nil
+    case .ifNoneMatch:
+      return currentETag == nil ? nil : "the file was created on the server meanwhile"
+    case .none:
+      return nil
     }
   }
 

@@ -338,7 +338,8 @@ public final class S3Client: Sendable {
     // What the server must compute to check the signature: holds no secret (the key is only in
     // the HMAC), and a session token, if any, is left out.
     logger.debug(
-      "\(method) \(key ?? "/"): canonical request:\n\(Self.redactingToken(signature.canonicalRequest))\nstring to sign:\n\(signature.stringToSign)")
+      "\(method) \(key ?? "/"): canonical request:\n\(Self.redactingToken(signature.canonicalRequest))\nstring to sign:\n\(signature.stringToSign)"
+    )
     allHeaders += signature.headers
     let queryString = query.map { "\(URIEncoding.encode($0.0))=\(URIEncoding.encode($0.1))" }.joined(separator: "&")
     let url = "\(endpoint.scheme)://\(host)\(path)" + (queryString.isEmpty ? "" : "?\(queryString)")

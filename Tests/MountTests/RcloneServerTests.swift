@@ -105,4 +105,27 @@ import Testing
     try s3.deleteObject(key: keys[3])
     #expect(throws: S3Error.self) { try s3.headObject(key: keys[3]) }
   }
+
+  /// rclone's server ignores If-Match and If-None-Match on PUT: the HEAD before every save is
+  /// what keeps another client's edit there.
+  @Test func aConcurrentChangeIsRefusedOnAServerWithoutConditionalPut() throws {
+    let (bucket, s3) = try freshBucket()
+    defer { try? FileManager.default.removeItem(atPath: data + "/" + bucket) }
+    let original = try seedCANedge2Device(s3)
+    let mount = try MountedBucket(bucket: bucket, endpoint: endpoint)
+    defer { mount.unmount() }
+    let config = mount.file("A1B2C3D4/config-01.09.json")
+    #expect(try Data(contentsOf: URL(fileURLWithPath: config)) == Data(original))  // the mount serves it
+    let theirs = original.replacing("\"split_size\": 50", "\"split_size\": 55")
+    try s3.putObject(key: "A1B2C3D4/config-01.09.json", body: theirs)  // someone else saves
+    let mine = FileManager.default.temporaryDirectory.appendingPathComponent("mine-\(UUID()).json")
+    try Data(original.replacing("\"split_size\": 50", "\"split_size\": 65")).write(to: mine)
+    let r = try Command.run(["cp", mine.path, config])
+    #expect(r.status != 0 && r.stderr.contains("busy"), "\(r.stderr)")
+    #expect(try s3.getObject(key: "A1B2C3D4/config-01.09.json") == theirs, "another client's edit was overwritten")
+    // An ordinary save still works there.
+    _ = try Data(contentsOf: URL(fileURLWithPath: config))
+    #expect(try Command.run(["cp", mine.path, config]).status == 0)
+    #expect(try s3.getObject(key: "A1B2C3D4/config-01.09.json") == original.replacing("\"split_size\": 50", "\"split_size\": 65"))
+  }
 }
