@@ -166,10 +166,20 @@ extension FleetFileSystem {
 
   /// A close (or fsync): commits this handle's save if it holds content the server does not.
   /// The error returned here is what the program's `close`/`fsync` sees.
-  public func flush(handle: UInt64) throws(FSError) {
+  ///
+  /// `writerFailure` says why the calling process is dying, if it is closing its files while
+  /// killed by a signal (Ctrl-C or kill -9 in the middle of a `cp`) or exiting with a failure
+  /// status: what it wrote may be only the beginning of the file, and a firmware image with a
+  /// valid header would pass its check, so nothing is uploaded.
+  public func flush(handle: UInt64, writerFailure: String? = nil) throws(FSError) {
     guard let file = state.withLock({ $0.handles[handle] }) else { throw .badHandle }
     guard case .save(let view) = file.source else { return }
     let ino = file.ino
+    if let writerFailure, view.lifecycle.isDirty {
+      let error = FSError.invalid("the program writing it \(writerFailure) before closing it: nothing was uploaded")
+      reportRefusal(ino, error)
+      throw error
+    }
     try view.flush(
       upload: { (bytes, base) throws(FSError) -> String in
         let node = try self.node(ino)

@@ -13,6 +13,11 @@ import Testing
   }
 
   func device(_ s3: S3Client, _ id: String, type: String = "0000001F") throws {
+    try Self.seedDevice(s3, id, type: type)
+  }
+
+  /// A device folder with its heartbeat, 01.09 config and schema.
+  static func seedDevice(_ s3: S3Client, _ id: String, type: String = "0000001F") throws {
     try s3.putObject(key: "\(id)/device.json", body: Self.heartbeat(id, type: type))
     try s3.putObject(key: "\(id)/config-01.09.json", body: try Fixtures.bytes("configs/ce2-01.09-default.json"))
     try s3.putObject(key: "\(id)/schema-01.09.json", body: try Fixtures.bytes("schemas/CANedge2/schema-01.09.json"))

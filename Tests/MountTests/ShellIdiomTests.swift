@@ -285,3 +285,63 @@ import Testing
     _ = try Command.run(["fusermount3", "-u", dir])
   }
 }
+
+/// A program killed while it writes a device file (Ctrl-C, kill -9 in the middle of a `cp`):
+/// the kernel closes its files, but what it wrote is only a beginning, and is not uploaded.
+@Suite(.serialized) struct KilledWriterTests {
+  @Test func aWriterKilledMidwayUploadsNothingAndOneThatExitsNormallyUploads() throws {
+    let s3 = try TestS3.freshBucket("killed")
+    try FirmwareAndCertificateTests.seedDevice(s3, "A1B2C3D4")
+    let mount = try MountedBucket(bucket: s3.bucket)
+    defer { mount.unmount() }
+    let image = FirmwareImage.build(model: .canedge2, major: 1, minor: 9, patch: 4)
+    let source = FileManager.default.temporaryDirectory.appendingPathComponent("fw-\(UUID()).bin")
+    try Data(image).write(to: source)
+    let target = mount.file("A1B2C3D4/firmware.bin")
+    // Half the image, then killed: the header alone would pass the firmware check.
+    for signal in ["SIGKILL", "SIGTERM"] {
+      let script = """
+        import os, signal, sys
+        data = open(sys.argv[1], 'rb').read()
+        fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        os.write(fd, data[:len(data) // 2])
+        if signal.\(signal) != signal.SIGKILL:
+            signal.signal(signal.\(signal), signal.SIG_DFL)  # as a shell's child has it
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.\(signal)])
+        os.kill(os.getpid(), signal.\(signal))
+        """
+      let r = try Command.run(["python3", "-c", script, source.path, target])
+      #expect(r.status != 0)
+      Thread.sleep(forTimeInterval: 0.3)
+      let errorsNow = (try? String(contentsOfFile: mount.file(".edgemount/errors"), encoding: .utf8)) ?? ""
+      #expect(throws: S3Error.self, "\(signal): a partial firmware reached the server: \(r.stdout) \(r.stderr) \(errorsNow)") {
+        try s3.headObject(key: "A1B2C3D4/firmware.bin")
+      }
+    }
+    let errors = (try? String(contentsOfFile: mount.file(".edgemount/errors"), encoding: .utf8)) ?? ""
+    #expect(errors.contains("killed by signal 9") && errors.contains("killed by signal 15"), "\(errors)")
+    // A program that fails (an exception, exit status 1) without closing the file: the same.
+    let failing = """
+      import os, sys
+      data = open(sys.argv[1], 'rb').read()
+      fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+      os.write(fd, data[:len(data) // 2])
+      raise SystemExit(1)
+      """
+    #expect(try Command.run(["python3", "-c", failing, source.path, target]).status == 1)
+    Thread.sleep(forTimeInterval: 0.3)
+    #expect(throws: S3Error.self, "a failing writer's partial firmware reached the server") {
+      try s3.headObject(key: "A1B2C3D4/firmware.bin")
+    }
+    // A program that writes everything and exits without closing: the kernel's close saves it.
+    let whole = """
+      import os, sys
+      fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+      os.write(fd, open(sys.argv[1], 'rb').read())
+      os._exit(0)
+      """
+    #expect(try Command.run(["python3", "-c", whole, source.path, target]).status == 0)
+    Thread.sleep(forTimeInterval: 0.3)
+    #expect(try s3.getObject(key: "A1B2C3D4/firmware.bin") == image)
+  }
+}
