@@ -123,14 +123,24 @@ public struct ValidateCommand: ParsableCommand {
         throw UsageProblem(message: "the schema inside --firmware \(firmware) is not valid JSON: \(error)")
       }
     }
-    let document: JSONValue
-    do { document = try JSONDocument.parse(bytes) } catch { return Report(reasons: [error.description]) }
-    guard let schemaValue else {
-      return Report(notes: ["strict JSON syntax only (give --schema or --firmware for the device's rules)"])
+    // The mount's own check: strict syntax, then the schema and the cross-field rules. The
+    // version check needs the device's files, which the mount has and this command does not.
+    var version = ConfigVersion(major: 0, minor: 0)
+    if case .config(let v) = DeviceFileKind(name: name) { version = v }
+    var report = Report()
+    do {
+      _ = try ConfigValidator().validate(
+        bytes, version: version, device: .init(knownVersions: [], schema: schemaValue, facts: facts))
+      if schemaValue == nil {
+        report.notes.append("strict JSON syntax only (give --schema or --firmware for the device's rules)")
+      }
+    } catch {
+      if case .violations(let list) = error {
+        report.reasons = list.map(\.description)
+      } else {
+        report.reasons = [error.description]
+      }
     }
-    var violations = JSONSchemaValidator(schema: schemaValue).validate(document)
-    if violations.isEmpty { violations = ConfigRules.check(document, device: facts) }
-    var report = Report(reasons: violations.map(\.description))
     if case .config(let version) = DeviceFileKind(name: name), let device,
       let cfg = device["cfg_name"]?.string, cfg != name
     {

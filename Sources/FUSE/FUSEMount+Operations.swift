@@ -142,8 +142,8 @@ func makeOperations() -> fuse_lowlevel_ops {
   // A save commits at flush (every close) and fsync; its error is what close/fsync returns.
   ops.flush = { req, _, fi in
     do {
-      let dying = fuse_req_ctx(req).flatMap { DyingProcess.failure(of: $0.pointee.pid) }
-      if let fi { try mount(req).fs.flush(handle: fi.pointee.fh, writerFailure: dying) }
+      let pid = fuse_req_ctx(req)?.pointee.pid ?? 0
+      if let fi { try mount(req).fs.flush(handle: fi.pointee.fh, writerFailure: { DyingProcess.failure(of: pid) }) }
       fuse_reply_err(req, 0)
     } catch { reply(req, error) }
   }

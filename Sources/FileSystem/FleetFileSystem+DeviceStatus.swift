@@ -31,12 +31,11 @@ extension FleetFileSystem {
 
   /// The version (`MM.mm.pp`) in a firmware image's header, from one ranged GET cached by ETag.
   func firmwareVersion(key: String, etag: String) -> String? {
-    let cacheKey = "fw\u{0}" + etag
-    if let cached = caches.withLock({ $0.crcs[cacheKey] }) { return cached }
+    if let cached = caches.withLock({ $0.firmwareVersions[etag] }) { return cached }
     guard let header = try? s3.getObject(key: key, range: 0..<8, ifMatch: etag.isEmpty ? nil : etag), header.count >= 7
     else { return nil }
     let version = header[4...6].map { $0 < 10 ? "0\($0)" : "\($0)" }.joined(separator: ".")
-    caches.withLock { $0.crcs[cacheKey] = version }
+    caches.withLock { $0.firmwareVersions[etag] = version }
     return version
   }
 

@@ -144,7 +144,7 @@ extension FleetFileSystem {
           }
           if changed { changedOnServer.append(ino) }
           // Unlinked, its DELETE still waiting: the name stays gone.
-          if s.pendingDeletes[ino] != nil { s.table[ino]?.present = false }
+          if s.pendingDeletes.contains(ino) { s.table[ino]?.present = false }
           keep.insert(ino)
         }
       case .session:

@@ -38,7 +38,7 @@ extension FleetFileSystem {
     return etag
   }
 
-  private func reportRejection(_ file: String, _ error: FSError) {
+  func reportRejection(_ file: String, _ error: FSError) {
     let line: String
     switch error {
     case .invalid(let why): line = "\(file): rejected: \(why)"
@@ -52,10 +52,6 @@ extension FleetFileSystem {
   /// One conditional PUT. A 412 after a retried PUT may be our own earlier attempt having
   /// landed: a HEAD tells (same MD5), so a lost response is not reported as a conflict.
   private func upload(key: String, bytes: [UInt8], base: PutCondition) throws(FSError) -> String {
-    // The same bytes as the version being replaced (vim writing its backup back, a second
-    // `cp` of the same file): no upload, so the device does not see a new object and reboot
-    // for nothing. A HEAD makes sure the server still holds that version.
-    //
     // Every save first checks with a HEAD that the server still holds the version it replaces:
     // some servers (rclone serve s3) ignore If-Match and If-None-Match on PUT, and there the
     // check is what keeps someone else's edit; where the server honours the condition, the
@@ -67,6 +63,9 @@ extension FleetFileSystem {
       if !error.isNotFound { throw .s3(error) }
     }
     if let refusal = Self.staleBase(base, currentETag: currentETag) { throw .conflict(refusal) }
+    // The same bytes as the version being replaced (vim writing its backup back, a second
+    // `cp` of the same file): no upload, so the device does not see a new object and reboot
+    // for nothing.
     if case .ifMatch(let etag) = base, Self.plainMD5(etag) == Digest.hex(Digest.md5(bytes)) {
       logger.info("\(key): unchanged content, not uploaded again")
       return etag
@@ -76,7 +75,7 @@ extension FleetFileSystem {
     } catch {
       if error.isPreconditionFailed {
         let md5 = Digest.hex(Digest.md5(bytes))
-        if let head = try? s3.headObject(key: key), head.etag.lowercased() == md5 { return head.etag }
+        if let head = try? s3.headObject(key: key), Self.plainMD5(head.etag) == md5 { return head.etag }
         let what: String
         switch base {
         case .ifNoneMatch: what = "the file was created on the server meanwhile"
@@ -166,14 +165,14 @@ extension FleetFileSystem {
     let page: ListPage
     do { page = try s3.listAll(prefix: device.key, delimiter: "/") } catch { throw .s3(error) }
     var known = Set<ConfigVersion>()
-    var hasSchema = false
+    var schemaObject: ListedObject?
     var hasHeartbeat = false
     for object in page.objects {
       let name = String(object.key.dropFirst(device.key.count))
       switch DeviceFileKind(name: name) {
       case .schema(let v):
         known.insert(v)
-        if v == version { hasSchema = true }
+        if v == version { schemaObject = object }
       case .heartbeat: hasHeartbeat = true
       default: break
       }
@@ -193,23 +192,37 @@ extension FleetFileSystem {
       }
     }
     var schema: JSONValue?
-    if !hasSchema, let staged = stagedFirmwareSchema(in: device, version: version) {
+    if schemaObject == nil, let staged = stagedFirmwareSchema(in: device, version: version) {
       // A firmware image staged beside the config (firmware-MM.mm.pp.bin): its own schema is
       // the one the device will have for this version.
       known.insert(version)
       schema = staged
     }
-    if hasSchema {
-      do {
-        schema = try JSONDocument.parse(try s3.getObject(key: device.key + "schema-\(version).json"))
-      } catch let error as S3Error {
-        throw .s3(error)
-      } catch {
-        throw .invalid("the device's schema-\(version).json is not valid JSON: \(error)")
-      }
-    }
+    if let schemaObject { schema = try ruleSchema(schemaObject) }
     return ConfigValidator.Device(knownVersions: known, schema: schema, facts: facts)
   }
+
+  /// A device's rule schema, parsed once per ETag: a device uploads the same schema at every
+  /// power cycle, and a fleet of one model shares it, so a save (or a fleet loop of saves)
+  /// does not fetch and parse 100 KB of schema each time.
+  private func ruleSchema(_ object: ListedObject) throws(FSError) -> JSONValue {
+    if !object.etag.isEmpty, let cached = caches.withLock({ $0.schemas[object.etag] }) { return cached }
+    let bytes: [UInt8]
+    do { bytes = try s3.getObject(key: object.key, ifMatch: object.etag.isEmpty ? nil : object.etag) } catch { throw .s3(error) }
+    let schema: JSONValue
+    do { schema = try JSONDocument.parse(bytes) } catch {
+      throw .invalid("the device's \(object.key) is not valid JSON: \(error)")
+    }
+    guard !object.etag.isEmpty else { return schema }
+    caches.withLock { c in
+      if c.schemas.count >= Self.schemaCacheLimit { c.schemas.removeAll() }
+      c.schemas[object.etag] = schema
+    }
+    return schema
+  }
+
+  /// Distinct schemas kept (one per model and firmware version in practice).
+  static let schemaCacheLimit = 32
 
   /// The rule schema inside a firmware image staged locally in the device folder as
   /// `firmware-MM.mm.pp.bin` for `version`, if there is one.

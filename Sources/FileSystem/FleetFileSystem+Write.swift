@@ -101,7 +101,7 @@ extension FleetFileSystem {
     case .serverFile(let kind):
       let ino = state.withLock { s in
         // A save of a name whose DELETE is waiting replaces the object instead (mv, install).
-        if let existing { s.pendingDeletes[existing.ino] = nil }
+        if let existing { s.pendingDeletes.remove(existing.ino) }
         return s.table.upsert(parent: parent, name: name, kind: .object(.deviceFile(kind)), key: folder.key + name) { n in
           // Visible while open; `onServer` (kept from an earlier listing or rename) decides the base.
           n.present = true
@@ -113,12 +113,7 @@ extension FleetFileSystem {
       let opened = register(OpenFile(ino: ino, source: .save(view)), directIO: true, keepCache: false)
       return (attributes(of: try node(ino)), opened)
     case .scratch:
-      if let why = DeviceFileKind.misnamedReason(name) {
-        let line = "\(folder.name)/\(name): refused: \(why)"
-        errors.append(line)
-        logger.warning("\(line)")
-        throw .invalid(why)
-      }
+      try refuseIfMisnamed(name, in: folder)
       let (ino, staged) = state.withLock { s in
         let ino = s.table.upsert(parent: parent, name: name, kind: .object(.scratch), key: "") { n in
           n.present = true
@@ -136,6 +131,7 @@ extension FleetFileSystem {
 
   public func write(handle: UInt64, offset: UInt64, data: [UInt8]) throws(FSError) -> Int {
     guard let file = state.withLock({ $0.handles[handle] }) else { throw .badHandle }
+    var save: SaveView?
     switch file.source {
     case .staged(let staged): try staged.write(data, at: offset)
     case .save(let view):
@@ -143,10 +139,13 @@ extension FleetFileSystem {
         reportRefusal(file.ino, error)
         throw error
       }
-      state.withLock { $0.latestSave[file.ino] = view }
+      save = view
     default: throw .badHandle
     }
-    state.withLock { $0.table[file.ino]?.mtime = Int64(Date.now.timeIntervalSince1970) }
+    state.withLock { s in
+      if let save { s.latestSave[file.ino] = save }
+      s.table[file.ino]?.mtime = Int64(Date.now.timeIntervalSince1970)
+    }
     return data.count
   }
 
@@ -155,27 +154,33 @@ extension FleetFileSystem {
     state.withLock { $0.table.child(of: node.parent, named: node.name)?.ino == node.ino }
   }
 
-  /// A refusal that happens outside a commit (a write past the size limit), logged once.
+  /// A refusal that happens outside a commit (a write past the size limit, a dying writer).
   private func reportRefusal(_ ino: UInt64, _ error: FSError) {
     guard let node = try? node(ino) else { return }
-    let folder = (try? self.node(node.parent))?.name ?? "?"
-    let line = "\(folder)/\(node.name): not saved: \(error)"
-    errors.append(line)
-    logger.error("\(line)")
+    reportRejection("\((try? self.node(node.parent))?.name ?? "?")/\(node.name)", error)
+  }
+
+  /// A new local file whose name looks like a server file the device never reads is refused,
+  /// with the name to use: a copy under it would deploy nothing while the copy succeeds.
+  private func refuseIfMisnamed(_ name: String, in folder: Node) throws(FSError) {
+    guard let why = DeviceFileKind.misnamedReason(name) else { return }
+    reportRejection("\(folder.name)/\(name)", .invalid(why))
+    throw .invalid(why)
   }
 
   /// A close (or fsync): commits this handle's save if it holds content the server does not.
   /// The error returned here is what the program's `close`/`fsync` sees.
   ///
-  /// `writerFailure` says why the calling process is dying, if it is closing its files while
+  /// `writerFailure` tells why the calling process is dying, if it is closing its files while
   /// killed by a signal (Ctrl-C or kill -9 in the middle of a `cp`) or exiting with a failure
   /// status: what it wrote may be only the beginning of the file, and a firmware image with a
-  /// valid header would pass its check, so nothing is uploaded.
-  public func flush(handle: UInt64, writerFailure: String? = nil) throws(FSError) {
+  /// valid header would pass its check, so nothing is uploaded. It is asked only when there is
+  /// something to upload (every close of every file flushes).
+  public func flush(handle: UInt64, writerFailure: () -> String? = { nil }) throws(FSError) {
     guard let file = state.withLock({ $0.handles[handle] }) else { throw .badHandle }
     guard case .save(let view) = file.source else { return }
     let ino = file.ino
-    if let writerFailure, view.lifecycle.isDirty {
+    if view.lifecycle.isDirty, let writerFailure = writerFailure() {
       let error = FSError.invalid("the program writing it \(writerFailure) before closing it: nothing was uploaded")
       reportRefusal(ino, error)
       throw error
@@ -277,24 +282,22 @@ extension FleetFileSystem {
       // (mv or install from another filesystem) takes its place first.
       state.withLock { s in
         s.table[child.ino]?.present = false
-        s.pendingDeletes[child.ino] = .now + Self.deleteGrace
+        s.pendingDeletes.insert(child.ino)
       }
       invalidations.fire(.inode(child.ino))
       invalidations.fire(.entry(parent: parent, name: name))
       let ino = child.ino
-      DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(Self.deleteGrace.components.seconds * 1000))) {
-        [weak self] in self?.finishPendingDelete(ino)
-      }
+      DispatchQueue.global().asyncAfter(deadline: .now() + Self.deleteGrace) { [weak self] in self?.finishPendingDelete(ino) }
     }
   }
 
   /// How long the DELETE of an unlinked server file waits for a save of the same name.
-  public static let deleteGrace: Duration = .seconds(1)
+  public static let deleteGrace: DispatchTimeInterval = .seconds(1)
 
   /// Sends a waiting DELETE, unless a save of the name took its place.
   func finishPendingDelete(_ ino: UInt64) {
     let node = state.withLock { s -> Node? in
-      guard s.pendingDeletes.removeValue(forKey: ino) != nil, let n = s.table[ino], !n.present else { return nil }
+      guard s.pendingDeletes.remove(ino) != nil, let n = s.table[ino], !n.present else { return nil }
       return n
     }
     guard let node else { return }
@@ -312,7 +315,7 @@ extension FleetFileSystem {
 
   /// Sends every waiting DELETE now (at unmount).
   public func finishPendingDeletes() {
-    for ino in state.withLock({ Array($0.pendingDeletes.keys) }) { finishPendingDelete(ino) }
+    for ino in state.withLock({ $0.pendingDeletes }) { finishPendingDelete(ino) }
   }
 
   /// `rm` of a log file with `--allow-delete`: every stored copy of the split goes (the one
@@ -385,27 +388,18 @@ extension FleetFileSystem {
       uploaded.name = newName
       uploaded.kind = .object(.deviceFile(kind))
       uploaded.key = folder.key + newName
-      if let target { state.withLock { _ = $0.pendingDeletes.removeValue(forKey: target.ino) } }
-      let etag = try commit(uploaded, bytes: sourceBytes, base: base)
+      if let target { _ = state.withLock { $0.pendingDeletes.remove(target.ino) } }
+      // The commit recorded the new version on the source's node; the move gives it the name.
+      try commit(uploaded, bytes: sourceBytes, base: base)
       state.withLock { s in
         s.table.move(source.ino, to: newName, kind: uploaded.kind, key: uploaded.key)
-        s.table[source.ino]?.etag = etag
-        s.table[source.ino]?.servedETag = etag
-        s.table[source.ino]?.size = UInt64(sourceBytes.count)
-        s.table[source.ino]?.present = true
-        s.table[source.ino]?.onServer = true
         s.scratch[source.ino] = nil
       }
       leaveBehind(source, in: folder)
       invalidations.fire(.inode(source.ino))
       if let target { invalidations.fire(.inode(target.ino)) }
     case .scratch:
-      if let why = DeviceFileKind.misnamedReason(newName) {
-        let line = "\(folder.name)/\(newName): refused: \(why)"
-        errors.append(line)
-        logger.warning("\(line)")
-        throw .invalid(why)
-      }
+      try refuseIfMisnamed(newName, in: folder)
       state.withLock { s in
         s.table.move(source.ino, to: newName, kind: .object(.scratch), key: "")
         s.scratch[source.ino] = StagedFile(bytes: sourceBytes)

@@ -35,6 +35,10 @@ public final class FleetFileSystem: Sendable {
     var heartbeats: [String: Heartbeat] = [:]
     /// CRC-32 by ETag.
     var crcs: [String: String] = [:]
+    /// Parsed rule schemas by ETag (at most `schemaCacheLimit`).
+    var schemas: [String: JSONValue] = [:]
+    /// Firmware images' header versions by ETag.
+    var firmwareVersions: [String: String] = [:]
     /// HeadObject metadata by key + ETag.
     var metadata: [String: [String: String]] = [:]
     var devicesCSVSize = 0
@@ -55,7 +59,7 @@ public final class FleetFileSystem: Sendable {
     /// Server files unlinked with `--allow-delete` whose DELETE waits a moment, by inode: `mv`
     /// and `install` from another filesystem unlink the target and create it again at once,
     /// and that save then replaces the object instead (there is never a moment without it).
-    var pendingDeletes: [UInt64: ContinuousClock.Instant] = [:]
+    var pendingDeletes: Set<UInt64> = []
     /// The save that wrote last, by inode: its size is what `stat` shows while it is open.
     var latestSave: [UInt64: SaveView] = [:]
     /// Open handles per inode, so a staged save is dropped when its last handle closes.
@@ -154,11 +158,9 @@ public final class FleetFileSystem: Sendable {
   /// Never call with `state` locked: status files and staged files read `state`.
   func attributes(of node: Node) -> Attributes {
     var node = node
-    if let local = state.withLock({ $0.scratch[node.ino] }) {
-      node.size = local.size
-    } else if let save = state.withLock({ $0.latestSave[node.ino] }) {
-      node.size = save.size
-    }
+    // One lock for both: this is getattr's path.
+    let local: (scratch: StagedFile?, save: SaveView?) = state.withLock { ($0.scratch[node.ino], $0.latestSave[node.ino]) }
+    if let size = local.scratch?.size ?? local.save?.size { node.size = size }
     let mode: UInt32
     let timeout: Double
     var size = node.size

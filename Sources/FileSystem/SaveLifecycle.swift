@@ -87,7 +87,7 @@ struct SaveLifecycle: Sendable, Equatable {
   }
 
   /// S3 could not be reached: the content stays dirty, a later flush tries again.
-  mutating func commitFailed(generation: Int) {
+  mutating func commitFailed() {
     committing = nil
   }
 

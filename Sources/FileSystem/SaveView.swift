@@ -6,11 +6,8 @@ import S3
 /// one (descriptors dup'ed from it share it, as they share the kernel's open file), so what a
 /// commit uploads is always exactly one program's content, never a mix of two writers'.
 final class SaveView: Sendable {
-  /// The largest device-root file the mount stages.
-  static let maximumSize = 64 << 20
-
   struct Content: Sendable {
-    var bytes: [UInt8]
+    var file: FileContent
     /// The version a commit replaces: `ifMatch(etag)`, or `ifNoneMatch` for a new object.
     var base: PutCondition
     var lifecycle: SaveLifecycle
@@ -21,54 +18,38 @@ final class SaveView: Sendable {
 
   init(ino: UInt64, bytes: [UInt8], base: PutCondition, truncatedAtOpen: Bool) {
     self.ino = ino
-    content = Monitor(Content(bytes: bytes, base: base, lifecycle: SaveLifecycle(truncatedAtOpen: truncatedAtOpen)))
+    content = Monitor(
+      Content(file: FileContent(bytes), base: base, lifecycle: SaveLifecycle(truncatedAtOpen: truncatedAtOpen)))
   }
 
-  var bytes: [UInt8] { content.withLockNotifying { $0.bytes } }
-  var size: UInt64 { content.withLockNotifying { UInt64($0.bytes.count) } }
-  var base: PutCondition { content.withLockNotifying { $0.base } }
+  var bytes: [UInt8] { content.withLockNotifying { $0.file.bytes } }
+  var size: UInt64 { content.withLockNotifying { UInt64($0.file.bytes.count) } }
   var lifecycle: SaveLifecycle { content.withLockNotifying { $0.lifecycle } }
 
-  static func tooLarge(_ size: Int) -> FSError {
-    .tooLarge("\(size) bytes is more than a device root file may hold (64 MiB at most)")
-  }
-
+  /// A write; one beyond the size limit fails, and so does every later flush of this save.
   func write(_ data: [UInt8], at offset: UInt64) throws(FSError) {
-    let end = offset.addingReportingOverflow(UInt64(data.count))
-    try content.withLockNotifying { (c: inout Content) throws(FSError) in
-      guard !end.overflow, end.partialValue <= UInt64(Self.maximumSize) else {
-        let error = Self.tooLarge(end.overflow ? Int.max : Int(end.partialValue))
-        c.lifecycle.writeFailed(error)
-        throw error
-      }
-      let start = Int(offset)
-      if c.bytes.count < start + data.count { c.bytes += [UInt8](repeating: 0, count: start + data.count - c.bytes.count) }
-      c.bytes.replaceSubrange(start..<start + data.count, with: data)
-      c.lifecycle.didWrite()
-    }
+    try change { (file: inout FileContent) throws(FSError) in try file.write(data, at: offset) }
   }
 
   /// An explicit truncation (`ftruncate`): a change like a write.
   func truncate(to size: UInt64) throws(FSError) {
+    try change { (file: inout FileContent) throws(FSError) in try file.truncate(to: size) }
+  }
+
+  private func change(_ body: (inout FileContent) throws(FSError) -> Void) throws(FSError) {
     try content.withLockNotifying { (c: inout Content) throws(FSError) in
-      guard size <= UInt64(Self.maximumSize) else {
-        c.lifecycle.writeFailed(Self.tooLarge(Int(clamping: size)))
-        throw Self.tooLarge(Int(clamping: size))
+      do throws(FSError) {
+        try body(&c.file)
+        c.lifecycle.didWrite()
+      } catch {
+        c.lifecycle.writeFailed(error)
+        throw error
       }
-      if c.bytes.count > Int(size) {
-        c.bytes.removeSubrange(Int(size)...)
-      } else {
-        c.bytes += [UInt8](repeating: 0, count: Int(size) - c.bytes.count)
-      }
-      c.lifecycle.didWrite()
     }
   }
 
   func read(offset: UInt64, count: Int) -> [UInt8] {
-    content.withLockNotifying { c in
-      guard offset < UInt64(c.bytes.count) else { return [] }
-      return Array(c.bytes[Int(offset)..<min(c.bytes.count, Int(offset) + count)])
-    }
+    content.withLockNotifying { $0.file.read(offset: offset, count: count) }
   }
 
   /// A close or fsync. Commits the newest content if the server does not hold it: `upload`
@@ -81,7 +62,7 @@ final class SaveView: Sendable {
   ) throws(FSError) {
     let (action, bytes, base) = content.withLockWaiting { c -> (SaveLifecycle.FlushAction, [UInt8], PutCondition)? in
       let action = c.lifecycle.flushRequested()
-      return action == .wait ? nil : (action, c.bytes, c.base)
+      return action == .wait ? nil : (action, c.file.bytes, c.base)
     }
     switch action {
     case .none, .wait: return
@@ -95,7 +76,7 @@ final class SaveView: Sendable {
         }
       } catch {
         if case .s3 = error {
-          content.withLockNotifying { $0.lifecycle.commitFailed(generation: generation) }
+          content.withLockNotifying { $0.lifecycle.commitFailed() }
           throw error
         }
         let refusal = content.withLockNotifying { $0.lifecycle.commitRefused(generation: generation) }
@@ -103,7 +84,7 @@ final class SaveView: Sendable {
           content.withLockNotifying { c in
             // A write that came in meanwhile stays (and keeps the file dirty).
             guard c.lifecycle.generation == generation else { return }
-            c.bytes = server
+            c.file.replace(with: server)
             c.base = serverBase
             c.lifecycle.reverted()
           }

@@ -4,40 +4,20 @@ import Locking
 /// editor's swap, temp or backup file). Shared by all its open handles, as on a local disk,
 /// and kept until it is removed or the mount ends.
 final class StagedFile: Sendable {
-  private let content: Locked<[UInt8]>
+  private let content: Locked<FileContent>
 
-  init(bytes: [UInt8]) { content = Locked(bytes) }
+  init(bytes: [UInt8]) { content = Locked(FileContent(bytes)) }
 
-  var bytes: [UInt8] { content.withLock { $0 } }
-  var size: UInt64 { content.withLock { UInt64($0.count) } }
+  var bytes: [UInt8] { content.withLock { $0.bytes } }
+  var size: UInt64 { content.withLock { UInt64($0.bytes.count) } }
 
   func write(_ data: [UInt8], at offset: UInt64) throws(FSError) {
-    let end = offset.addingReportingOverflow(UInt64(data.count))
-    guard !end.overflow, end.partialValue <= UInt64(SaveView.maximumSize) else {
-      throw SaveView.tooLarge(end.overflow ? Int.max : Int(end.partialValue))
-    }
-    content.withLock { bytes in
-      let start = Int(offset)
-      if bytes.count < start + data.count { bytes += [UInt8](repeating: 0, count: start + data.count - bytes.count) }
-      bytes.replaceSubrange(start..<start + data.count, with: data)
-    }
+    try content.withLock { (c: inout FileContent) throws(FSError) in try c.write(data, at: offset) }
   }
 
   func truncate(to size: UInt64) throws(FSError) {
-    guard size <= UInt64(SaveView.maximumSize) else { throw SaveView.tooLarge(Int(clamping: size)) }
-    content.withLock { bytes in
-      if bytes.count > Int(size) {
-        bytes.removeSubrange(Int(size)...)
-      } else {
-        bytes += [UInt8](repeating: 0, count: Int(size) - bytes.count)
-      }
-    }
+    try content.withLock { (c: inout FileContent) throws(FSError) in try c.truncate(to: size) }
   }
 
-  func read(offset: UInt64, count: Int) -> [UInt8] {
-    content.withLock { bytes in
-      guard offset < UInt64(bytes.count) else { return [] }
-      return Array(bytes[Int(offset)..<min(bytes.count, Int(offset) + count)])
-    }
-  }
+  func read(offset: UInt64, count: Int) -> [UInt8] { content.withLock { $0.read(offset: offset, count: count) } }
 }

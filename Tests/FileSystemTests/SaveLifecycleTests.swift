@@ -89,9 +89,9 @@ import Testing
     var l = SaveLifecycle()
     l.didWrite()
     #expect(l.flushRequested() == .commit(generation: 1))
-    l.commitFailed(generation: 1)
+    l.commitFailed()
     #expect(l.flushRequested() == .commit(generation: 1))
-    l.commitFailed(generation: 1)
+    l.commitFailed()
     #expect(l.released() == .reportDropped)
   }
 

@@ -238,10 +238,7 @@ import Validation
         }
         if let wroteDuring {
           // The write that came in during the commit is on top of the committed content.
-          var v = h.view
-          if v.count < wroteDuring.count { v += [UInt8](repeating: 0, count: wroteDuring.count - v.count) }
-          v.replaceSubrange(0..<wroteDuring.count, with: wroteDuring)
-          h.view = v
+          h.view.write(wroteDuring, at: 0)
           h.dirty = true
         }
         if racedNow {
@@ -314,8 +311,7 @@ import Validation
         do {
           _ = try fs.write(handle: h.fh, offset: UInt64(at), data: data)
         } catch { return "\(context): write failed: \(error)" }
-        if h.view.count < at + data.count { h.view += [UInt8](repeating: 0, count: at + data.count - h.view.count) }
-        h.view.replaceSubrange(at..<at + data.count, with: data)
+        h.view.write(data, at: at)
         h.dirty = true
         h.truncatedOnly = false
         handles[slot] = h
@@ -324,8 +320,7 @@ import Validation
         do { _ = try fs.write(handle: h.fh, offset: UInt64(offset), data: [byte]) } catch {
           return "\(context): write failed: \(error)"
         }
-        if h.view.count < offset + 1 { h.view += [UInt8](repeating: 0, count: offset + 1 - h.view.count) }
-        h.view[offset] = byte
+        h.view.write([byte], at: offset)
         h.dirty = true
         h.truncatedOnly = false
         handles[slot] = h
@@ -334,11 +329,7 @@ import Validation
         do { _ = try fs.setAttributes(ino: h.ino, size: UInt64(size), handle: h.fh) } catch {
           return "\(context): ftruncate failed: \(error)"
         }
-        if h.view.count > size {
-          h.view.removeSubrange(size...)
-        } else {
-          h.view += [UInt8](repeating: 0, count: size - h.view.count)
-        }
+        h.view.truncate(to: size)
         h.dirty = true
         h.truncatedOnly = false
         handles[slot] = h

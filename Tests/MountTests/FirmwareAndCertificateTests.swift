@@ -24,13 +24,7 @@ import Testing
   }
 
   /// A local file with exactly this name (cp into a folder keeps the name).
-  func write(_ bytes: [UInt8], named name: String) throws -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fw-\(UUID())")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    let url = dir.appendingPathComponent(name)
-    try Data(bytes).write(to: url)
-    return url.path
-  }
+  func write(_ bytes: [UInt8], named name: String) throws -> String { try temporaryFile(bytes, named: name) }
 
   var errorsPath: (MountedBucket) -> String { { $0.file(".edgemount/errors") } }
 

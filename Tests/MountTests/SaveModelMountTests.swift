@@ -143,8 +143,7 @@ import Testing
         let data = Self.variant(v)
         let n = data.withUnsafeBytes { pwrite(fd, $0.baseAddress, data.count, 0) }
         guard n == data.count else { return "write failed: errno \(errno) after \(trace)" }
-        if h.view.count < data.count { h.view += [UInt8](repeating: 0, count: data.count - h.view.count) }
-        h.view.replaceSubrange(0..<data.count, with: data)
+        h.view.write(data, at: 0)
         h.dirty = true
         h.truncatedOnly = false
         handles[slot] = h
@@ -152,11 +151,7 @@ import Testing
       case .truncate(let slot, let size):
         guard var h = handles[slot], h.writable, let fd = h.fds.last else { continue }
         guard ftruncate(fd, off_t(size)) == 0 else { return "ftruncate failed: errno \(errno) after \(trace)" }
-        if h.view.count > size {
-          h.view.removeSubrange(size...)
-        } else {
-          h.view += [UInt8](repeating: 0, count: size - h.view.count)
-        }
+        h.view.truncate(to: size)
         h.dirty = true
         h.truncatedOnly = false
         handles[slot] = h

@@ -25,11 +25,7 @@ import Testing
     (try? String(contentsOfFile: mount.file(".edgemount/errors"), encoding: .utf8)) ?? ""
   }
 
-  func local(_ bytes: [UInt8]) throws -> String {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("save-\(UUID()).json")
-    try Data(bytes).write(to: url)
-    return url.path
-  }
+  func local(_ bytes: [UInt8]) throws -> String { try temporaryFile(bytes, named: "save.json") }
 
   @Test func lenientJSONIsRefusedWithItsReason() throws {
     let mount = try MountedBucket(bucket: s3.bucket)

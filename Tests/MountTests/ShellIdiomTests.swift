@@ -21,13 +21,7 @@ import Testing
   }
 
   func variant(_ n: Int) -> [UInt8] { original.replacing("\"split_size\": 50", "\"split_size\": \(n)") }
-  func local(_ bytes: [UInt8], _ name: String = "x.json") throws -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("idiom-\(UUID())")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    let url = dir.appendingPathComponent(name)
-    try Data(bytes).write(to: url)
-    return url.path
-  }
+  func local(_ bytes: [UInt8], _ name: String = "x.json") throws -> String { try temporaryFile(bytes, named: name) }
   func errors(_ mount: MountedBucket) -> String {
     (try? String(contentsOfFile: mount.file(".edgemount/errors"), encoding: .utf8)) ?? ""
   }

@@ -72,7 +72,6 @@ public final class InMemoryS3: HTTPTransport, @unchecked Sendable {
   }
 
   public func object(_ bucket: String, _ key: String) -> Object? { state.withLock { $0.buckets[bucket]?[key] } }
-  public func keys(_ bucket: String) -> [String] { state.withLock { ($0.buckets[bucket] ?? [:]).keys.sorted() } }
   /// "METHOD key" of every request carried out, oldest first.
   public var requestLog: [String] { state.withLock { $0.requests } }
 
@@ -81,8 +80,6 @@ public final class InMemoryS3: HTTPTransport, @unchecked Sendable {
   public func put(_ bucket: String, _ key: String, _ bytes: [UInt8], metadata: [String: String] = [:]) -> String {
     state.withLock { s in Self.store(&s, bucket, key, bytes, metadata) }
   }
-
-  public func delete(_ bucket: String, _ key: String) { state.withLock { _ = $0.buckets[bucket]?.removeValue(forKey: key) } }
 
   private static func store(_ s: inout State, _ bucket: String, _ key: String, _ bytes: [UInt8], _ metadata: [String: String])
     -> String

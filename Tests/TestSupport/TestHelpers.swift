@@ -59,3 +59,25 @@ public func seedCANedge2Device(_ s3: S3Client, id: String = "A1B2C3D4") throws -
         .utf8))
   return config
 }
+
+/// A file with exactly this name, in a directory of its own under the temporary folder (so
+/// `cp FILE DIR/` keeps the name).
+public func temporaryFile(_ bytes: [UInt8], named name: String) throws -> String {
+  let directory = try freshDirectory("file")
+  let path = directory + "/" + name
+  try Data(bytes).write(to: URL(fileURLWithPath: path))
+  return path
+}
+
+/// What a local file holds after a write or a truncation: the reference the save models
+/// check the mount against.
+extension Array where Element == UInt8 {
+  public mutating func write(_ data: [UInt8], at offset: Int) {
+    if count < offset + data.count { self += [UInt8](repeating: 0, count: offset + data.count - count) }
+    replaceSubrange(offset..<offset + data.count, with: data)
+  }
+
+  public mutating func truncate(to size: Int) {
+    if count > size { removeSubrange(size...) } else { self += [UInt8](repeating: 0, count: size - count) }
+  }
+}
