@@ -9,11 +9,15 @@ public struct SigV4: Sendable {
   public let credentials: Credentials
   public let region: String
   public let service: String
+  /// Whether the signer adds and signs `x-amz-content-sha256`. S3 requires it; the generic
+  /// SigV4 services (and AWS's SigV4 test suite) do not send it.
+  public let signsContentHash: Bool
 
-  public init(credentials: Credentials, region: String, service: String = "s3") {
+  public init(credentials: Credentials, region: String, service: String = "s3", signsContentHash: Bool? = nil) {
     self.credentials = credentials
     self.region = region
     self.service = service
+    self.signsContentHash = signsContentHash ?? (service == "s3")
   }
 
   /// The hash S3 accepts in `x-amz-content-sha256` for an empty body.
@@ -39,7 +43,7 @@ public struct SigV4: Sendable {
     let day = String(amzDate.prefix(8))
     var all = headers.map { ($0.0.lowercased(), Self.normalizeHeaderValue($0.1)) }
     all.append(("x-amz-date", amzDate))
-    all.append(("x-amz-content-sha256", payloadHash))
+    if signsContentHash { all.append(("x-amz-content-sha256", payloadHash)) }
     if let token = credentials.sessionToken { all.append(("x-amz-security-token", token)) }
     // Headers with the same name are joined with commas, as HTTP allows.
     var merged: [String: String] = [:]
@@ -66,7 +70,8 @@ public struct SigV4: Sendable {
     let signature = Digest.hex(Digest.hmacSHA256(key: key, message: Array(stringToSign.utf8)))
     let authorization =
       "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(signedHeaders), Signature=\(signature)"
-    var added: [(String, String)] = [("x-amz-date", amzDate), ("x-amz-content-sha256", payloadHash)]
+    var added: [(String, String)] = [("x-amz-date", amzDate)]
+    if signsContentHash { added.append(("x-amz-content-sha256", payloadHash)) }
     if let token = credentials.sessionToken { added.append(("x-amz-security-token", token)) }
     added.append(("Authorization", authorization))
     return Signature(
