@@ -25,7 +25,13 @@ struct Startup {
     let region = endpoint.region
     try Self.checkAccess(client.with(retryPolicy: RetryPolicy(maxAttempts: 3, deadline: .seconds(8))), credentials: credentials)
 
+    // Said once at start-up: whether the server closes the last gap of the lost-update check.
+    let conditionalPut =
+      command.readOnly ? ConditionalPutSupport.notProbed : client.probeConditionalPut(prefix: location.prefix)
+    logger.notice("\(conditionalPut.startupNote)")
+
     var settings = MountSettings()
+    settings.conditionalPut = conditionalPut.description
     settings.rootPrefix = location.prefix
     settings.readOnly = command.readOnly
     settings.uid = command.uid ?? getuid()

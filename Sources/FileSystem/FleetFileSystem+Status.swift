@@ -26,6 +26,7 @@ extension FleetFileSystem {
       bucket: \(s3.bucket)
       prefix: \(settings.rootPrefix.isEmpty ? "(none)" : settings.rootPrefix)
       read_only: \(settings.readOnly)
+      conditional_put: \(settings.conditionalPut)
       uptime_seconds: \(uptime)
       list_ttl_seconds: \(settings.listTTL.components.seconds)
       heartbeat_ttl_seconds: \(settings.heartbeatTTL.components.seconds)

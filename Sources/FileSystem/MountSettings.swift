@@ -17,6 +17,9 @@ public struct MountSettings: Sendable {
   public var memoryCacheBytes = 64 << 20
   /// Describes the endpoint for `.edgemount/status`.
   public var endpointDescription = ""
+  /// What the start-up probe found about conditional PUT (`ConditionalPutSupport`), for
+  /// `.edgemount/status`.
+  public var conditionalPut = "not probed"
 
   public init() {}
 }
