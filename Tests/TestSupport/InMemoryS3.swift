@@ -53,6 +53,8 @@ public final class InMemoryS3: HTTPTransport, @unchecked Sendable {
   /// `redirectForWrongRegion`), naming the region in `x-amz-bucket-region` and `<Region>`.
   public let bucketRegions = Locked<[String: String]>([:])
   public let redirectForWrongRegion = Locked(false)
+  /// Ignores If-Match / If-None-Match on PUT, as `rclone serve s3` does (GET still honours them).
+  public let ignoresConditionalPut = Locked(false)
   /// Decides a fault for each request (method, key); nil for none. Called under no lock.
   public let faults = Locked<(@Sendable (_ method: String, _ key: String?) -> Fault?)?>(nil)
 
@@ -171,7 +173,10 @@ public final class InMemoryS3: HTTPTransport, @unchecked Sendable {
         }
       }
       let current = s.buckets[bucket]![key]
-      if let failed = Self.preconditionFailure(headers, current: current, method: method) { return failed }
+      let checksConditions = method != "PUT" || !ignoresConditionalPut.withLock { $0 }
+      if checksConditions, let failed = Self.preconditionFailure(headers, current: current, method: method) {
+        return failed
+      }
       switch method {
       case "PUT":
         if let md5 = headers["content-md5"], md5 != Data(Digest.md5(body)).base64EncodedString() {
