@@ -66,7 +66,7 @@ let package = Package(
     .target(name: "TestSupport", dependencies: ["S3", "DemoFleet", "Locking"], path: "Tests/TestSupport"),
     .testTarget(name: "S3Tests", dependencies: ["S3", "TestSupport"]),
     .testTarget(
-      name: "CANedgeTests", dependencies: ["CANedge", "TestSupport"]),
+      name: "CANedgeTests", dependencies: ["CANedge", "TestSupport", "DemoFleet"]),
     .testTarget(name: "CacheTests", dependencies: ["Cache"]),
     .testTarget(name: "ValidationTests", dependencies: ["Validation", "TestSupport", "DemoFleet"]),
     .testTarget(

@@ -15,7 +15,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     _ = JSONSchemaValidator(schema: json).validate(json)
     _ = ConfigRules.check(json, device: .init(publicKey: nil))
   }
-  _ = try? ConfigValidator().validate(bytes, version: ConfigVersion(major: 1, minor: 9), device: .init(knownVersions: [], schema: schema))
+  _ = try? ConfigValidator().validate(
+    bytes, version: ConfigVersion(major: 1, minor: 9), device: .init(knownVersions: [], schema: schema))
   _ = try? CertificateBundle(bytes)
   _ = try? FirmwareValidator().validate(bytes, device: .init(typeCode: "0000001F", firmwareVersion: "01.09.01", configs: [:]))
   return 0

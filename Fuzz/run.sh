@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (Swift's -sanitize=fuzzer with AddressSanitizer) and runs each
-# for a while: the CANedge name and firmware parsers, S3's XML listing parser, and JSON +
+# for a while: the CANedge name and firmware parsers, the MF4 header reader, S3's XML listing parser, and JSON +
 # schema validation + PKCS#7 bundles. A crash leaves its input in Fuzz/crashes/ (make it a
 # regression test) and fails the run.
 #
@@ -20,6 +20,7 @@ strip_imports listing Sources/S3/ListObjectsParser.swift Sources/S3/ObjectInfo.s
 strip_imports validation Sources/CANedge/*.swift Sources/Validation/*.swift Sources/Locking/*.swift
 flags=(-sanitize=fuzzer,address -parse-as-library -O -I Sources/CZlib -I Sources/COpenSSL)
 swiftc "${flags[@]}" -module-name FuzzCANedge Fuzz/FuzzCANedge.swift "$work"/canedge/*.swift -lz -o "$work/fuzz-canedge"
+swiftc "${flags[@]}" -module-name FuzzMF4Header Fuzz/FuzzMF4Header.swift "$work"/canedge/*.swift -lz -o "$work/fuzz-mf4"
 swiftc "${flags[@]}" -module-name FuzzListing Fuzz/FuzzListing.swift "$work"/listing/*.swift -o "$work/fuzz-listing"
 swiftc "${flags[@]}" -module-name FuzzValidation Fuzz/FuzzValidation.swift "$work"/validation/*.swift -lz -lcrypto -o "$work/fuzz-validation"
 
@@ -27,11 +28,12 @@ swiftc "${flags[@]}" -module-name FuzzValidation Fuzz/FuzzValidation.swift "$wor
 # the code under test: only crashes, overflows and hangs count.
 export ASAN_OPTIONS=detect_leaks=0
 status=0
-for target in canedge listing validation; do
+for target in canedge mf4 listing validation; do
   corpus=$work/corpus-$target
   mkdir -p "$corpus"
   case $target in
     canedge) printf '00000001-5E0BE100.MF4' > "$corpus/a"; printf 'A1B2C3D4/00000001/00000001-5E0BE100.MF4\nA1B2C3D4/00000001/00000001-5E0BE101.MF4' > "$corpus/b" ;;
+    mf4) head -c 110000 Tests/Fixtures/bucket-sample/2F6913DB/00001089/00000001-63BEF5CD.MF4 > "$corpus/a"; head -c 4096 Tests/Fixtures/bucket-sample/5BC57FEC/00000001/00000005-643E503A.MFC > "$corpus/b" ;;
     listing) printf '<ListBucketResult><EncodingType>url</EncodingType><IsTruncated>true</IsTruncated><NextContinuationToken>t</NextContinuationToken><Contents><Key>a%%20b</Key><Size>1</Size><ETag>"e"</ETag><LastModified>2020-01-01T00:00:00.000Z</LastModified></Contents><CommonPrefixes><Prefix>p/</Prefix></CommonPrefixes></ListBucketResult>' > "$corpus/a" ;;
     validation) cp Tests/Fixtures/configs/ce2-01.09-default.json "$corpus/a"; printf '{"log":{"file":{"split_time_period":10,"split_time_offset":20}}}' > "$corpus/b" ;;
   esac

@@ -63,6 +63,12 @@ public struct MountCommand: ParsableCommand {
   @Option(help: "Seconds device.json and schema files are trusted.")
   var heartbeatTtl: Int = 10
 
+  @Option(
+    help: ArgumentHelp(
+      "Day boundaries of .by-date/: utc, or device (each log's own time zone and DST offset from its header).",
+      valueName: "utc|device"))
+  var byDateTz: String = "utc"
+
   @Flag(name: [.customShort("f"), .long], help: "Stay in the foreground and log to stderr.")
   var foreground = false
 
@@ -77,6 +83,7 @@ public struct MountCommand: ParsableCommand {
   public func validate() throws {
     guard (0...86_400).contains(listTtl) else { throw ValidationError("--list-ttl must be 0 to 86400 seconds") }
     guard (0...86_400).contains(heartbeatTtl) else { throw ValidationError("--heartbeat-ttl must be 0 to 86400 seconds") }
+    guard ["utc", "device"].contains(byDateTz) else { throw ValidationError("--by-date-tz must be utc or device") }
     guard let mask = UInt32(umask, radix: 8), mask <= 0o777 else { throw ValidationError("--umask must be octal, 000 to 777") }
     _ = mask
     guard ByteCount.parse(cacheSize) != nil else {

@@ -39,20 +39,24 @@ struct Startup {
     settings.umask = command.settingsUmask
     settings.listTTL = .seconds(command.listTtl)
     settings.heartbeatTTL = .seconds(command.heartbeatTtl)
+    settings.byDateDeviceClock = command.byDateTz == "device"
     settings.allowDelete = command.allowDelete
     var disk: DiskBlockCache?
+    var headerStore: (HeaderRecordStore, [HeaderRecordStore.Record])?
     if let dir = command.cacheDir {
+      let path = URL(fileURLWithPath: dir).standardizedFileURL.path
       do {
-        disk = try DiskBlockCache(
-          directory: URL(fileURLWithPath: dir).standardizedFileURL.path, capacity: ByteCount.parse(command.cacheSize) ?? (2 << 30)
-        )
+        disk = try DiskBlockCache(directory: path, capacity: ByteCount.parse(command.cacheSize) ?? (2 << 30))
+        headerStore = try HeaderRecordStore.open(directory: path)
       } catch {
         throw Failure(description: "\(error)")
       }
+      logger.info("headers of \(headerStore?.1.count ?? 0) logs loaded from \(path)")
     }
     settings.endpointDescription =
       "\(endpoint.description) (\(endpoint.pathStyle ? "path-style" : "virtual-hosted"), region \(region))"
-    let fs = FleetFileSystem(s3: client, settings: settings, diskCache: disk, logger: Logger(label: "edgemount.fs"))
+    let fs = FleetFileSystem(
+      s3: client, settings: settings, diskCache: disk, headerStore: headerStore, logger: Logger(label: "edgemount.fs"))
 
     var options = FUSEMount.Options()
     options.allowOther = command.allowOther

@@ -9,7 +9,7 @@ extension Attributes {
     st.st_ino = ino_t(ino)
     st.st_mode = (isDirectory ? S_IFDIR : S_IFREG) | mode
     // 1 for directories tells find(1) that the subdirectory count is unknown.
-    st.st_nlink = 1
+    st.st_nlink = nlink_t(links)
     st.st_uid = uid
     st.st_gid = gid
     st.st_size = off_t(clamping: size)

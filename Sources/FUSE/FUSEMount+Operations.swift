@@ -71,8 +71,8 @@ func makeOperations() -> fuse_lowlevel_ops {
     } catch { reply(req, error) }
   }
   ops.mknod = { req, _, _, _, _ in refuse(req) }
-  ops.mkdir = { req, _, _, _ in refuse(req) }
-  ops.rmdir = { req, _, _ in refuse(req) }
+  ops.mkdir = { req, parent, _, _ in reply(req, mount(req).fs.refuseChange(in: UInt64(parent))) }
+  ops.rmdir = { req, parent, _ in reply(req, mount(req).fs.refuseChange(in: UInt64(parent))) }
   ops.symlink = { req, _, _, _ in refuse(req) }
   ops.link = { req, _, _, _ in refuse(req) }
   // No settable attributes (ACLs included): "not supported" lets cp -a and sed -i carry on.

@@ -22,6 +22,10 @@ public struct DeviceStatus: Sendable, Equatable {
   public var certificates: [CertificateBundle.Certificate]? = nil
   /// Whether device.json's `certs_server_sha1` lists every certificate of that bundle.
   public var certificatesLoaded: Bool? = nil
+  /// The earliest and latest first record among the device's logs whose headers were read
+  /// (nanoseconds since 1970); nil when none was.
+  public var firstRecord: UInt64? = nil
+  public var lastRecord: UInt64? = nil
 
   static let models: [String: String] = [
     "0000001D": "CANedge1", "0000005D": "CANedge1 GNSS", "0000001F": "CANedge2", "0000005F": "CANedge2 GNSS",
@@ -32,7 +36,8 @@ public struct DeviceStatus: Sendable, Equatable {
     models[code.uppercased()] ?? (code.isEmpty ? "" : "unknown (\(code))")
   }
 
-  public static let csvHeader = "id,model,fw_ver,last_heartbeat,config_synced,pending_firmware,pending_certs,sessions,bytes"
+  public static let csvHeader =
+    "id,model,fw_ver,last_heartbeat,config_synced,pending_firmware,pending_certs,sessions,bytes,first_record,last_record"
 
   public var csvRow: String {
     let heartbeat = lastHeartbeat.map(ISOTime.string) ?? ""
@@ -40,7 +45,7 @@ public struct DeviceStatus: Sendable, Equatable {
     let synced = configSynced.map { $0 ? "true" : "false" } ?? "unknown"
     return [
       id, model, firmwareVersion, heartbeat, synced, String(pendingFirmware), String(pendingCertificates),
-      String(sessions), String(bytes),
+      String(sessions), String(bytes), firstRecord.map(ISOTime.milliseconds) ?? "", lastRecord.map(ISOTime.milliseconds) ?? "",
     ].map(CSV.field).joined(separator: ",")
   }
 }

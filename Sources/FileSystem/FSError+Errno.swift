@@ -10,7 +10,7 @@ extension FSError {
     case .isDirectory: return EISDIR
     case .notEmpty: return ENOTEMPTY
     case .accessDenied: return EACCES
-    case .readOnly: return EROFS
+    case .readOnly, .readOnlyView: return EROFS
     case .invalid: return EINVAL
     case .conflict: return EBUSY
     case .notSupported: return ENOTSUP

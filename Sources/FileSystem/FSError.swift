@@ -10,6 +10,8 @@ public enum FSError: Error, Equatable, Sendable, CustomStringConvertible {
   case accessDenied(String)
   /// The mount is read-only (`--read-only`).
   case readOnly
+  /// This part of the tree is a read-only view (`.by-date/`), with the reason.
+  case readOnlyView(String)
   /// The content was rejected (validation), with the reason.
   case invalid(String)
   /// Someone else changed the server copy; the save was refused.
@@ -36,6 +38,7 @@ public enum FSError: Error, Equatable, Sendable, CustomStringConvertible {
     case .notEmpty: return "directory not empty"
     case .accessDenied(let why): return "permission denied: \(why)"
     case .readOnly: return "read-only mount"
+    case .readOnlyView(let why): return why
     case .invalid(let why): return "rejected: \(why)"
     case .conflict(let why): return "conflict: \(why)"
     case .notSupported: return "operation not supported"

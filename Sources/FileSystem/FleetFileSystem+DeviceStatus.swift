@@ -48,11 +48,19 @@ extension FleetFileSystem {
     var rootObjects: [String: ListedObject] = [:]
     var sessions = Set<String>()
     var bytes: UInt64 = 0
+    var records: (first: UInt64, last: UInt64)?
     for object in page.objects {
       let rest = object.key.dropFirst(deviceKey.count)
       if let slash = rest.firstIndex(of: "/") {
         sessions.insert(String(rest[..<slash]))
         bytes += object.size
+        // Only headers already read: the file costs no request for them.
+        if let name = LogFileName(rest[rest.index(after: slash)...]),
+          let time = headers.known(key: object.key, etag: object.etag, name: name), time.source != .uploadName,
+          let t = time.firstRecord ?? time.sessionStart
+        {
+          records = (min(records?.first ?? t, t), max(records?.last ?? t, t))
+        }
       } else {
         rootObjects[String(rest)] = object
       }
@@ -86,7 +94,7 @@ extension FleetFileSystem {
       firmwareVersion: json?["fw_ver"]?.string ?? "", lastHeartbeat: modified, configSynced: synced,
       pendingFirmware: pendingFirmware, pendingCertificates: certificates != nil && loaded != true,
       sessions: countData ? sessions.count : page.commonPrefixes.count, bytes: bytes, certificates: certificates,
-      certificatesLoaded: loaded)
+      certificatesLoaded: loaded, firstRecord: records?.first, lastRecord: records?.last)
   }
 
   /// The certificates of a bundle on the server, cached by ETag (expired ones included).
@@ -117,7 +125,7 @@ extension FleetFileSystem {
     for (id, key) in devices {
       if let status = try? deviceStatus(id: id, deviceKey: key, countData: true) { out += status.csvRow + "\n" }
     }
-    caches.withLock { $0.devicesCSVSize = out.utf8.count }
+    caches.withLock { $0.reportSizes[.devices] = out.utf8.count }
     return out
   }
 }

@@ -87,6 +87,7 @@ extension FleetFileSystem {
     maxAttempts: 2, baseDelay: .milliseconds(100), maxDelay: .milliseconds(200), deadline: .seconds(4))
 
   private func refresh(_ node: Node, client s3: S3Client) throws(FSError) {
+    if case .byDate(let folder) = node.kind { return try refreshByDate(node, folder) }
     let page: ListPage
     var sessionContents: [String: [ListedObject]]?
     do {
@@ -117,7 +118,7 @@ extension FleetFileSystem {
       var keep = Set<UInt64>()
       switch node.kind {
       case .root:
-        for name in [Self.statusDirectoryName, Self.rawDirectoryName] {
+        for name in [Self.statusDirectoryName, Self.rawDirectoryName, Self.byDateDirectoryName] {
           if let ino = s.table.child(of: node.ino, named: name)?.ino { keep.insert(ino) }
         }
         for prefix in page.commonPrefixes {
@@ -171,7 +172,7 @@ extension FleetFileSystem {
           }
           keep.insert(ino)
         }
-      case .statusDirectory, .object, .statusFile:
+      case .statusDirectory, .object, .statusFile, .byDate:
         return
       }
       s.table.retain(childrenOf: node.ino, keep: keep)

@@ -56,7 +56,7 @@ extension FleetFileSystem {
       return register(OpenFile(ino: ino, source: .snapshot(Array(statusText(file).utf8))), directIO: true, keepCache: false)
     case .object(.scratch):
       throw .notFound  // a scratch file always has staged content; this one was removed
-    case .root, .device, .session, .statusDirectory, .rawDirectory:
+    case .root, .device, .session, .statusDirectory, .rawDirectory, .byDate:
       throw .isDirectory
     }
   }

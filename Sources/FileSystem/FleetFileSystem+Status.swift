@@ -9,6 +9,7 @@ extension FleetFileSystem {
     case .errors: return errors.text
     case .duplicates: return duplicatesReport()
     case .devices: return devicesReport()
+    case .days: return daysReport()
     }
   }
 
@@ -21,6 +22,7 @@ extension FleetFileSystem {
       ($0.table.count, $0.table.metadataBytes, $0.handles.count, $0.listedAt.count)
     }
     let uptime = Int(Date().timeIntervalSince(startedAt))
+    let h = headers.snapshot
     return """
       endpoint: \(settings.endpointDescription)
       bucket: \(s3.bucket)
@@ -46,6 +48,12 @@ extension FleetFileSystem {
       requests_precondition_failed: \(c.preconditionFailed)
       bytes_downloaded: \(c.bytesDownloaded)
       bytes_uploaded: \(c.bytesUploaded)
+      headers_read: \(h.counts.read)
+      headers_cached: \(h.cached)
+      headers_loaded_from_cache_dir: \(h.counts.loaded)
+      headers_unreadable: \(h.counts.unreadable)
+      headers_pending: \(h.counts.pending)
+      by_date_timezone: \(settings.byDateDeviceClock ? "device" : "utc")
 
       """
   }

@@ -16,6 +16,7 @@ extension FleetFileSystem {
       guard node.present else { return [] }
       var out = [("user.s3.key", node.key), ("user.s3.etag", node.etag)]
       if node.kind == .object(.log) {
+        out += timeAttributes(node)
         let meta = try objectMetadata(key: node.key, etag: node.etag)
         for (attribute, header) in [
           ("hw", "hw"), ("fw", "fw"), ("net", "net"), ("timestamp", "timestamp"), ("put_index", "put-index"),
@@ -58,7 +59,38 @@ extension FleetFileSystem {
     guard name.hasPrefix("user.s3.") || name.hasPrefix("user.canedge.") || name.hasPrefix("user.edgemount.") else {
       return nil
     }
+    // The time attributes need the header only, not the HEAD of the upload metadata.
+    if Self.timeAttributeNames.contains(name) || name.hasPrefix("user.canedge.hd.") {
+      let node = try node(ino)
+      guard node.kind == .object(.log), node.present else { return nil }
+      return timeAttributes(node).first { $0.0 == name }?.1
+    }
     return try extendedAttributes(ino: ino).first { $0.0 == name }?.1
+  }
+
+  static let timeAttributeNames: Set<String> = [
+    "user.canedge.start_time", "user.canedge.session_start", "user.canedge.time_source", "user.canedge.header_error",
+  ]
+
+  /// A log's recording time from its MF4 header (read once per key and ETag, ever):
+  /// `start_time` (the first record, ISO 8601 UTC with milliseconds), `session_start`,
+  /// `time_source` (`header`, `session-start` or `upload-name`), why the header could not be
+  /// read, and the HD comment's fields as `user.canedge.hd.NAME` (`serial_number`, ...).
+  func timeAttributes(_ node: Node) -> [(String, String)] {
+    guard let name = LogFileName(node.name) else { return [] }
+    let time = headers.time(key: node.key, etag: node.etag, size: node.size, name: name, s3: s3)
+    var out = [
+      ("user.canedge.start_time", ISOTime.milliseconds(time.placement(uploadEpoch: Int64(name.epoch), deviceClock: false)))
+    ]
+    if let start = time.sessionStart { out.append(("user.canedge.session_start", ISOTime.milliseconds(start))) }
+    out.append(("user.canedge.time_source", time.source.rawValue))
+    if let failure = time.failure { out.append(("user.canedge.header_error", failure)) }
+    for (field, value) in time.comment.sorted(by: { $0.key < $1.key }) {
+      let attribute = String(
+        field.lowercased().unicodeScalars.map { ("a"..."z").contains($0) || ("0"..."9").contains($0) ? Character($0) : "_" })
+      out.append(("user.canedge.hd.\(attribute)", value))
+    }
+    return out
   }
 
   /// `x-amz-meta-*` of an object, from one HEAD cached by key and ETag.

@@ -41,7 +41,8 @@ public final class FleetFileSystem: Sendable {
     var firmwareVersions: [String: String] = [:]
     /// HeadObject metadata by key + ETag.
     var metadata: [String: [String: String]] = [:]
-    var devicesCSVSize = 0
+    /// The sizes of devices.csv and days.csv at their last open (they walk the fleet).
+    var reportSizes: [StatusFile: Int] = [:]
     /// Certificates of bundles by ETag.
     var bundles: [String: [CertificateBundle.Certificate]] = [:]
   }
@@ -69,6 +70,8 @@ public final class FleetFileSystem: Sendable {
     var lastDeviceListing: (ino: UInt64, at: ContinuousClock.Instant)?
     /// The log file last opened in each session (a copy walks them in name order).
     var lastOpened: [UInt64: String] = [:]
+    /// The logs of each `.by-date/` session folder: names and the device tree's inodes.
+    var byDateFiles: [UInt64: [(name: String, ino: UInt64)]] = [:]
   }
 
   /// Called after a save changed a file, so the kernel drops its cached pages and attributes.
@@ -76,13 +79,19 @@ public final class FleetFileSystem: Sendable {
 
   /// Blocks of log files: memory, the disk cache if any, prefetching.
   let fetcher: BlockFetcher
+  /// Logs' recording times from their MF4 headers, for `.by-date/` and the time xattrs.
+  let headers: HeaderIndex
   /// Listings under way, so a folder is listed once however many threads ask.
   let listingFlights = Locked<[UInt64: ListingFlight]>([:])
 
+  /// `headerStore`: where headers read are kept across mounts (in `--cache-dir`), with the
+  /// records it already holds.
   public init(
-    s3: S3Client, settings: MountSettings, diskCache: DiskBlockCache? = nil, logger: Logger = Logger(label: "edgemount.fs")
+    s3: S3Client, settings: MountSettings, diskCache: DiskBlockCache? = nil,
+    headerStore: (HeaderRecordStore, [HeaderRecordStore.Record])? = nil, logger: Logger = Logger(label: "edgemount.fs")
   ) {
     fetcher = BlockFetcher(s3: s3, memory: MemoryBlockCache(capacity: settings.memoryCacheBytes), disk: diskCache)
+    headers = HeaderIndex(store: headerStore?.0, records: headerStore?.1 ?? [])
     self.s3 = s3
     self.settings = settings
     self.logger = logger
@@ -92,6 +101,7 @@ public final class FleetFileSystem: Sendable {
       table.upsert(parent: statusIno, name: file.rawValue, kind: .statusFile(file), key: "")
     }
     table.upsert(parent: InodeTable.rootIno, name: Self.rawDirectoryName, kind: .rawDirectory, key: settings.rootPrefix)
+    table.upsert(parent: InodeTable.rootIno, name: Self.byDateDirectoryName, kind: .byDate(.root), key: "")
     state = Locked(State(table: table))
     state.withLock { $0.listedAt[statusIno] = .now + .seconds(1_000_000_000) }
   }
@@ -101,6 +111,11 @@ public final class FleetFileSystem: Sendable {
   /// Finds `name` in directory `parent` and counts one kernel reference to it.
   public func lookup(parent: UInt64, name: String) throws(FSError) -> Attributes {
     guard name.utf8.count <= 255 else { throw .nameTooLong }
+    if let parentNode = state.withLock({ $0.table[parent] }), case .byDate = parentNode.kind {
+      guard let node = try lookupByDate(parentNode, name: name) else { throw .notFound }
+      state.withLock { $0.table.addLookups(node.ino, 1) }
+      return attributes(of: node)
+    }
     try refreshIfStale(parent)
     let node = try state.withLock { (s: inout State) throws(FSError) -> Node in
       guard let parentNode = s.table[parent] else { throw .notFound }
@@ -133,6 +148,9 @@ public final class FleetFileSystem: Sendable {
   public func listDirectory(ino: UInt64) throws(FSError) -> [DirectoryEntry] {
     if let node = state.withLock({ $0.table[ino] }), case .device = node.kind { prefetchNextDevices(after: node) }
     try refreshIfStale(ino)
+    if let node = state.withLock({ $0.table[ino] }), node.kind == .byDate(.session) {
+      return byDateFiles(ino).map { DirectoryEntry(name: $0.name, attributes: attributes(of: $0)) }
+    }
     let children = try state.withLock { (s: inout State) throws(FSError) -> [Node] in
       guard let node = s.table[ino] else { throw .notFound }
       guard node.kind.isDirectory else { throw .notDirectory }
@@ -142,7 +160,7 @@ public final class FleetFileSystem: Sendable {
       // soon after counts as a step of the walk, and lists the next devices ahead.
       if ino == Self.rootIno { s.lastDeviceListing = (ino, .now) }
       return s.table.presentChildren(of: ino).filter {
-        !(ino == Self.rootIno && ($0.kind == .rawDirectory || $0.kind == .statusDirectory))
+        !(ino == Self.rootIno && ($0.kind == .rawDirectory || $0.kind == .statusDirectory || $0.kind == .byDate(.root)))
       }
     }
     return children.map { DirectoryEntry(name: $0.name, attributes: attributes(of: $0)) }
@@ -166,7 +184,7 @@ public final class FleetFileSystem: Sendable {
     var size = node.size
     var mtime = node.mtime
     switch node.kind {
-    case .root, .device, .session, .statusDirectory, .rawDirectory:
+    case .root, .device, .session, .statusDirectory, .rawDirectory, .byDate:
       mode = 0o755
       timeout = Double(settings.listTTL.components.seconds)
       mtime = Int64(startedAt.timeIntervalSince1970)
@@ -190,14 +208,16 @@ public final class FleetFileSystem: Sendable {
     case .statusFile(let file):
       mode = 0o444
       timeout = 0
-      // devices.csv lists the whole bucket: its size is the one from its last open.
-      size = file == .devices ? UInt64(caches.withLock { $0.devicesCSVSize }) : UInt64(statusText(file).utf8.count)
+      // devices.csv and days.csv walk the whole fleet: their size is the one from their last open.
+      size =
+        file == .devices || file == .days
+        ? UInt64(caches.withLock { $0.reportSizes[file] ?? 0 }) : UInt64(statusText(file).utf8.count)
       mtime = Int64(Date().timeIntervalSince1970)
     }
     var effective = mode & ~settings.umask
     if settings.readOnly { effective &= ~0o222 }
     return Attributes(
       ino: node.ino, isDirectory: node.kind.isDirectory, mode: effective, size: size, mtime: mtime,
-      uid: settings.uid, gid: settings.gid, timeout: timeout)
+      uid: settings.uid, gid: settings.gid, timeout: timeout, links: node.kind == .object(.log) ? 2 : 1)
   }
 }

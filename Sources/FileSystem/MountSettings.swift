@@ -20,6 +20,8 @@ public struct MountSettings: Sendable {
   /// What the start-up probe found about conditional PUT (`ConditionalPutSupport`), for
   /// `.edgemount/status`.
   public var conditionalPut = "not probed"
+  /// `.by-date/` days in the device's local time (`--by-date-tz device`) instead of UTC.
+  public var byDateDeviceClock = false
 
   public init() {}
 }

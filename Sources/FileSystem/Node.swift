@@ -15,10 +15,12 @@ public enum NodeKind: Sendable, Equatable {
   case statusDirectory
   /// A file in `.edgemount/`.
   case statusFile(StatusFile)
+  /// A folder of `.by-date/`: the logs by recording day, read-only.
+  case byDate(ByDateFolder)
 
   public var isDirectory: Bool {
     switch self {
-    case .root, .device, .session, .statusDirectory, .rawDirectory: return true
+    case .root, .device, .session, .statusDirectory, .rawDirectory, .byDate: return true
     case .object, .statusFile: return false
     }
   }
@@ -41,6 +43,7 @@ public enum StatusFile: String, Sendable, CaseIterable {
   case errors
   case duplicates
   case devices = "devices.csv"
+  case days = "days.csv"
 }
 
 /// One inode: its place in the tree and what the last listing said about it.
@@ -77,6 +80,9 @@ public struct Attributes: Sendable, Equatable {
   public var gid: UInt32
   /// How long the kernel may keep these attributes and the name (seconds).
   public var timeout: Double
+  /// Names the file has: 2 for a log (its device-tree name and its `.by-date/` name, so `du`
+  /// counts it once over both), else 1.
+  public var links: UInt32 = 1
 }
 
 /// One entry of a directory listing, with the attributes readdirplus hands to the kernel.

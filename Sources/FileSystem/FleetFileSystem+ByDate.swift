@@ -1,0 +1,208 @@
+import CANedge
+import Foundation
+
+/// `.by-date/YYYY-MM-DD/DEVICE/SESSION/SPLIT`: the logs by the day of their first record,
+/// read from their MF4 headers (`HeaderIndex`). The files are the device tree's own inodes;
+/// the folders are read-only.
+extension FleetFileSystem {
+  public static let byDateDirectoryName = ".by-date"
+
+  /// Why nothing can be changed in `.by-date/`.
+  static let byDateIsReadOnly = FSError.readOnlyView(
+    "the .by-date view is read-only: change files in their device folders (DEVICE/SESSION/)")
+
+  /// `name` in a folder of `.by-date/`, or nil when the folder is not one.
+  func lookupByDate(_ parent: Node, name: String) throws(FSError) -> Node? {
+    guard case .byDate(let folder) = parent.kind else { return nil }
+    switch folder {
+    case .root:
+      // Any day can be opened by name, listed or not: no listing of the whole view first.
+      guard let day = ByDateDay(name) else { throw .notFound }
+      let ino = state.withLock {
+        $0.table.upsert(parent: parent.ino, name: name, kind: .byDate(.day(day)), key: "") { $0.present = true }
+      }
+      return try node(ino)
+    case .day, .device:
+      try refreshIfStale(parent.ino)
+      return state.withLock { s in s.table.child(of: parent.ino, named: name).flatMap { $0.present ? $0 : nil } }
+    case .session:
+      try refreshIfStale(parent.ino)
+      return state.withLock { s in
+        s.byDateFiles[parent.ino]?.first(where: { $0.name == name }).flatMap { s.table[$0.ino] }.flatMap {
+          $0.present ? $0 : nil
+        }
+      }
+    }
+  }
+
+  /// The entries of a `.by-date/` session folder: the device tree's log nodes.
+  func byDateFiles(_ folder: UInt64) -> [Node] {
+    state.withLock { s in
+      (s.byDateFiles[folder] ?? []).compactMap { entry in s.table[entry.ino].flatMap { $0.present ? $0 : nil } }
+    }
+  }
+
+  /// Fills a `.by-date/` folder: the days of the fleet (root), or one day's devices, sessions
+  /// and logs. Called through `refreshIfStale`, so a folder is placed once per `--list-ttl`.
+  func refreshByDate(_ node: Node, _ folder: ByDateFolder) throws(FSError) {
+    switch folder {
+    case .root: try placeDays(node)
+    case .day(let day): try place(day, in: node)
+    case .device, .session:
+      // A day's folders are filled with the day.
+      try refreshIfStale(node.parent)
+      state.withLock { $0.listedAt[node.ino] = $0.listedAt[node.parent] ?? .now }
+    }
+  }
+
+  /// One session of the fleet with its logs in split order.
+  struct FleetSession: Sendable {
+    var device: Node
+    var session: Node
+    var logs: [DayPlacement.Log]
+  }
+
+  /// Every device, session and log, listed as the device tree lists them (the same cached
+  /// listings; devices listed in parallel on the header pool).
+  func fleetSessions() throws(FSError) -> [FleetSession] {
+    try refreshIfStale(Self.rootIno)
+    let devices = state.withLock { s in
+      s.table.presentChildren(of: Self.rootIno).filter { if case .device = $0.kind { true } else { false } }
+    }
+    let jobs: [@Sendable () -> Result<[FleetSession], FSError>] = devices.map { device in
+      { [self] in
+        do throws(FSError) {
+          try refreshIfStale(device.ino)
+          let sessions = state.withLock { $0.table.presentChildren(of: device.ino).filter { $0.kind == .session } }
+          var out: [FleetSession] = []
+          for session in sessions {
+            try refreshIfStale(session.ino)
+            let logs = state.withLock { s in
+              s.table.presentChildren(of: session.ino).compactMap { n -> DayPlacement.Log? in
+                guard n.kind == .object(.log), let name = LogFileName(n.name) else { return nil }
+                return DayPlacement.Log(ino: n.ino, fileName: n.name, name: name, key: n.key, etag: n.etag, size: n.size)
+              }
+            }
+            if !logs.isEmpty { out.append(FleetSession(device: device, session: session, logs: logs)) }
+          }
+          return .success(out)
+        } catch {
+          return .failure(error)
+        }
+      }
+    }
+    var all: [FleetSession] = []
+    for result in headers.parallel(jobs) {
+      switch result {
+      case .success(let sessions): all += sessions
+      case .failure(let error): throw error
+      }
+    }
+    return all
+  }
+
+  func logTime(_ log: DayPlacement.Log) -> LogTime {
+    headers.time(key: log.key, etag: log.etag, size: log.size, name: log.name, s3: s3)
+  }
+
+  /// Places one day: per session, the splits whose first record falls on it.
+  private func place(_ day: ByDateDay, in node: Node) throws(FSError) {
+    let sessions = try fleetSessions()
+    let bounds = day.nanoseconds
+    let deviceClock = settings.byDateDeviceClock
+    let placed = headers.parallel(
+      sessions.map { session in
+        { [self] in DayPlacement.logs(on: bounds, session: session.logs, deviceClock: deviceClock, time: logTime) }
+      })
+    let now = ContinuousClock.now
+    state.withLock { s in
+      var devices = Set<UInt64>()
+      var sessionsOf: [UInt64: Set<UInt64>] = [:]
+      for (session, logs) in zip(sessions, placed) where !logs.isEmpty {
+        let device = s.table.upsert(parent: node.ino, name: session.device.name, kind: .byDate(.device), key: "") {
+          $0.present = true
+        }
+        let folder = s.table.upsert(parent: device, name: session.session.name, kind: .byDate(.session), key: "") {
+          $0.present = true
+        }
+        devices.insert(device)
+        sessionsOf[device, default: []].insert(folder)
+        s.byDateFiles[folder] = logs.map { (name: $0.fileName, ino: $0.ino) }
+        s.listedAt[device] = now
+        s.listedAt[folder] = now
+      }
+      s.table.retain(childrenOf: node.ino, keep: devices)
+      for device in devices { s.table.retain(childrenOf: device, keep: sessionsOf[device] ?? []) }
+      s.listedAt[node.ino] = now
+    }
+  }
+
+  /// The days of `.by-date/`: for each session, from the day of its first split's first
+  /// record (one header a session) to the day of its last upload. A day a session spans may
+  /// still be empty if the device recorded nothing that day; any day can also be opened by name.
+  private func placeDays(_ node: Node) throws(FSError) {
+    let sessions = try fleetSessions()
+    let deviceClock = settings.byDateDeviceClock
+    let spans: [Set<String>] = headers.parallel(
+      sessions.map { session in
+        { [self] in
+          guard let first = session.logs.first else { return [] }
+          let start = logTime(first).placement(uploadEpoch: Int64(first.name.epoch), deviceClock: deviceClock)
+          var end = Int64(session.logs.map(\.name.epoch).max() ?? first.name.epoch)
+          if deviceClock { end += Int64(DayPlacement.maximumOffset / 1_000_000_000) }
+          var days = Set<String>()
+          var day = ByDateDay(containing: Int64(start / 1_000_000_000))
+          // A clock far off could span years: at most 400 days a session.
+          while day.start <= end, days.count < 400 {
+            days.insert(day.name)
+            day = ByDateDay(containing: day.start + 86_400)
+          }
+          return days
+        }
+      })
+    let names = spans.reduce(into: Set<String>()) { $0.formUnion($1) }
+    let now = ContinuousClock.now
+    state.withLock { s in
+      var keep = Set<UInt64>()
+      for name in names {
+        guard let day = ByDateDay(name) else { continue }
+        keep.insert(s.table.upsert(parent: node.ino, name: name, kind: .byDate(.day(day)), key: "") { $0.present = true })
+      }
+      s.table.retain(childrenOf: node.ino, keep: keep)
+      s.listedAt[node.ino] = now
+    }
+  }
+}
+
+extension FleetFileSystem {
+  /// `.edgemount/days.csv`: logs and bytes per recording day and device, from the headers
+  /// already read (and the upload names of files without one) of the sessions listed so far.
+  /// It makes no request; logs whose header was not read yet are not counted.
+  func daysReport() -> String {
+    let deviceClock = settings.byDateDeviceClock
+    var rows: [String: (logs: Int, bytes: UInt64)] = [:]
+    let logs: [(device: String, key: String, etag: String, size: UInt64, name: LogFileName)] = state.withLock { s in
+      var out: [(String, String, String, UInt64, LogFileName)] = []
+      for device in s.table.presentChildren(of: Self.rootIno) {
+        guard case .device = device.kind else { continue }
+        for session in s.table.presentChildren(of: device.ino) where session.kind == .session {
+          for log in s.table.presentChildren(of: session.ino) where log.kind == .object(.log) {
+            if let name = LogFileName(log.name) { out.append((device.name, log.key, log.etag, log.size, name)) }
+          }
+        }
+      }
+      return out
+    }
+    for log in logs {
+      guard let time = headers.known(key: log.key, etag: log.etag, name: log.name) else { continue }
+      let t = time.placement(uploadEpoch: Int64(log.name.epoch), deviceClock: deviceClock)
+      let day = ByDateDay(containing: Int64(t / 1_000_000_000)).name
+      rows["\(day),\(log.device)", default: (0, 0)].logs += 1
+      rows["\(day),\(log.device)", default: (0, 0)].bytes += log.size
+    }
+    var out = "day,device,logs,bytes\n"
+    for key in rows.keys.sorted() { out += "\(key),\(rows[key]!.logs),\(rows[key]!.bytes)\n" }
+    caches.withLock { $0.reportSizes[.days] = out.utf8.count }
+    return out
+  }
+}

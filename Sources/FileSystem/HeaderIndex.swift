@@ -1,0 +1,148 @@
+import CANedge
+import Cache
+import Foundation
+import Locking
+import S3
+
+/// The recording times of logs, read from their MF4 headers at most once per key and ETag,
+/// ever: logs are immutable, and with `--cache-dir` what was read is kept on disk
+/// (`HeaderRecordStore`), so a remount reads no header again.
+///
+/// A header costs one ranged GET of `MF4HeaderReader.firstReadSize` (a second, small one when a
+/// link points further in). Header reads run on a pool of their own, `threads` at a time, so
+/// they never take the threads that serve ordinary reads.
+final class HeaderIndex: Sendable {
+  private let entries = Locked<[String: LogTime]>([:])
+  private let store: HeaderRecordStore?
+  private let pool: WorkerPool
+  let threads: Int
+
+  /// For `.edgemount/status`.
+  struct Counts: Sendable {
+    /// Headers read from S3 (each one GET, or two).
+    var read = 0
+    /// Headers whose read failed or that are not MF4: placed by upload name.
+    var unreadable = 0
+    /// Reads under way or waiting for a thread.
+    var pending = 0
+    /// Records loaded from the cache folder at start-up.
+    var loaded = 0
+  }
+  private let counts = Locked(Counts())
+
+  init(store: HeaderRecordStore?, records: [HeaderRecordStore.Record], threads: Int = 8) {
+    self.store = store
+    self.threads = threads
+    pool = WorkerPool(threads: threads, name: "edgemount-headers")
+    var loaded: [String: LogTime] = [:]
+    for record in records { if let time = Self.decode(record.fields) { loaded[Self.id(record.key, record.etag)] = time } }
+    entries.withLock { $0 = loaded }
+    counts.withLock { $0.loaded = loaded.count }
+  }
+
+  var snapshot: (counts: Counts, cached: Int) { (counts.withLock { $0 }, entries.withLock { $0.count }) }
+
+  static func id(_ key: String, _ etag: String) -> String { etag + "\t" + key }
+
+  /// What is known without a request: a cached header, or a file that is not MF4 by its name.
+  func known(key: String, etag: String, name: LogFileName) -> LogTime? {
+    if let time = entries.withLock({ $0[Self.id(key, etag)] }) { return time }
+    if name.fileExtension.uppercased() != "MF4" {
+      return LogTime(unreadable: "\(name.fileExtension) files are compressed or encrypted: the header cannot be read")
+    }
+    return nil
+  }
+
+  /// The log's time, reading its header if it is not known yet. A failed read is not kept in
+  /// memory past `unreadableRetry` (an outage must not place logs by upload name for good), and
+  /// never on disk.
+  func time(key: String, etag: String, size: UInt64, name: LogFileName, s3: S3Client) -> LogTime {
+    if let time = known(key: key, etag: etag, name: name) { return time }
+    counts.withLock { $0.pending += 1 }
+    defer { counts.withLock { $0.pending -= 1 } }
+    var reader = MF4HeaderReader(fileSize: size) { range in
+      try s3.getObject(key: key, range: range, ifMatch: etag.isEmpty ? nil : etag, objectSize: size)
+    }
+    let time: LogTime
+    do {
+      time = LogTime(header: try reader.read())
+      counts.withLock { $0.read += 1 }
+      store?.append(HeaderRecordStore.Record(key: key, etag: etag, fields: Self.encode(time)))
+    } catch let error as MF4HeaderError {
+      // The file itself says it has no readable header: that never changes for this ETag.
+      let unreadable = LogTime(unreadable: error.description)
+      counts.withLock {
+        $0.read += 1
+        $0.unreadable += 1
+      }
+      store?.append(HeaderRecordStore.Record(key: key, etag: etag, fields: Self.encode(unreadable)))
+      time = unreadable
+    } catch {
+      counts.withLock { $0.unreadable += 1 }
+      return LogTime(unreadable: "the header could not be read: \(error)")
+    }
+    entries.withLock { $0[Self.id(key, etag)] = time }
+    return time
+  }
+
+  /// Runs `jobs` on the header pool, at most `threads` at once, and waits for all of them.
+  func parallel<T: Sendable>(_ jobs: [@Sendable () -> T]) -> [T] {
+    guard jobs.count > 1 else { return jobs.map { $0() } }
+    let results = Locked<[Int: T]>([:])
+    let group = DispatchGroup()
+    for (i, job) in jobs.enumerated() {
+      group.enter()
+      pool.submit {
+        let value = job()
+        results.withLock { $0[i] = value }
+        group.leave()
+      }
+    }
+    group.wait()
+    let values = results.withLock { $0 }
+    return (0..<jobs.count).map { values[$0]! }
+  }
+
+  // MARK: Records on disk
+
+  /// `h|s|u`, session start, first record, offset minutes, failure, then comment name/value pairs.
+  static func encode(_ time: LogTime) -> [String] {
+    let kind: String
+    switch time.source {
+    case .header: kind = "h"
+    case .sessionStart: kind = "s"
+    case .uploadName: kind = "u"
+    }
+    var fields = [
+      kind, time.sessionStart.map(String.init) ?? "", time.firstRecord.map(String.init) ?? "", String(time.offsetMinutes),
+      time.failure ?? "",
+    ]
+    for (name, value) in time.comment.sorted(by: { $0.key < $1.key }) { fields += [name, value] }
+    return fields
+  }
+
+  static func decode(_ fields: [String]) -> LogTime? {
+    guard fields.count >= 5, fields.count % 2 == 1, let offset = Int(fields[3]), abs(offset) <= 24 * 60 else { return nil }
+    var time: LogTime
+    switch fields[0] {
+    case "h", "s":
+      guard let start = UInt64(fields[1]) else { return nil }
+      let first = fields[2].isEmpty ? nil : UInt64(fields[2])
+      guard (fields[0] == "h") == (first != nil) else { return nil }
+      time = LogTime(header: MF4Header(finalized: false, sessionStartNanoseconds: start))
+      time.firstRecord = first
+      time.source = first == nil ? .sessionStart : .header
+      time.offsetMinutes = offset
+    case "u":
+      time = LogTime(unreadable: fields[4])
+    default:
+      return nil
+    }
+    var i = 5
+    while i + 1 < fields.count {
+      time.comment[fields[i]] = fields[i + 1]
+      i += 2
+    }
+    return time
+  }
+}
