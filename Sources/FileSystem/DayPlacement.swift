@@ -67,8 +67,12 @@ enum DayPlacement {
       return low
     }
     if consistent {
-      let first = at(0) >= day.upperBound ? candidates.count : lowerBound(day.lowerBound)
-      let last = first == candidates.count ? first : lowerBound(day.upperBound)
+      // The first and the last candidate bound the session (and check that they agree).
+      let earliest = at(0)
+      let latest = at(candidates.count - 1)
+      if consistent && (earliest >= day.upperBound || latest < day.lowerBound) { return [] }
+      let first = lowerBound(day.lowerBound)
+      let last = lowerBound(day.upperBound)
       if consistent { return Array(candidates[first..<max(first, last)]) }
     }
     return candidates.indices.filter { day.contains(at($0)) }.map { candidates[$0] }

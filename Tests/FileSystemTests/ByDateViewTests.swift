@@ -1,0 +1,199 @@
+import CANedge
+import Cache
+import Foundation
+import Logging
+import S3
+import TestSupport
+import Testing
+
+@testable import FileSystem
+
+/// `.by-date/` in the filesystem core, on the in-memory S3 (which logs every request): logs
+/// appear under the day of their first record, with the device tree's inodes, the headers
+/// are read once and kept in the cache folder, and the view refuses every change.
+@Suite struct ByDateViewTests {
+  static let nov30 = ByDateDay("2026-11-30")!
+  static let dec1 = ByDateDay("2026-12-01")!
+
+  /// A fleet: A1B2C3D4 session 1 starts at 23:30 UTC on Nov 30 with six 10-minute splits (three
+  /// on each side of midnight), session 2 records on Dec 1 at 08:00; B2C3D4E5 has real MFC files
+  /// and a damaged MF4, uploaded on Dec 1.
+  struct Fleet {
+    let server = InMemoryS3()
+    var keys: [String: [UInt8]] = [:]
+
+    init() throws {
+      let s1 = ByDateViewTests.nov30.start + 23 * 3600 + 1800
+      for i in 0..<6 {
+        let offset = Double(i * 600) + 14.1
+        let upload = s1 + Int64(offset) + 660
+        keys["A1B2C3D4/00000001/" + SampleLog.name(split: i + 1, uploaded: upload)] = try SampleLog.bytes(
+          sessionStart: s1, offset: offset)
+      }
+      let s2 = ByDateViewTests.dec1.start + 8 * 3600
+      for i in 0..<2 {
+        keys["A1B2C3D4/00000002/" + SampleLog.name(split: i + 1, uploaded: s2 + 700 + Int64(i) * 600)] = try SampleLog.bytes(
+          sessionStart: s2, offset: Double(i) * 600 + 1)
+      }
+      let mfc = try Fixtures.bytes("bucket-sample/5BC57FEC/00000001/00000005-643E503A.MFC")
+      let upload = ByDateViewTests.dec1.start + 3600
+      keys["B2C3D4E5/00000001/" + SampleLog.name(split: 1, uploaded: upload, ext: "MFC")] = mfc
+      keys["B2C3D4E5/00000001/" + SampleLog.name(split: 2, uploaded: upload + 60)] = Array(repeating: 7, count: 5000)
+      for (key, bytes) in keys { server.put("fleet", key, bytes) }
+    }
+
+    func fileSystem(deviceClock: Bool = false, store: String? = nil) throws -> FleetFileSystem {
+      var settings = MountSettings()
+      settings.byDateDeviceClock = deviceClock
+      let headerStore = try store.map { try HeaderRecordStore.open(directory: $0) }
+      return FleetFileSystem(
+        s3: server.client(bucket: "fleet"), settings: settings, headerStore: headerStore,
+        logger: Logger(label: "by-date") { _ in SwiftLogNoOpLogHandler() })
+    }
+
+    /// GETs of log objects (header reads) and LISTs since the server started.
+    var headerGets: Int { server.requestLog.filter { $0.hasPrefix("GET ") && $0.contains("/0000") }.count }
+    var lists: Int { server.requestLog.filter { $0 == "GET /" }.count }
+  }
+
+  func lookup(_ fs: FleetFileSystem, _ path: String) throws -> Attributes {
+    var attributes = try fs.attributes(ino: FleetFileSystem.rootIno)
+    for part in path.split(separator: "/") { attributes = try fs.lookup(parent: attributes.ino, name: String(part)) }
+    return attributes
+  }
+
+  func names(_ fs: FleetFileSystem, _ path: String) throws -> [String] {
+    try fs.listDirectory(ino: lookup(fs, path).ino).map(\.name)
+  }
+
+  @Test func logsAppearUnderTheDayOfTheirFirstRecordWithTheSameInodes() throws {
+    let fleet = try Fleet()
+    let fs = try fleet.fileSystem()
+    #expect(try names(fs, ".by-date/2026-11-30") == ["A1B2C3D4"])
+    let before = try names(fs, ".by-date/2026-11-30/A1B2C3D4/00000001")
+    let after = try names(fs, ".by-date/2026-12-01/A1B2C3D4/00000001")
+    let session = try names(fs, "A1B2C3D4/00000001")
+    #expect(before == Array(session[0..<3]) && after == Array(session[3..<6]), "\(before) \(after)")
+    #expect(try names(fs, ".by-date/2026-12-01") == ["A1B2C3D4", "B2C3D4E5"])
+    #expect(try names(fs, ".by-date/2026-12-01/A1B2C3D4") == ["00000001", "00000002"])
+    // The MFC file and the damaged MF4 have no readable header: their upload day places them.
+    #expect(try names(fs, ".by-date/2026-12-01/B2C3D4E5/00000001").count == 2)
+    for name in session {
+      let byDate = try lookup(fs, ".by-date/\(before.contains(name) ? "2026-11-30" : "2026-12-01")/A1B2C3D4/00000001/\(name)")
+      let tree = try lookup(fs, "A1B2C3D4/00000001/\(name)")
+      #expect(byDate.ino == tree.ino && byDate.size == tree.size && byDate.mtime == tree.mtime && byDate.links == 2)
+    }
+    // Reachable by name, not listed: find, du and rsync of the mount see each log once.
+    #expect(!(try fs.listDirectory(ino: FleetFileSystem.rootIno).map(\.name)).contains(".by-date"))
+    #expect(try names(fs, ".by-date") == ["2026-11-30", "2026-12-01"])
+    #expect(throws: FSError.notFound) { try lookup(fs, ".by-date/2026-02-30") }
+    #expect(try names(fs, ".by-date/2027-01-01").isEmpty)
+  }
+
+  @Test func theTimeAttributesComeFromTheHeader() throws {
+    let fleet = try Fleet()
+    let fs = try fleet.fileSystem()
+    let split4 = try lookup(fs, "A1B2C3D4/00000001/" + (try names(fs, "A1B2C3D4/00000001"))[3])
+    let attributes = Dictionary(uniqueKeysWithValues: try fs.extendedAttributes(ino: split4.ino))
+    #expect(attributes["user.canedge.start_time"] == "2026-12-01T00:00:14.100Z")
+    #expect(attributes["user.canedge.session_start"] == "2026-11-30T23:30:00.000Z")
+    #expect(attributes["user.canedge.time_source"] == "header")
+    #expect(attributes["user.canedge.hd.serial_number"] == "2F6913DB")
+    let damaged = try lookup(fs, "B2C3D4E5/00000001/" + (try names(fs, "B2C3D4E5/00000001"))[1])
+    #expect(try fs.extendedAttribute(ino: damaged.ino, name: "user.canedge.time_source") == "upload-name")
+    #expect(try fs.extendedAttribute(ino: damaged.ino, name: "user.canedge.header_error")?.contains("not an MDF") == true)
+  }
+
+  @Test func headersAreReadOnceAndARemountWithTheCacheFolderReadsNone() throws {
+    let fleet = try Fleet()
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bydate-\(UUID())").path
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    do {
+      let fs = try fleet.fileSystem(store: dir)
+      _ = try names(fs, ".by-date/2026-12-01/A1B2C3D4/00000001")
+      let gets = fleet.headerGets
+      #expect(gets > 0 && gets <= 9, "\(gets) header GETs for 9 MF4 logs")
+      // Again, and the other day: what was read is not read again.
+      _ = try names(fs, ".by-date/2026-11-30/A1B2C3D4/00000001")
+      for name in try names(fs, "A1B2C3D4/00000001") {
+        _ = try fs.extendedAttribute(ino: lookup(fs, "A1B2C3D4/00000001/\(name)").ino, name: "user.canedge.start_time")
+      }
+      #expect(fleet.headerGets <= 9)
+      let status = fs.statusText(.status)
+      #expect(status.contains("headers_pending: 0"))
+    }
+    let readBefore = fleet.headerGets
+    let remounted = try fleet.fileSystem(store: dir)
+    #expect(try names(remounted, ".by-date/2026-12-01/A1B2C3D4/00000001").count == 3)
+    #expect(try names(remounted, ".by-date/2026-11-30/A1B2C3D4/00000001").count == 3)
+    #expect(fleet.headerGets == readBefore, "a remount with the cache folder read a header again")
+    #expect(remounted.statusText(.status).contains("headers_read: 0"))
+  }
+
+  @Test func aSecondListingWithinTheTTLMakesNoRequest() throws {
+    let fleet = try Fleet()
+    let fs = try fleet.fileSystem()
+    let first = try names(fs, ".by-date/2026-12-01/A1B2C3D4/00000001")
+    let requests = fleet.server.requestLog.count
+    #expect(try names(fs, ".by-date/2026-12-01/A1B2C3D4/00000001") == first)
+    _ = try names(fs, ".by-date/2026-12-01")
+    #expect(fleet.server.requestLog.count == requests)
+  }
+
+  @Test func theDeviceClockMovesADayBoundary() throws {
+    var fleet = try Fleet()
+    // Session 1 again, two hours east of UTC: 01:30 local, all on Dec 1.
+    let s1 = Self.nov30.start + 23 * 3600 + 1800
+    for (key, _) in fleet.keys where key.hasPrefix("A1B2C3D4/00000001/") {
+      let split = Int(key.split(separator: "/")[2].prefix(8))!
+      let bytes = try SampleLog.bytes(sessionStart: s1, offset: Double((split - 1) * 600) + 14.1, timeZoneMinutes: 120)
+      fleet.server.put("fleet", key, bytes)
+      fleet.keys[key] = bytes
+    }
+    let local = try fleet.fileSystem(deviceClock: true)
+    #expect(try names(local, ".by-date/2026-12-01/A1B2C3D4/00000001").count == 6)
+    #expect(try names(local, ".by-date/2026-11-30").isEmpty)
+    let utc = try fleet.fileSystem()
+    #expect(try names(utc, ".by-date/2026-11-30/A1B2C3D4/00000001").count == 3)
+  }
+
+  @Test func theViewRefusesEveryChangeWithEROFS() throws {
+    let fleet = try Fleet()
+    let fs = try fleet.fileSystem()
+    let session = try lookup(fs, ".by-date/2026-12-01/A1B2C3D4/00000001")
+    let day = try lookup(fs, ".by-date/2026-12-01")
+    let name = try names(fs, ".by-date/2026-12-01/A1B2C3D4/00000001")[0]
+    for attempt in [
+      { _ = try fs.create(parent: session.ino, name: "new.txt", flags: O_WRONLY) },
+      { try fs.unlink(parent: session.ino, name: name) },
+      { try fs.rename(parent: session.ino, name: name, newParent: session.ino, newName: "x.MF4", flags: 0) },
+      { _ = try fs.create(parent: day.ino, name: "config-01.09.json", flags: O_WRONLY) },
+    ] as [() throws -> Void] {
+      do {
+        try attempt()
+        Issue.record("a change in .by-date/ was allowed")
+      } catch let error as FSError {
+        #expect(error.errno == EROFS)
+      }
+    }
+    #expect(fs.refuseChange(in: day.ino).errno == EROFS)
+    #expect(fs.errors.text.contains("the .by-date view is read-only"))
+    #expect(try names(fs, "A1B2C3D4/00000001").count == 6, "nothing was removed")
+  }
+
+  @Test func devicesAndDaysReportTheRecordingTimesAlreadyRead() throws {
+    let fleet = try Fleet()
+    let fs = try fleet.fileSystem()
+    // Nothing read yet: empty columns, no request for them.
+    #expect(fs.statusText(.devices).contains(",,\n") || fs.statusText(.devices).hasSuffix(",,\n"))
+    _ = try names(fs, ".by-date/2026-11-30/A1B2C3D4/00000001")
+    _ = try names(fs, ".by-date/2026-12-01/A1B2C3D4/00000002")
+    let devices = fs.statusText(.devices)
+    let row = try #require(devices.split(separator: "\n").first { $0.hasPrefix("A1B2C3D4,") })
+    #expect(row.hasSuffix(",2026-11-30T23:30:14.100Z,2026-12-01T08:10:01.000Z"), "\(row)")
+    let days = fs.statusText(.days)
+    #expect(days.hasPrefix("day,device,logs,bytes\n"))
+    #expect(days.contains("2026-11-30,A1B2C3D4,"), "\(days)")
+    #expect(days.contains("2026-12-01,B2C3D4E5,2,"), "\(days)")
+  }
+}

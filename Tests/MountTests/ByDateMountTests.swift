@@ -1,0 +1,117 @@
+import Foundation
+import S3
+import TestSupport
+import Testing
+
+/// `.by-date/` through a real kernel mount on SeaweedFS, with the programs users run: ls,
+/// rsync, du, find, getfattr, touch, and asammdf reading a log by its by-date path.
+@Suite(.serialized) struct ByDateMountTests {
+  /// Splits of one session from 23:30 UTC on Nov 30, ten minutes each, three on each side of
+  /// midnight, plus an MFC file uploaded on Dec 1. Returns the keys on Dec 1 (by first record).
+  func seed(_ s3: S3Client) throws -> (dec1: [String], all: [String: [UInt8]]) {
+    let sessionStart: Int64 = 1_796_083_200 - 1800
+    var all: [String: [UInt8]] = [:]
+    var dec1: [String] = []
+    for i in 0..<6 {
+      let offset = Double(i * 600) + 14.1
+      let key = "A1B2C3D4/00000001/" + SampleLog.name(split: i + 1, uploaded: sessionStart + Int64(offset) + 660)
+      all[key] = try SampleLog.bytes(sessionStart: sessionStart, offset: offset)
+      if i >= 3 { dec1.append(key) }
+    }
+    let mfc = "B2C3D4E5/00000001/" + SampleLog.name(split: 1, uploaded: 1_796_083_200 + 3600, ext: "MFC")
+    all[mfc] = try Fixtures.bytes("bucket-sample/5BC57FEC/00000001/00000005-643E503A.MFC")
+    dec1.append(mfc)
+    for (key, bytes) in all { try s3.putObject(key: key, body: bytes) }
+    return (dec1.sorted(), all)
+  }
+
+  func temporaryDirectory(_ label: String) throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID())").path
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+  }
+
+  @Test func rsyncOfADayCopiesExactlyThatDayAndARerunCostsNothing() throws {
+    let s3 = try TestS3.freshBucket("bydate")
+    let (dec1, all) = try seed(s3)
+    let cache = try temporaryDirectory("bydate-cache")
+    let destination = try temporaryDirectory("bydate-dst")
+    defer {
+      try? FileManager.default.removeItem(atPath: cache)
+      try? FileManager.default.removeItem(atPath: destination)
+    }
+    let mount = try MountedBucket(bucket: s3.bucket, options: ["--cache-dir", cache])
+    defer { mount.unmount() }
+    var r = try Command.run(["rsync", "-a", mount.file(".by-date/2026-12-01/"), destination + "/"])
+    #expect(r.status == 0, "\(r.stderr)")
+    let copied = try Command.run(["find", destination, "-type", "f"]).stdout.split(separator: "\n")
+      .map { String($0.dropFirst(destination.count + 1)) }.sorted()
+    #expect(copied == dec1)
+    for key in dec1 {
+      #expect(FileManager.default.contents(atPath: destination + "/" + key) == Data(all[key]!), "\(key) differs")
+    }
+    // A re-run: nothing transferred, no request.
+    let before = try mount.counters()
+    r = try Command.run(["rsync", "-a", "--stats", mount.file(".by-date/2026-12-01/"), destination + "/"])
+    #expect(r.stdout.contains("Number of regular files transferred: 0"), "\(r.stdout)")
+    let after = try mount.counters()
+    for counter in ["requests_get", "requests_head", "requests_list"] {
+      #expect(after[counter] == before[counter], "\(counter): \(before[counter] ?? -1) -> \(after[counter] ?? -1)")
+    }
+  }
+
+  @Test func theViewIsTheSameFilesForDuFindAndReaders() throws {
+    let s3 = try TestS3.freshBucket("bydatetools")
+    let (dec1, all) = try seed(s3)
+    let mount = try MountedBucket(bucket: s3.bucket)
+    defer { mount.unmount() }
+    let split4 = dec1[0]
+    let byDate = mount.file(".by-date/2026-12-01/" + split4)
+    // find -samefile from the device tree finds the one by-date name.
+    var r = try Command.run(["find", mount.file(".by-date"), "-samefile", mount.file(split4)])
+    #expect(r.stdout == byDate + "\n", "\(r.stdout) \(r.stderr)")
+    // du over both trees counts each log once.
+    let devices = [mount.file("A1B2C3D4"), mount.file("B2C3D4E5")]
+    let tree = try Command.run(["du", "-sc", "--block-size=1"] + devices).stdout
+    let both = try Command.run(["du", "-sc", "--block-size=1"] + devices + [mount.file(".by-date/2026-12-01")]).stdout
+    func total(_ output: String) -> Substring? { output.split(separator: "\n").last?.split(separator: "\t").first }
+    #expect(total(both) == total(tree), "\(tree) \(both)")
+    // find of the whole mount never walks into .by-date: each log once.
+    r = try Command.run(["find", mount.path, "-type", "f"])
+    #expect(r.stdout.split(separator: "\n").count == all.count, "\(r.stdout)")
+    // The time attributes, and asammdf reading the log by its by-date path.
+    r = try Command.run(["getfattr", "--only-values", "-n", "user.canedge.start_time", byDate])
+    #expect(r.stdout == "2026-12-01T00:00:14.100Z", "\(r.stdout) \(r.stderr)")
+    let script =
+      "import sys, warnings; warnings.filterwarnings('ignore'); import asammdf; m = asammdf.MDF(sys.argv[1]); print(m.header.abs_time)"
+    r = try Command.run(["python3", "-c", script, byDate])
+    #expect(r.stdout == "\(UInt64(1_796_083_200 - 1800) * 1_000_000_000)\n", "\(r.stdout) \(r.stderr)")
+    // Changes are refused with EROFS.
+    r = try Command.run(["touch", mount.file(".by-date/2026-12-01/A1B2C3D4/00000001/new.txt")])
+    #expect(r.status != 0 && r.stderr.contains("Read-only file system"), "\(r.stderr)")
+    r = try Command.run(["rm", byDate])
+    #expect(r.status != 0 && r.stderr.contains("Read-only file system"), "\(r.stderr)")
+    #expect(FileManager.default.fileExists(atPath: mount.file(split4)))
+  }
+
+  @Test func aRemountWithTheSameCacheFolderReadsNoHeader() throws {
+    let s3 = try TestS3.freshBucket("bydatecache")
+    let (dec1, _) = try seed(s3)
+    let cache = try temporaryDirectory("bydate-cache2")
+    defer { try? FileManager.default.removeItem(atPath: cache) }
+    do {
+      let mount = try MountedBucket(bucket: s3.bucket, options: ["--cache-dir", cache])
+      defer { mount.unmount() }
+      #expect(try FileManager.default.contentsOfDirectory(atPath: mount.file(".by-date/2026-12-01/A1B2C3D4/00000001")).count == 3)
+      #expect(try mount.counters()["headers_read"]! > 0)
+    }
+    let mount = try MountedBucket(bucket: s3.bucket, options: ["--cache-dir", cache])
+    defer { mount.unmount() }
+    let names = try FileManager.default.contentsOfDirectory(atPath: mount.file(".by-date/2026-12-01/A1B2C3D4/00000001"))
+    #expect(names.sorted() == dec1.filter { $0.hasPrefix("A1B2C3D4") }.map { String($0.split(separator: "/")[2]) })
+    _ = try Command.run(["ls", "-lR", mount.file(".by-date/2026-11-30")])
+    let counters = try mount.counters()
+    #expect(counters["requests_get"] == 0, "header GETs after a remount: \(counters["requests_get"] ?? -1)")
+    #expect(counters["headers_read"] == 0 && counters["headers_loaded_from_cache_dir"]! > 0)
+  }
+}
