@@ -59,7 +59,7 @@ let package = Package(
     .executableTarget(
       name: "canedge-sim",
       dependencies: [
-        "S3", "CANedge", "DemoFleet", "Validation",
+        "S3", "CANedge", "DemoFleet", "Validation", "Locking",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 

@@ -4,7 +4,7 @@ import ArgumentParser
 struct Simulator: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "canedge-sim", abstract: "Simulate CANedge devices on an S3 bucket.",
-    subcommands: [SeedCommand.self, RunCommand.self])
+    subcommands: [SeedCommand.self, SeedLogsCommand.self, RunCommand.self])
 }
 
 Simulator.main()

@@ -1,5 +1,6 @@
 import CANedge
 import Cache
+import DemoFleet
 import Foundation
 import Logging
 import S3

@@ -1,3 +1,4 @@
+import DemoFleet
 import Foundation
 import S3
 import TestSupport

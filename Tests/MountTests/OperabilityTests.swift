@@ -140,14 +140,22 @@ import Testing
     defer { mount.unmount() }
     let rows = try String(contentsOfFile: mount.file(".edgemount/devices.csv"), encoding: .utf8).split(separator: "\n").map(
       String.init)
-    #expect(rows.first == "id,model,fw_ver,last_heartbeat,config_synced,pending_firmware,pending_certs,sessions,bytes")
+    #expect(
+      rows.first
+        == "id,model,fw_ver,last_heartbeat,config_synced,pending_firmware,pending_certs,sessions,bytes,first_record,last_record")
     #expect(rows.dropFirst().map { String($0.prefix(8)) } == seeded.fleet.devices.sorted())
     for id in seeded.fleet.devices {
       let row = try #require(rows.first { $0.hasPrefix(id) }).split(separator: ",", omittingEmptySubsequences: false)
       let stored = seeded.fleet.objects.filter { $0.key.hasPrefix(id + "/") && $0.key.dropFirst(9).contains("/") }
       #expect(row[8] == "\(stored.reduce(0) { $0 + $1.body.count })", "\(id) bytes")
       #expect(row[7] == "\(Set(stored.map { $0.key.split(separator: "/")[1] }).count)", "\(id) sessions")
+      #expect(row[9] == "" && row[10] == "", "\(id): no header read yet, and the file reads none")
     }
+    // Once the real sample's headers are read (its day listed), its recording span shows.
+    _ = try FileManager.default.contentsOfDirectory(atPath: mount.file(".by-date/2023-01-11/2F6913DB/00001089"))
+    let again = try String(contentsOfFile: mount.file(".edgemount/devices.csv"), encoding: .utf8)
+    let sample = try #require(again.split(separator: "\n").first { $0.hasPrefix("2F6913DB,") })
+    #expect(sample.hasSuffix(",2023-01-11T17:42:09.103Z,2023-01-11T17:44:59.772Z"), "\(sample)")
   }
 
   @Test func versionHelpAndCompletionsWork() throws {
