@@ -35,9 +35,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-scripts/s3-server start "$work/s3" >/dev/null
-set -a; . "$work/s3/env"; set +a
-E=$EDGEMOUNT_TEST_ENDPOINT
+. Benchmarks/server.sh
+start_bench_server
 
 devices=40; splits=50; sessions=$(( logs / devices / splits ))
 echo "seeding: $devices devices x $sessions sessions x $splits splits of real MF4 headers" >&2

@@ -28,9 +28,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-scripts/s3-server start "$work/s3" >/dev/null
-set -a; . "$work/s3/env"; set +a
-E=$EDGEMOUNT_TEST_ENDPOINT
+. Benchmarks/server.sh
+start_bench_server
 
 # ---- data ----------------------------------------------------------------------------------
 devices=40; sessions=50; splits=$(( objects / devices / sessions ))
