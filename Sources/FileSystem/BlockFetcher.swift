@@ -52,6 +52,25 @@ final class BlockFetcher: Sendable {
     return nil
   }
 
+  /// The bytes of `range` if every block it touches is cached (memory or disk), without a
+  /// request; nil otherwise.
+  func cachedBytes(key: String, etag: String, range: Range<UInt64>, objectSize: UInt64) -> [UInt8]? {
+    guard !range.isEmpty, range.upperBound <= objectSize else { return nil }
+    var out = [UInt8]()
+    out.reserveCapacity(Int(range.upperBound - range.lowerBound))
+    let first = Int(range.lowerBound / UInt64(BlockID.size))
+    let last = Int((range.upperBound - 1) / UInt64(BlockID.size))
+    for index in first...last {
+      let id = BlockID(key: key, etag: etag, index: index)
+      let span = id.range(objectSize: objectSize)
+      guard let block = cached(id, length: Int(span.upperBound - span.lowerBound)) else { return nil }
+      let from = Int(max(range.lowerBound, span.lowerBound) - span.lowerBound)
+      let to = Int(min(range.upperBound, span.upperBound) - span.lowerBound)
+      out += block[from..<to]
+    }
+    return out
+  }
+
   /// Whether a read of the block costs no new GET: it is in memory, on disk or on its way.
   func isAvailable(_ id: BlockID, objectSize: UInt64) -> Bool {
     let range = id.range(objectSize: objectSize)

@@ -102,7 +102,14 @@ extension FleetFileSystem {
   }
 
   func logTime(_ log: DayPlacement.Log) -> LogTime {
-    headers.time(key: log.key, etag: log.etag, size: log.size, name: log.name, s3: s3)
+    logTime(key: log.key, etag: log.etag, size: log.size, name: log.name)
+  }
+
+  /// A log's time from its header: known, from blocks already cached, or one ranged GET.
+  func logTime(key: String, etag: String, size: UInt64, name: LogFileName) -> LogTime {
+    headers.time(key: key, etag: etag, size: size, name: name, s3: s3) { [fetcher] range in
+      fetcher.cachedBytes(key: key, etag: etag, range: range, objectSize: size)
+    }
   }
 
   /// Places one day: per session, the splits whose first record falls on it.

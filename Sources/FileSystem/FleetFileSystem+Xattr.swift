@@ -78,7 +78,7 @@ extension FleetFileSystem {
   /// read, and the HD comment's fields as `user.canedge.hd.NAME` (`serial_number`, ...).
   func timeAttributes(_ node: Node) -> [(String, String)] {
     guard let name = LogFileName(node.name) else { return [] }
-    let time = headers.time(key: node.key, etag: node.etag, size: node.size, name: name, s3: s3)
+    let time = logTime(key: node.key, etag: node.etag, size: node.size, name: name)
     var out = [
       ("user.canedge.start_time", ISOTime.milliseconds(time.placement(uploadEpoch: Int64(name.epoch), deviceClock: false)))
     ]

@@ -19,7 +19,8 @@ final class HeaderIndex: Sendable {
 
   /// For `.edgemount/status`.
   struct Counts: Sendable {
-    /// Headers read from S3 (each one GET, or two).
+    /// Headers read: one ranged GET each (two when a link points further in), none when the
+    /// blocks were cached already.
     var read = 0
     /// Headers whose read failed or that are not MF4: placed by upload name.
     var unreadable = 0
@@ -56,12 +57,17 @@ final class HeaderIndex: Sendable {
   /// The log's time, reading its header if it is not known yet. A failed read is not kept in
   /// memory past `unreadableRetry` (an outage must not place logs by upload name for good), and
   /// never on disk.
-  func time(key: String, etag: String, size: UInt64, name: LogFileName, s3: S3Client) -> LogTime {
+  /// `cached` gives a range's bytes when the block cache already holds them (no GET then).
+  func time(
+    key: String, etag: String, size: UInt64, name: LogFileName, s3: S3Client,
+    cached: @escaping (Range<UInt64>) -> [UInt8]? = { _ in nil }
+  ) -> LogTime {
     if let time = known(key: key, etag: etag, name: name) { return time }
     counts.withLock { $0.pending += 1 }
     defer { counts.withLock { $0.pending -= 1 } }
     var reader = MF4HeaderReader(fileSize: size) { range in
-      try s3.getObject(key: key, range: range, ifMatch: etag.isEmpty ? nil : etag, objectSize: size)
+      if let bytes = cached(range) { return bytes }
+      return try s3.getObject(key: key, range: range, ifMatch: etag.isEmpty ? nil : etag, objectSize: size)
     }
     let time: LogTime
     do {

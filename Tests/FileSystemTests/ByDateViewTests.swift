@@ -131,6 +131,25 @@ import Testing
     #expect(remounted.statusText(.status).contains("headers_read: 0"))
   }
 
+  /// A log already read (cp, rsync, a reader) has its first block cached: its header costs
+  /// no request.
+  @Test func aHeaderInCachedBlocksCostsNoRequest() throws {
+    let fleet = try Fleet()
+    let fs = try fleet.fileSystem()
+    let log = try lookup(fs, "A1B2C3D4/00000002/" + (try names(fs, "A1B2C3D4/00000002"))[0])
+    let opened = try fs.open(ino: log.ino, flags: O_RDONLY)
+    var offset: UInt64 = 0
+    while true {
+      let n = try fs.read(handle: opened.handle, offset: offset, count: 1 << 17).bytes.count
+      if n == 0 { break }
+      offset += UInt64(n)
+    }
+    fs.release(handle: opened.handle)
+    let gets = fleet.server.requestLog.filter { $0.hasPrefix("GET A1B2C3D4") }.count
+    #expect(try fs.extendedAttribute(ino: log.ino, name: "user.canedge.time_source") == "header")
+    #expect(fleet.server.requestLog.filter { $0.hasPrefix("GET A1B2C3D4") }.count == gets)
+  }
+
   @Test func aSecondListingWithinTheTTLMakesNoRequest() throws {
     let fleet = try Fleet()
     let fs = try fleet.fileSystem()
