@@ -67,7 +67,7 @@ let package = Package(
     .testTarget(name: "S3Tests", dependencies: ["S3", "TestSupport"]),
     .testTarget(
       name: "CANedgeTests", dependencies: ["CANedge", "TestSupport", "DemoFleet"]),
-    .testTarget(name: "CacheTests", dependencies: ["Cache"]),
+    .testTarget(name: "CacheTests", dependencies: ["Cache", "DemoFleet"]),
     .testTarget(name: "ValidationTests", dependencies: ["Validation", "TestSupport", "DemoFleet"]),
     .testTarget(
       name: "FileSystemTests",

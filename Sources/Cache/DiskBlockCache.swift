@@ -10,34 +10,41 @@ import Locking
 /// temporary name and renamed into place, so a crash leaves no block that looks complete; a
 /// block whose length or CRC does not match is deleted, never served. File names come from a
 /// SHA-256 of key and ETag, so a new version of an object never meets an old version's blocks.
+///
+/// Downloads never wait for the disk: `putLater` hands a block to a writer thread through a
+/// queue bounded by `writeQueueCapacity` bytes, and a block that does not fit is skipped
+/// (counted as `skipped`), never waited for. Eviction takes the least recently used block from
+/// an `LRUIndex`, O(1) a block.
 public final class DiskBlockCache: Sendable {
   public let directory: String
   public let capacity: UInt64
+  /// Bytes of blocks that may wait for the writer.
+  public let writeQueueCapacity: Int
   private static let magic: [UInt8] = Array("EMBLK01\n".utf8)
   private static let headerSize = 16
 
-  private struct Entry: Sendable {
-    var size: UInt64
-    var tick: UInt64
-  }
   private struct State: Sendable {
-    var entries: [String: Entry] = [:]
+    var sizes: [String: UInt64] = [:]
+    var order = LRUIndex<String>()
     var bytes: UInt64 = 0
-    var tick: UInt64 = 0
     var hits = 0
     var misses = 0
     var rejected = 0
+    var skipped = 0
   }
   private let state = Locked(State())
+  private let writer: BlockWriter
 
   public struct Unusable: Error, CustomStringConvertible {
     public let description: String
   }
 
   /// Opens (creating) the cache folder and indexes what an earlier mount left, oldest first.
-  public init(directory: String, capacity: UInt64) throws {
+  public init(directory: String, capacity: UInt64, writeQueueCapacity: Int = 32 << 20) throws {
     self.directory = directory
     self.capacity = capacity
+    self.writeQueueCapacity = writeQueueCapacity
+    writer = BlockWriter(capacity: writeQueueCapacity)
     let blocks = directory + "/blocks"
     do {
       try FileManager.default.createDirectory(
@@ -60,8 +67,8 @@ public final class DiskBlockCache: Sendable {
     found.sort { $0.2 < $1.2 }
     state.withLock { s in
       for (name, size, _) in found {
-        s.tick += 1
-        s.entries[name] = Entry(size: size, tick: s.tick)
+        s.sizes[name] = size
+        s.order.touch(name)
         s.bytes += size
       }
     }
@@ -82,7 +89,7 @@ public final class DiskBlockCache: Sendable {
   /// The block's bytes if a complete, intact copy is on disk and it is `expectedLength` long.
   public func get(_ id: BlockID, expectedLength: Int) -> [UInt8]? {
     let name = Self.fileName(id)
-    guard state.withLock({ $0.entries[name] != nil }) else {
+    guard state.withLock({ $0.sizes[name] != nil }) else {
       state.withLock { $0.misses += 1 }
       return nil
     }
@@ -96,14 +103,25 @@ public final class DiskBlockCache: Sendable {
       return nil
     }
     state.withLock { s in
-      s.tick += 1
-      s.entries[name]?.tick = s.tick
+      s.order.touch(name)
       s.hits += 1
     }
     return block
   }
 
-  /// Stores a block (complete or not at all). Failures only cost the caching.
+  /// Queues a block for the writer thread and returns at once; skips it (and says so) when the
+  /// queue is full. What the data path calls.
+  @discardableResult
+  public func putLater(_ id: BlockID, _ data: [UInt8]) -> Bool {
+    let queued = writer.enqueue(bytes: data.count) { [weak self] in self?.put(id, data) }
+    if !queued { state.withLock { $0.skipped += 1 } }
+    return queued
+  }
+
+  /// Waits until the blocks queued so far are written (tests, unmount).
+  public func drainWrites() { writer.drain() }
+
+  /// Stores a block now (complete or not at all). Failures only cost the caching.
   public func put(_ id: BlockID, _ data: [UInt8]) {
     let name = Self.fileName(id)
     let final = path(name)
@@ -118,9 +136,9 @@ public final class DiskBlockCache: Sendable {
       return
     }
     state.withLock { s in
-      s.tick += 1
-      if let old = s.entries[name] { s.bytes -= old.size }
-      s.entries[name] = Entry(size: UInt64(encoded.count), tick: s.tick)
+      if let old = s.sizes[name] { s.bytes -= old }
+      s.sizes[name] = UInt64(encoded.count)
+      s.order.touch(name)
       s.bytes += UInt64(encoded.count)
     }
     evict()
@@ -129,18 +147,16 @@ public final class DiskBlockCache: Sendable {
   private func remove(_ name: String) {
     unlink(path(name))
     state.withLock { s in
-      if let old = s.entries.removeValue(forKey: name) { s.bytes -= old.size }
+      if let old = s.sizes.removeValue(forKey: name) { s.bytes -= old }
+      s.order.remove(name)
     }
   }
 
   private func evict() {
     var victims: [String] = []
     state.withLock { s in
-      guard s.bytes > capacity else { return }
-      let ordered = s.entries.sorted { $0.value.tick < $1.value.tick }
-      for (name, entry) in ordered where s.bytes > capacity {
-        s.entries[name] = nil
-        s.bytes -= entry.size
+      while s.bytes > capacity, let name = s.order.removeLeastRecent() {
+        s.bytes -= s.sizes.removeValue(forKey: name) ?? 0
         victims.append(name)
       }
     }
@@ -153,10 +169,19 @@ public final class DiskBlockCache: Sendable {
     public var hits: Int
     public var misses: Int
     public var rejected: Int
+    /// Blocks not cached because the write queue was full.
+    public var skipped: Int
+    /// Bytes waiting for the writer.
+    public var queuedBytes: Int
   }
 
   public var usage: Usage {
-    state.withLock { Usage(bytes: $0.bytes, blocks: $0.entries.count, hits: $0.hits, misses: $0.misses, rejected: $0.rejected) }
+    let queued = writer.queuedBytes
+    return state.withLock {
+      Usage(
+        bytes: $0.bytes, blocks: $0.sizes.count, hits: $0.hits, misses: $0.misses, rejected: $0.rejected,
+        skipped: $0.skipped, queuedBytes: queued)
+    }
   }
 
   static func encode(_ data: [UInt8]) -> [UInt8] {

@@ -76,6 +76,7 @@ public final class FUSEMount: @unchecked Sendable {
     let result = em_session_loop_mt(session, config)
     fs.invalidations.install(nil)
     fs.finishPendingDeletes()
+    fs.drainCacheWrites()
     invalidationQueue.sync {}
     lifecycle.withLock {
       unmountOnce(session)

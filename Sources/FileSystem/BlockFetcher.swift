@@ -13,19 +13,20 @@ final class BlockFetcher: Sendable {
   private let workers: WorkerPool
   private let inflight = Locked<[BlockID: Pending]>([:])
 
-  /// A fetch under way; readers of the same block wait on it.
+  /// A fetch under way; readers of the same block wait on it. A prefetch that was dropped
+  /// (its lane full) ends with nil: the reader then fetches the block itself.
   final class Pending: @unchecked Sendable {
     private let condition = NSCondition()
-    private var result: Result<[UInt8], FSError>?
+    private var result: Result<[UInt8], FSError>??
 
-    func finish(_ r: Result<[UInt8], FSError>) {
+    func finish(_ r: Result<[UInt8], FSError>?) {
       condition.lock()
-      result = r
+      result = .some(r)
       condition.broadcast()
       condition.unlock()
     }
 
-    func wait() -> Result<[UInt8], FSError> {
+    func wait() -> Result<[UInt8], FSError>? {
       condition.lock()
       defer { condition.unlock() }
       while result == nil { condition.wait() }
@@ -33,15 +34,29 @@ final class BlockFetcher: Sendable {
     }
   }
 
+  /// Two lanes, each bounded: block prefetches, and listings ahead of a walk. A storm of
+  /// listings never queues in front of a block a reader waits for.
+  private let listings: WorkerPool
+
   init(s3: S3Client, memory: MemoryBlockCache, disk: DiskBlockCache?, prefetchThreads: Int = 8) {
     self.s3 = s3
     self.memory = memory
     self.disk = disk
-    workers = WorkerPool(threads: prefetchThreads, name: "edgemount-prefetch")
+    workers = WorkerPool(threads: prefetchThreads, name: "edgemount-prefetch", queueLimit: Self.prefetchQueueLimit)
+    listings = WorkerPool(threads: 2, name: "edgemount-list-ahead", queueLimit: Self.listingQueueLimit)
   }
 
-  /// Runs a blocking job on the prefetch workers (listings ahead of a walk, too).
-  func submit(_ job: @escaping @Sendable () -> Void) { workers.submit(job) }
+  /// Prefetch batches (of up to `blocksPerRequest` blocks) that may wait for a thread.
+  static let prefetchQueueLimit = 64
+  /// Listings ahead of a walk that may wait; more are dropped (the walk lists them itself).
+  static let listingQueueLimit = 16
+
+  /// Runs a listing ahead of a walk on the listings lane; dropped when the lane is full.
+  @discardableResult
+  func submitListing(_ job: @escaping @Sendable () -> Void) -> Bool { listings.submit(job) }
+
+  /// Jobs waiting in each lane, for `.edgemount/status`.
+  var queuedJobs: (prefetch: Int, listings: Int) { (workers.queued, listings.queued) }
 
   private func cached(_ id: BlockID, length: Int) -> [UInt8]? {
     if let block = memory.get(id), block.count == length { return block }
@@ -90,15 +105,18 @@ final class BlockFetcher: Sendable {
   func block(_ id: BlockID, objectSize: UInt64) throws(FSError) -> [UInt8] {
     let range = id.range(objectSize: objectSize)
     let length = Int(range.upperBound - range.lowerBound)
-    if let hit = cached(id, length: length) { return hit }
-    let (pending, mine) = inflight.withLock { map -> (Pending, Bool) in
-      if let p = map[id] { return (p, false) }
-      let p = Pending()
-      map[id] = p
-      return (p, true)
+    while true {
+      if let hit = cached(id, length: length) { return hit }
+      let (pending, mine) = inflight.withLock { map -> (Pending, Bool) in
+        if let p = map[id] { return (p, false) }
+        let p = Pending()
+        map[id] = p
+        return (p, true)
+      }
+      if mine { download([(id, pending)], objectSize: objectSize) }
+      // nil: the prefetch it waited for was dropped; fetch it now.
+      if let result = pending.wait() { return try result.get() }
     }
-    if mine { download([(id, pending)], objectSize: objectSize) }
-    return try pending.wait().get()
   }
 
   /// Starts fetching blocks not cached or under way, without waiting. Neighbouring blocks are
@@ -109,7 +127,9 @@ final class BlockFetcher: Sendable {
       guard !run.isEmpty else { return }
       let batch = run
       run = []
-      workers.submit { [self] in fetchRun(batch, objectSize: objectSize) }
+      if !workers.submit({ [self] in fetchRun(batch, objectSize: objectSize) }) {
+        for (id, pending) in batch { finish(id, pending, nil) }
+      }
     }
     for id in ids {
       let range = id.range(objectSize: objectSize)
@@ -199,7 +219,7 @@ final class BlockFetcher: Sendable {
       guard index < run.count, bytes.count == lengths[index], delivered.insert(index).inserted else { return }
       let (id, pending) = run[index]
       fetcher.memory.put(id, bytes)
-      fetcher.disk?.put(id, bytes)
+      fetcher.disk?.putLater(id, bytes)
       fetcher.finish(id, pending, .success(bytes))
     }
 
@@ -210,7 +230,7 @@ final class BlockFetcher: Sendable {
     }
   }
 
-  fileprivate func finish(_ id: BlockID, _ pending: Pending, _ result: Result<[UInt8], FSError>) {
+  fileprivate func finish(_ id: BlockID, _ pending: Pending, _ result: Result<[UInt8], FSError>?) {
     inflight.withLock { _ = $0.removeValue(forKey: id) }
     pending.finish(result)
   }

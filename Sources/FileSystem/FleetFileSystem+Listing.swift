@@ -77,7 +77,7 @@ extension FleetFileSystem {
     }
     for ino in next {
       guard listingFlights.withLock({ $0[ino] == nil }) else { continue }
-      fetcher.submit { [self] in try? refreshIfStale(ino) }
+      fetcher.submitListing { [self] in try? refreshIfStale(ino) }
     }
   }
 

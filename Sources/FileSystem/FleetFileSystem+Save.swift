@@ -214,15 +214,9 @@ extension FleetFileSystem {
       throw .invalid("the device's \(object.key) is not valid JSON: \(error)")
     }
     guard !object.etag.isEmpty else { return schema }
-    caches.withLock { c in
-      if c.schemas.count >= Self.schemaCacheLimit { c.schemas.removeAll() }
-      c.schemas[object.etag] = schema
-    }
+    caches.withLock { $0.schemas[object.etag] = schema }
     return schema
   }
-
-  /// Distinct schemas kept (one per model and firmware version in practice).
-  static let schemaCacheLimit = 32
 
   /// The rule schema inside a firmware image staged locally in the device folder as
   /// `firmware-MM.mm.pp.bin` for `version`, if there is one.

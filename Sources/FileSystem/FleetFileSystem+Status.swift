@@ -13,6 +13,9 @@ extension FleetFileSystem {
     }
   }
 
+  /// Waits until the blocks queued for the disk cache are written (at unmount, and in tests).
+  public func drainCacheWrites() { fetcher.disk?.drainWrites() }
+
   /// `.edgemount/status` as text (also logged on SIGUSR1).
   public var statusReportText: String { statusReport() }
 
@@ -58,16 +61,36 @@ extension FleetFileSystem {
       """
   }
 
+  /// Every cache with its size and its limit.
   private var cacheReport: String {
-    var lines = "cache_memory_bytes: \(fetcher.memory.usedBytes)"
+    var lines = "cache_memory_bytes: \(fetcher.memory.usedBytes)\ncache_memory_capacity: \(fetcher.memory.capacity)"
     if let disk = fetcher.disk {
       let u = disk.usage
       lines += "\ncache_dir: \(disk.directory)\ncache_disk_bytes: \(u.bytes)\ncache_disk_capacity: \(disk.capacity)"
       lines +=
         "\ncache_disk_blocks: \(u.blocks)\ncache_disk_hits: \(u.hits)\ncache_disk_misses: \(u.misses)\ncache_disk_rejected: \(u.rejected)"
+      lines +=
+        "\ncache_disk_skipped: \(u.skipped)\ncache_disk_write_queue_bytes: \(u.queuedBytes)\ncache_disk_write_queue_capacity: \(disk.writeQueueCapacity)"
     } else {
       lines += "\ncache_dir: (none: --cache-dir not given)"
     }
+    let small = caches.withLock { c in
+      [
+        ("heartbeats", c.heartbeats.count, c.heartbeats.limit), ("config_crcs", c.crcs.count, c.crcs.limit),
+        ("schemas", c.schemas.count, c.schemas.limit),
+        ("firmware_versions", c.firmwareVersions.count, c.firmwareVersions.limit),
+        ("object_metadata", c.metadata.count, c.metadata.limit), ("certificate_bundles", c.bundles.count, c.bundles.limit),
+      ]
+    }
+    let opened = state.withLock { ($0.lastOpened.count, $0.lastOpened.limit) }
+    for (name, count, limit) in small + [("sessions_read_ahead", opened.0, opened.1)] {
+      lines += "\ncache_\(name): \(count) of \(limit)"
+    }
+    let h = headers.snapshot
+    lines += "\ncache_headers: \(h.cached) of \(headers.limit)"
+    let lanes = fetcher.queuedJobs
+    lines += "\nqueue_prefetch: \(lanes.prefetch) of \(BlockFetcher.prefetchQueueLimit)"
+    lines += "\nqueue_list_ahead: \(lanes.listings) of \(BlockFetcher.listingQueueLimit)"
     return lines
   }
 

@@ -26,25 +26,27 @@ public final class FleetFileSystem: Sendable {
   /// Small caches of things fetched on demand (heartbeats, config CRCs, object metadata).
   let caches = Locked(Caches())
 
+  /// Every one bounded, least recently used dropped first (`.edgemount/status` shows their
+  /// sizes and limits).
   struct Caches: Sendable {
     struct Heartbeat: Sendable {
       var fetched: ContinuousClock.Instant
       var json: JSONValue?
       var modified: Int64?
     }
-    var heartbeats: [String: Heartbeat] = [:]
+    var heartbeats = BoundedCache<String, Heartbeat>(limit: 4096)
     /// CRC-32 by ETag.
-    var crcs: [String: String] = [:]
-    /// Parsed rule schemas by ETag (at most `schemaCacheLimit`).
-    var schemas: [String: JSONValue] = [:]
+    var crcs = BoundedCache<String, String>(limit: 4096)
+    /// Parsed rule schemas by ETag (one per model and firmware version in practice).
+    var schemas = BoundedCache<String, JSONValue>(limit: 32)
     /// Firmware images' header versions by ETag.
-    var firmwareVersions: [String: String] = [:]
+    var firmwareVersions = BoundedCache<String, String>(limit: 1024)
     /// HeadObject metadata by key + ETag.
-    var metadata: [String: [String: String]] = [:]
+    var metadata = BoundedCache<String, [String: String]>(limit: 65_536)
     /// The sizes of devices.csv and days.csv at their last open (they walk the fleet).
     var reportSizes: [StatusFile: Int] = [:]
     /// Certificates of bundles by ETag.
-    var bundles: [String: [CertificateBundle.Certificate]] = [:]
+    var bundles = BoundedCache<String, [CertificateBundle.Certificate]>(limit: 1024)
   }
 
   struct State: Sendable {
@@ -69,7 +71,7 @@ public final class FleetFileSystem: Sendable {
     /// lists them in a row.
     var lastDeviceListing: (ino: UInt64, at: ContinuousClock.Instant)?
     /// The log file last opened in each session (a copy walks them in name order).
-    var lastOpened: [UInt64: String] = [:]
+    var lastOpened = BoundedCache<UInt64, String>(limit: 4096)
     /// The logs of each `.by-date/` session folder: names and the device tree's inodes.
     var byDateFiles: [UInt64: [(name: String, ino: UInt64)]] = [:]
   }

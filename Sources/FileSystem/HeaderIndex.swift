@@ -12,7 +12,9 @@ import S3
 /// link points further in). Header reads run on a pool of their own, `threads` at a time, so
 /// they never take the threads that serve ordinary reads.
 final class HeaderIndex: Sendable {
-  private let entries = Locked<[String: LogTime]>([:])
+  private let entries: Locked<BoundedCache<String, LogTime>>
+  /// Headers kept in memory; beyond it the least recently used are read again when needed.
+  let limit: Int
   private let store: HeaderRecordStore?
   private let pool: WorkerPool
   let threads: Int
@@ -31,13 +33,14 @@ final class HeaderIndex: Sendable {
   }
   private let counts = Locked(Counts())
 
-  init(store: HeaderRecordStore?, records: [HeaderRecordStore.Record], threads: Int = 8) {
+  init(store: HeaderRecordStore?, records: [HeaderRecordStore.Record], threads: Int = 8, limit: Int = 2_000_000) {
     self.store = store
     self.threads = threads
+    self.limit = limit
     pool = WorkerPool(threads: threads, name: "edgemount-headers")
-    var loaded: [String: LogTime] = [:]
+    var loaded = BoundedCache<String, LogTime>(limit: limit)
     for record in records { if let time = Self.decode(record.fields) { loaded[Self.id(record.key, record.etag)] = time } }
-    entries.withLock { $0 = loaded }
+    entries = Locked(loaded)
     counts.withLock { $0.loaded = loaded.count }
   }
 

@@ -39,6 +39,8 @@ public final class InMemoryS3: HTTPTransport, @unchecked Sendable {
     case wrongContentRange
     /// Another client writes the object just before this request is carried out.
     case concurrentWrite([UInt8])
+    /// The answer comes this many seconds late (a slow server), otherwise as usual.
+    case delay(Double)
   }
 
   private struct State {
@@ -126,6 +128,7 @@ public final class InMemoryS3: HTTPTransport, @unchecked Sendable {
     case .status(let status, let code)?: return Self.error(status, code, "injected")
     case .timeout?: throw TransportError(kind: .timeout, message: "injected timeout")
     case .concurrentWrite(let bytes)?: if let key { put(bucket, key, bytes) }
+    case .delay(let seconds)?: Thread.sleep(forTimeInterval: seconds)
     default: break
     }
     var response = handle(

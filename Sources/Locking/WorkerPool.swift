@@ -1,11 +1,12 @@
 import Foundation
 
 /// A few threads of our own that run blocking jobs (prefetching GETs), so neither FUSE's
-/// threads nor Swift's cooperative pool wait on them.
+/// threads nor Swift's cooperative pool wait on them. The queue holds at most `queueLimit`
+/// jobs: `submit` refuses more (returns false) instead of letting it grow.
 ///
 /// The threads start with the first job and end when the pool is released (a filesystem that
 /// is torn down, as in tests that make thousands of them), so they never outlive it.
-final class WorkerPool: @unchecked Sendable {
+public final class WorkerPool: @unchecked Sendable {
   /// What the threads share with the pool; they hold it, not the pool.
   private final class Queue: @unchecked Sendable {
     let condition = NSCondition()
@@ -17,10 +18,19 @@ final class WorkerPool: @unchecked Sendable {
   private let queue = Queue()
   private let threads: Int
   private let name: String
+  public let queueLimit: Int
 
-  init(threads: Int, name: String) {
+  public init(threads: Int, name: String, queueLimit: Int = .max) {
     self.threads = threads
     self.name = name
+    self.queueLimit = queueLimit
+  }
+
+  /// Jobs waiting for a thread.
+  public var queued: Int {
+    queue.condition.lock()
+    defer { queue.condition.unlock() }
+    return queue.jobs.count
   }
 
   deinit {
@@ -30,8 +40,14 @@ final class WorkerPool: @unchecked Sendable {
     queue.condition.unlock()
   }
 
-  func submit(_ job: @escaping @Sendable () -> Void) {
+  /// Queues a job; false (and the job dropped) when the queue is full.
+  @discardableResult
+  public func submit(_ job: @escaping @Sendable () -> Void) -> Bool {
     queue.condition.lock()
+    guard queue.jobs.count < queueLimit else {
+      queue.condition.unlock()
+      return false
+    }
     if !queue.started {
       queue.started = true
       for i in 0..<threads {
@@ -43,6 +59,7 @@ final class WorkerPool: @unchecked Sendable {
     queue.jobs.append(job)
     queue.condition.signal()
     queue.condition.unlock()
+    return true
   }
 
   private static func loop(_ queue: Queue) {
