@@ -69,11 +69,10 @@ extension FleetFileSystem {
       defer { s.lastDeviceListing = (node.ino, now) }
       // Reading the same folder again (an rsync re-run of one device) is no step of a walk.
       guard let last = s.lastDeviceListing, last.ino != node.ino, now - last.at < .seconds(2) else { return [] }
-      let devices = s.table.presentChildren(of: node.parent).filter { if case .device = $0.kind { true } else { false } }
-      guard let index = devices.firstIndex(where: { $0.ino == node.ino }) else { return [] }
-      return devices[(index + 1)...].prefix(Self.devicesListedAhead).filter { d in
-        s.listedAt[d.ino].map { now - $0 >= listTTL(for: d.kind) } ?? true
-      }.map(\.ino)
+      let ttl = min(settings.listTTL, settings.heartbeatTTL)
+      return folderOrder(&s, node.parent).following(node.ino, limit: Self.devicesListedAhead).filter { ino in
+        s.listedAt[ino].map { now - $0 >= ttl } ?? true
+      }
     }
     for ino in next {
       guard listingFlights.withLock({ $0[ino] == nil }) else { continue }
@@ -105,6 +104,7 @@ extension FleetFileSystem {
     var changedOnServer: [UInt64] = []
     defer { for ino in changedOnServer { invalidations.fire(.inode(ino)) } }
     state.withLock { s in
+      s.folderOrders[node.ino] = nil
       defer {
         // A flat device listing also listed every session: no request per session afterwards.
         for (prefix, objects) in sessionContents ?? [:] {
@@ -218,6 +218,7 @@ extension FleetFileSystem {
   /// Puts a session's listing into the table: log files folded, other names as they are,
   /// deeper prefixes left out.
   func applySession(_ s: inout State, _ node: Node, objects: [ListedObject]) {
+    s.folderOrders[node.ino] = nil
     var keep = Set<UInt64>()
     var copies: [SplitCopy] = []
     for object in objects {

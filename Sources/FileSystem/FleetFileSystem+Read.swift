@@ -66,11 +66,11 @@ extension FleetFileSystem {
   /// ahead, so each small file does not wait for its own first GET.
   private func prefetchFollowingFiles(after node: Node) {
     let next: [Node] = state.withLock { s in
-      defer { s.lastOpened[node.parent] = node.name }
-      guard let previous = s.lastOpened[node.parent], previous < node.name else { return [] }
-      let (following, followsPrevious) = s.table.followingSiblings(
-        of: node.ino, previous: previous, limit: Self.filesReadAhead)
-      return followsPrevious ? following : []
+      defer { s.lastOpened[node.parent] = node.ino }
+      guard let previous = s.lastOpened[node.parent] else { return [] }
+      let order = folderOrder(&s, node.parent)
+      guard order.isRightBefore(previous, node.ino) else { return [] }
+      return order.following(node.ino, limit: Self.filesReadAhead).compactMap { s.table[$0] }
     }
     for file in next where file.size > 0 {
       let blocks = Int((file.size - 1) / UInt64(BlockID.size)) + 1

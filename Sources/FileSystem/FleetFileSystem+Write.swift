@@ -355,6 +355,7 @@ extension FleetFileSystem {
     }
     logger.info("deleted \(keys.count) stored cop\(keys.count == 1 ? "y" : "ies") of \(child.key)")
     state.withLock { s in
+      s.folderOrders[session.ino] = nil
       s.table[child.ino]?.present = false
       s.listedAt[session.ino] = nil
     }

@@ -71,7 +71,10 @@ public final class FleetFileSystem: Sendable {
     /// lists them in a row.
     var lastDeviceListing: (ino: UInt64, at: ContinuousClock.Instant)?
     /// The log file last opened in each session (a copy walks them in name order).
-    var lastOpened = BoundedCache<UInt64, String>(limit: 4096)
+    var lastOpened = BoundedCache<UInt64, UInt64>(limit: 4096)
+    /// Device folders of the root, and log files of sessions, in name order: dropped at each
+    /// listing of the folder, built again on the next walk step.
+    var folderOrders = BoundedCache<UInt64, FolderOrder>(limit: 1024)
     /// The logs of each `.by-date/` session folder: names and the device tree's inodes.
     var byDateFiles: [UInt64: [(name: String, ino: UInt64)]] = [:]
   }
@@ -176,6 +179,20 @@ public final class FleetFileSystem: Sendable {
   public var inodeCount: Int { state.withLock { $0.table.count } }
 
   /// Never call with `state` locked: status files and staged files read `state`.
+  /// The folder's children of `kind` (devices, or logs) in name order, built if needed.
+  func folderOrder(_ s: inout State, _ folder: UInt64) -> FolderOrder {
+    if let order = s.folderOrders[folder] { return order }
+    let order = FolderOrder(
+      s.table.presentChildren(of: folder).filter {
+        switch $0.kind {
+        case .device, .object(.log): return true
+        default: return false
+        }
+      })
+    s.folderOrders[folder] = order
+    return order
+  }
+
   func attributes(of node: Node) -> Attributes {
     var node = node
     // One lock for both: this is getattr's path.

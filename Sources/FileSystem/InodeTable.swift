@@ -145,34 +145,6 @@ struct InodeTable: Sendable {
     }.sorted { $0.name < $1.name }
   }
 
-  /// The present siblings of `ino` of the same kind that follow it in byte order of names (at
-  /// most `limit`), and whether `previous` is the one just before it. One pass over the folder,
-  /// no sort and no name unpacked: called at every open of a walk through a session.
-  func followingSiblings(of ino: UInt64, previous: String, limit: Int) -> (next: [Node], followsPrevious: Bool) {
-    guard let i = position(ino), let list = childLists[records[i].parent] else { return ([], false) }
-    let me = records[i]
-    var before: NameArena.Slice?
-    var after: [Int] = []
-    for sibling in list where sibling != UInt32(ino) {
-      let j = Int(sibling) - 1
-      let r = records[j]
-      guard r.flags.contains(.present), r.kind == me.kind, r.kind != .inExtras else { continue }
-      if names.precedes(r.name, me.name) {
-        if before.map({ names.precedes($0, r.name) }) ?? true { before = r.name }
-      } else if names.precedes(me.name, r.name) {
-        after.append(j)
-        if after.count > limit {
-          after.sort { names.precedes(records[$0].name, records[$1].name) }
-          after.removeLast()
-        }
-      }
-    }
-    after.sort { names.precedes(records[$0].name, records[$1].name) }
-    let followsPrevious = before.map { names.equals($0, previous) } ?? false
-    let parentKey = key(at: Int(me.parent) - 1)
-    return (after.map { node(at: $0, parentKey: parentKey) }, followsPrevious)
-  }
-
   /// Counts kernel references without unpacking the node (the hot path of lookup and readdirplus).
   mutating func addLookups(_ ino: UInt64, _ count: UInt64) {
     guard let i = position(ino) else { return }

@@ -5,7 +5,7 @@ import Testing
 
 @Suite struct InodeTableTests {
   /// A fleet as a listing builds it: devices, sessions, log files with MD5 ETags.
-  private func fleet(devices: Int, sessions: Int, splits: Int) -> (InodeTable, [UInt64]) {
+  func fleet(devices: Int, sessions: Int, splits: Int) -> (InodeTable, [UInt64]) {
     var table = InodeTable(rootPrefix: "")
     var logs: [UInt64] = []
     for d in 0..<devices {
@@ -99,19 +99,6 @@ import Testing
     #expect(table.presentChildren(of: device).map(\.ino) == [placeholder])
   }
 
-  @Test func followingSiblingsAreTheNextLogsInNameOrder() throws {
-    var (table, logs) = fleet(devices: 1, sessions: 1, splits: 9)
-    let session = try #require(table[logs[0]]).parent
-    // Not in the way: a log that vanished, a non-log name between two logs.
-    table.retain(childrenOf: session, keep: Set(logs).subtracting([logs[4]]))
-    table.upsert(parent: session, name: "00000003-README.txt", kind: .object(.other), key: "x")
-    let (next, follows) = table.followingSiblings(of: logs[2], previous: "00000002-5E0BE100.MF4", limit: 3)
-    #expect(next.map(\.name) == ["00000004-5E0BE100.MF4", "00000006-5E0BE100.MF4", "00000007-5E0BE100.MF4"])
-    #expect(follows)
-    #expect(!table.followingSiblings(of: logs[2], previous: "00000001-5E0BE100.MF4", limit: 3).followsPrevious)
-    #expect(table.followingSiblings(of: logs[8], previous: "00000008-5E0BE100.MF4", limit: 3).next.isEmpty)
-  }
-
   @Test func servedETagAndLookupsRoundTrip() throws {
     var (table, logs) = fleet(devices: 1, sessions: 1, splits: 1)
     table[logs[0]]?.servedETag = "abc"
@@ -132,5 +119,25 @@ import Testing
     let perObject = Double(table.metadataBytes) / Double(table.count)
     #expect(perObject < 150, "\(perObject) bytes per object")
     #expect(table.child(of: table[logs[99_999]]!.parent, named: "00000050-5E0BE100.MF4")?.ino == logs[99_999])
+  }
+}
+
+/// `FolderOrder`: the walk's next files and devices, found by position, not by a sort.
+@Suite struct FolderOrderTests {
+  @Test func theNextLogsInNameOrderSkipVanishedAndOtherNames() throws {
+    var (table, logs) = InodeTableTests().fleet(devices: 1, sessions: 1, splits: 9)
+    let session = try #require(table[logs[0]]).parent
+    // Not in the way: a log that vanished, a non-log name between two logs.
+    table.retain(childrenOf: session, keep: Set(logs).subtracting([logs[4]]))
+    table.upsert(parent: session, name: "00000003-README.txt", kind: .object(.other), key: "x")
+    let order = FolderOrder(table.presentChildren(of: session).filter { $0.kind == .object(.log) })
+    #expect(
+      order.following(logs[2], limit: 3).map { table[$0]!.name } == [
+        "00000004-5E0BE100.MF4", "00000006-5E0BE100.MF4", "00000007-5E0BE100.MF4",
+      ])
+    #expect(order.isRightBefore(logs[1], logs[2]))
+    #expect(!order.isRightBefore(logs[0], logs[2]))
+    #expect(order.isRightBefore(logs[3], logs[5]), "the vanished log is not between them")
+    #expect(order.following(logs[8], limit: 3).isEmpty)
   }
 }
