@@ -55,6 +55,7 @@ mount_tool() { # tool bucket
   sync; echo 3 > /proc/sys/vm/drop_caches
   case $1 in
     edgemount) "$bin/edgemount" "$2" "$mnt" --endpoint "$E" ;;
+    edgemount-cache) rm -rf "$work/cache"; "$bin/edgemount" "$2" "$mnt" --endpoint "$E" --cache-dir "$work/cache" ;;
     s3fs) s3fs "$2" "$mnt" -o passwd_file="$work/s3fs.passwd" -o url="$E" -o use_path_request_style -o ro ;;
     rclone) rclone mount "bench:$2" "$mnt" --vfs-cache-mode off --use-server-modtime --read-only --daemon ;;
   esac
@@ -67,8 +68,26 @@ counts() {
   if [ -f "$mnt/.edgemount/status" ]; then awk -F': ' '/^requests_(get|head|list)/ {printf "%s=%s ", $1, $2}' "$mnt/.edgemount/status"; fi
 }
 
+# CPU seconds (user + system) the mount process has used, from /proc/PID/stat.
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$pid/stat" 2>/dev/null || echo 0; }
+
 declare -A T
 rss_kib=()
+# EdgeMount with --cache-dir (a new, empty one each mount) for the data workloads only.
+for tool in edgemount-cache; do
+  echo "== $tool" >&2
+  mount_tool $tool bench-data
+  rm -rf "$work/copy"
+  T[$tool,rsync]=$(seconds rsync -a --exclude 00000099 "$mnt/$datadev/" "$work/copy/")
+  unmount_tool
+  mount_tool $tool bench-data
+  c0=$(cpu_seconds)
+  T[$tool,seq]=$(seconds dd if="$mnt/$big" of=/dev/null bs=1M)
+  T[$tool,cpu]=$(echo "$(cpu_seconds) - $c0" | bc -l)
+  T[$tool,seqrss]=$(awk '/VmHWM/ {print $2}' /proc/$pid/status 2>/dev/null || echo 0)
+  echo "edgemount --cache-dir after the 1 GiB read: $(counts) $(awk -F': ' '/^cache_disk_(bytes|skipped)/ {printf "%s=%s ", $1, $2}' "$mnt/.edgemount/status")" >&2
+  unmount_tool
+done
 for tool in edgemount s3fs rclone; do
   echo "== $tool" >&2
   mount_tool $tool bench-list
@@ -86,7 +105,13 @@ for tool in edgemount s3fs rclone; do
   before=$(counts)
   T[$tool,rsync2]=$(seconds rsync -a --exclude 00000099 "$mnt/$datadev/" "$work/copy/")
   [ $tool = edgemount ] && echo "edgemount rsync re-run: before [$before] after [$(counts)]" >&2
+  # The 1 GiB read on a fresh mount, with the CPU time of the mount process.
+  unmount_tool
+  mount_tool $tool bench-data
+  c0=$(cpu_seconds)
   T[$tool,seq]=$(seconds dd if="$mnt/$big" of=/dev/null bs=1M)
+  T[$tool,cpu]=$(echo "$(cpu_seconds) - $c0" | bc -l)
+  T[$tool,seqrss]=$(awk '/VmHWM/ {print $2}' /proc/$pid/status 2>/dev/null || echo 0)
   [ $tool = edgemount ] && echo "edgemount after the 1 GiB read: $(counts)" >&2
   T[$tool,warm]=$(seconds dd if="$mnt/$big" of=/dev/null bs=1M)
   [ $tool = edgemount ] && echo "edgemount after the warm re-read: $(counts)" >&2
@@ -141,6 +166,12 @@ row "cold sequential read, 1 GiB" seq
 row "cold random 4 KiB reads x1000" random
 row "warm re-read, 1 GiB" warm
 printf "%-34s %10s %10s %10s\n" "RSS after ls -lR (MiB)" $(( ${T[edgemount,rss]} / 1024 )) $(( ${T[s3fs,rss]} / 1024 )) $(( ${T[rclone,rss]} / 1024 ))
+printf "%-34s %10.2f %10.2f %10.2f %9.2fx\n" "CPU s per GiB, cold 1 GiB read" "${T[edgemount,cpu]}" "${T[s3fs,cpu]}" "${T[rclone,cpu]}" "$(echo "${T[edgemount,cpu]} / ${T[s3fs,cpu]}" | bc -l)"
+printf "%-34s %10s %10s %10s\n" "peak RSS of the 1 GiB read (MiB)" $(( ${T[edgemount,seqrss]} / 1024 )) $(( ${T[s3fs,seqrss]} / 1024 )) $(( ${T[rclone,seqrss]} / 1024 ))
+echo "EdgeMount with --cache-dir (a new cache dir each mount):"
+printf "%-34s %10.2f  (%.2fx its time without; best peer/em %.1fx)\n" "  cold sequential read, 1 GiB" "${T[edgemount-cache,seq]}" "$(echo "${T[edgemount,seq]} / ${T[edgemount-cache,seq]}" | bc -l)" "$(echo "$(best seq) / ${T[edgemount-cache,seq]}" | bc -l)"
+printf "%-34s %10.2f  (best peer/em %.1fx)\n" "  cold rsync -a of a device" "${T[edgemount-cache,rsync]}" "$(echo "$(best rsync) / ${T[edgemount-cache,rsync]}" | bc -l)"
+printf "%-34s %10.2f  CPU s, peak RSS %d MiB\n" "  the 1 GiB read" "${T[edgemount-cache,cpu]}" $(( ${T[edgemount-cache,seqrss]} / 1024 ))
 mbs() { echo "1073.741824 / $1" | bc -l; }
 printf "%-34s %10.2f  (edgemount rsync: %.2fx of it)\n" "rclone copy of the device (cold)" "${T[rclonecopy]}" "$(echo "${T[rclonecopy]} / ${T[edgemount,rsync]}" | bc -l)"
 printf "%-34s %10.2f  (%.0f MB/s)\n" "one curl GET, 1 GiB (cold)" "${T[curl]}" "$(mbs "${T[curl]}")"

@@ -122,14 +122,16 @@ public final class FleetFileSystem: Sendable {
       return attributes(of: node)
     }
     try refreshIfStale(parent)
-    let node = try state.withLock { (s: inout State) throws(FSError) -> Node in
-      guard let parentNode = s.table[parent] else { throw .notFound }
-      guard parentNode.kind.isDirectory else { throw .notDirectory }
-      guard let node = s.table.child(of: parent, named: name), node.present else { throw .notFound }
-      s.table.addLookups(node.ino, 1)
-      return node
+    let stat = try state.withLock { (s: inout State) throws(FSError) -> InodeTable.Stat in
+      guard let kind = s.table.kind(of: parent) else { throw .notFound }
+      guard kind.isDirectory else { throw .notDirectory }
+      guard let ino = s.table.childIno(of: parent, named: name), let stat = s.table.stat(ino), stat.present else {
+        throw .notFound
+      }
+      s.table.addLookups(ino, 1)
+      return stat
     }
-    return attributes(of: node)
+    return attributes(of: stat)
   }
 
   /// The kernel dropped `count` references to `ino`. Nodes stay in the table (their numbers
@@ -141,11 +143,8 @@ public final class FleetFileSystem: Sendable {
   }
 
   public func attributes(ino: UInt64) throws(FSError) -> Attributes {
-    let node = try state.withLock { (s: inout State) throws(FSError) -> Node in
-      guard let node = s.table[ino] else { throw .notFound }
-      return node
-    }
-    return attributes(of: node)
+    guard let stat = state.withLock({ $0.table.stat(ino) }) else { throw .notFound }
+    return attributes(of: stat)
   }
 
   /// The entries of a directory (without `.` and `..`), listing S3 first if the cached
@@ -194,8 +193,13 @@ public final class FleetFileSystem: Sendable {
   }
 
   func attributes(of node: Node) -> Attributes {
+    attributes(of: InodeTable.Stat(ino: node.ino, kind: node.kind, size: node.size, mtime: node.mtime, present: node.present))
+  }
+
+  /// getattr's and lookup's path: from the packed record, no node unpacked, no string built.
+  func attributes(of node: InodeTable.Stat) -> Attributes {
     var node = node
-    // One lock for both: this is getattr's path.
+    // One lock for both.
     let local: (scratch: StagedFile?, save: SaveView?) = state.withLock { ($0.scratch[node.ino], $0.latestSave[node.ino]) }
     if let size = local.scratch?.size ?? local.save?.size { node.size = size }
     let mode: UInt32

@@ -46,6 +46,31 @@ struct InodeTable: Sendable {
     find(parent: parent, name: name).map { node(at: Int($0) - 1, parentKey: nil) }
   }
 
+  /// What `getattr` and `lookup` need of a node: no name or key is unpacked, no string built.
+  struct Stat: Sendable, Equatable {
+    var ino: UInt64
+    var kind: NodeKind
+    var size: UInt64
+    var mtime: Int64
+    var present: Bool
+  }
+
+  func stat(_ ino: UInt64) -> Stat? {
+    guard let i = position(ino) else { return nil }
+    let r = records[i]
+    return Stat(ino: ino, kind: nodeKind(at: i), size: r.size, mtime: r.mtime, present: r.flags.contains(.present))
+  }
+
+  /// The inode of `parent/name`, by the hash index only.
+  func childIno(of parent: UInt64, named name: String) -> UInt64? {
+    find(parent: parent, name: name).map(UInt64.init)
+  }
+
+  func kind(of ino: UInt64) -> NodeKind? { position(ino).map(nodeKind(at:)) }
+
+  /// The node's S3 key (derived from its parents' unless stored).
+  func key(of ino: UInt64) -> String? { position(ino).map(key(at:)) }
+
   /// What a listing or a create sets on a node through `upsert`, without unpacking it.
   struct Fields {
     var size: UInt64
