@@ -73,6 +73,14 @@ cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc
 
 declare -A T
 rss_kib=()
+# The 1 GiB read on a fresh mount: its time, the mount process's CPU seconds and peak RSS.
+cold_read() { # tool
+  mount_tool "$1" bench-data
+  local c0; c0=$(cpu_seconds)
+  T[$1,seq]=$(seconds dd if="$mnt/$big" of=/dev/null bs=1M)
+  T[$1,cpu]=$(echo "$(cpu_seconds) - $c0" | bc -l)
+  T[$1,seqrss]=$(awk '/VmHWM/ {print $2}' /proc/$pid/status 2>/dev/null || echo 0)
+}
 # EdgeMount with --cache-dir (a new, empty one each mount) for the data workloads only.
 for tool in edgemount-cache; do
   echo "== $tool" >&2
@@ -80,11 +88,7 @@ for tool in edgemount-cache; do
   rm -rf "$work/copy"
   T[$tool,rsync]=$(seconds rsync -a --exclude 00000099 "$mnt/$datadev/" "$work/copy/")
   unmount_tool
-  mount_tool $tool bench-data
-  c0=$(cpu_seconds)
-  T[$tool,seq]=$(seconds dd if="$mnt/$big" of=/dev/null bs=1M)
-  T[$tool,cpu]=$(echo "$(cpu_seconds) - $c0" | bc -l)
-  T[$tool,seqrss]=$(awk '/VmHWM/ {print $2}' /proc/$pid/status 2>/dev/null || echo 0)
+  cold_read $tool
   echo "edgemount --cache-dir after the 1 GiB read: $(counts) $(awk -F': ' '/^cache_disk_(bytes|skipped)/ {printf "%s=%s ", $1, $2}' "$mnt/.edgemount/status")" >&2
   unmount_tool
 done
@@ -107,11 +111,7 @@ for tool in edgemount s3fs rclone; do
   [ $tool = edgemount ] && echo "edgemount rsync re-run: before [$before] after [$(counts)]" >&2
   # The 1 GiB read on a fresh mount, with the CPU time of the mount process.
   unmount_tool
-  mount_tool $tool bench-data
-  c0=$(cpu_seconds)
-  T[$tool,seq]=$(seconds dd if="$mnt/$big" of=/dev/null bs=1M)
-  T[$tool,cpu]=$(echo "$(cpu_seconds) - $c0" | bc -l)
-  T[$tool,seqrss]=$(awk '/VmHWM/ {print $2}' /proc/$pid/status 2>/dev/null || echo 0)
+  cold_read $tool
   [ $tool = edgemount ] && echo "edgemount after the 1 GiB read: $(counts)" >&2
   T[$tool,warm]=$(seconds dd if="$mnt/$big" of=/dev/null bs=1M)
   [ $tool = edgemount ] && echo "edgemount after the warm re-read: $(counts)" >&2
