@@ -126,20 +126,30 @@ public final class DiskBlockCache: Sendable {
     let name = Self.fileName(id)
     let final = path(name)
     let temp = final + ".\(UInt64.random(in: 0...UInt64.max)).tmp"
-    let encoded = Self.encode(data)
+    // The header and the data in one writev: the block is not copied.
+    let header = Self.header(for: data)
+    let total = header.count + data.count
     let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
     guard fd >= 0 else { return }
-    let written = encoded.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    let written = header.withUnsafeBytes { h in
+      data.withUnsafeBytes { d in
+        var parts = [
+          iovec(iov_base: UnsafeMutableRawPointer(mutating: h.baseAddress), iov_len: h.count),
+          iovec(iov_base: UnsafeMutableRawPointer(mutating: d.baseAddress), iov_len: d.count),
+        ]
+        return writev(fd, &parts, 2)
+      }
+    }
     close(fd)
-    guard written == encoded.count, rename(temp, final) == 0 else {
+    guard written == total, rename(temp, final) == 0 else {
       unlink(temp)
       return
     }
     state.withLock { s in
       if let old = s.sizes[name] { s.bytes -= old }
-      s.sizes[name] = UInt64(encoded.count)
+      s.sizes[name] = UInt64(total)
       s.order.touch(name)
-      s.bytes += UInt64(encoded.count)
+      s.bytes += UInt64(total)
     }
     evict()
   }
@@ -184,12 +194,14 @@ public final class DiskBlockCache: Sendable {
     }
   }
 
-  static func encode(_ data: [UInt8]) -> [UInt8] {
+
+  /// Magic, data length and CRC-32, big-endian.
+  static func header(for data: [UInt8]) -> [UInt8] {
     var out = magic
     let length = UInt32(data.count)
     let crc = data.withUnsafeBufferPointer { UInt32(crc32(0, $0.baseAddress, uInt($0.count))) }
     for v in [length, crc] { out += [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
-    return out + data
+    return out
   }
 
   static func decode(_ file: [UInt8]) -> [UInt8]? {
