@@ -194,7 +194,6 @@ public final class DiskBlockCache: Sendable {
     }
   }
 
-
   /// Magic, data length and CRC-32, big-endian.
   static func header(for data: [UInt8]) -> [UInt8] {
     var out = magic

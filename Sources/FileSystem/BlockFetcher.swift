@@ -153,7 +153,7 @@ final class BlockFetcher: Sendable {
     flush()
   }
 
-  static let blocksPerRequest = 16
+  static let blocksPerRequest = 8
 
   /// Fetches consecutive blocks: from the disk cache where it has them, the rest in one GET.
   private func fetchRun(_ run: [(BlockID, Pending)], objectSize: UInt64) {

@@ -14,7 +14,7 @@ public struct MountSettings: Sendable {
   /// Kernel cache time for immutable log files' entries and attributes.
   public var immutableTTL: Double = 3600
   /// Blocks of log data kept in memory (recent reads and prefetches).
-  public var memoryCacheBytes = 64 << 20
+  public var memoryCacheBytes = 24 << 20
   /// Describes the endpoint for `.edgemount/status`.
   public var endpointDescription = ""
   /// What the start-up probe found about conditional PUT (`ConditionalPutSupport`), for

@@ -28,7 +28,7 @@ final class OpenFile: Sendable {
   /// seeks around an MF4 file fetch just the bytes they ask for.
   struct ReadPattern: Sendable, Equatable {
     static let firstWindow = 1
-    static let maxWindow = 32
+    static let maxWindow = 16
     var lastEnd: UInt64?
     var window = 0
 
