@@ -10,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 objects=100000
 [ "${1:-}" = --objects ] && objects=$2
+# A million objects: the listing-at-scale run (EdgeMount against rclone lsl, 100k and 1M points).
+[ "$objects" -ge 500000 ] && exec Benchmarks/scale.sh --objects "$objects"
 export EDGEMOUNT_S3_PORT_BASE=${EDGEMOUNT_S3_PORT_BASE:-18600}
 work=$(mktemp -d /tmp/edgemount-bench.XXXXXX)
 mnt=$work/mnt

@@ -22,13 +22,22 @@ struct SeedLogsCommand: ParsableCommand {
   @Option(help: "Splits per session.") var splits: Int = 50
   @Option(help: "The first session's start, seconds since 1970 (default 2026-11-01).") var start: Int64 = 1_793_491_200
   @Option(help: "Parallel uploads.") var parallel: Int = 32
+  @Option(help: "Bytes of each log: the default keeps the header and first record; less makes logs whose time cannot be read (listing benchmarks).")
+  var logBytes: Int = SeedLogsCommand.length
 
   /// The sample up to just past its first record (106,800 + one record).
   static let length = 107_008
 
+  func validate() throws {
+    guard (160...Self.length).contains(logBytes) else {
+      throw ValidationError("--log-bytes must be 160 to \(Self.length)")
+    }
+  }
+
   func run() throws {
-    let sample = Array(
-      try [UInt8](Data(contentsOf: URL(fileURLWithPath: fixtures).appendingPathComponent(SampleLog.fixture))).prefix(Self.length))
+    let whole = try [UInt8](Data(contentsOf: URL(fileURLWithPath: fixtures).appendingPathComponent(SampleLog.fixture)))
+    let sample = Array(whole.prefix(Self.length))
+    let logBytes = self.logBytes
     let client = try SimulatorClient.make(bucket: bucket, endpoint: endpoint)
     try client.createBucket()
     let total = devices * sessions * splits
@@ -46,13 +55,14 @@ struct SeedLogsCommand: ParsableCommand {
         let device = String(format: "%08X", 0x3000_0000 + d)
         let key = "\(device)/\(String(format: "%08d", s + 1))/\(SampleLog.name(split: k + 1, uploaded: upload))"
         do {
-          try client.putObject(key: key, body: SampleLog.rewrite(sample, sessionStart: sessionStart, offset: offset))
+          try client.putObject(
+            key: key, body: Array(SampleLog.rewrite(sample, sessionStart: sessionStart, offset: offset).prefix(logBytes)))
         } catch {
           failures.withLock { $0.append("\(key): \(error)") }
         }
       }
     }
     if let first = failures.withLock({ $0.first }) { throw S3Error.invalidResponse("upload failed: \(first)") }
-    print("seeded \(bucket): \(devices) devices, \(total) MF4 logs of \(Self.length) bytes")
+    print("seeded \(bucket): \(devices) devices, \(total) MF4 logs of \(logBytes) bytes")
   }
 }
