@@ -22,7 +22,10 @@ struct SeedLogsCommand: ParsableCommand {
   @Option(help: "Splits per session.") var splits: Int = 50
   @Option(help: "The first session's start, seconds since 1970 (default 2026-11-01).") var start: Int64 = 1_793_491_200
   @Option(help: "Parallel uploads.") var parallel: Int = 32
-  @Option(help: "Bytes of each log: the default keeps the header and first record; less makes logs whose time cannot be read (listing benchmarks).")
+  @Option(
+    help:
+      "Bytes of each log: the default keeps the header and first record; less makes logs whose time cannot be read (listing benchmarks)."
+  )
   var logBytes: Int = SeedLogsCommand.length
 
   /// The sample up to just past its first record (106,800 + one record).
