@@ -17,8 +17,6 @@ public struct LRUIndex<Key: Hashable & Sendable>: Sendable {
   public init() {}
 
   public var count: Int { positions.count }
-  public var isEmpty: Bool { positions.isEmpty }
-  public func contains(_ key: Key) -> Bool { positions[key] != nil }
 
   /// Marks `key` as just used, adding it if it is new.
   public mutating func touch(_ key: Key) {
@@ -118,6 +116,4 @@ public struct BoundedCache<Key: Hashable & Sendable, Value: Sendable>: Sendable 
 
   /// The value without marking it as used.
   public func peek(_ key: Key) -> Value? { values[key] }
-
-  public var keys: Dictionary<Key, Value>.Keys { values.keys }
 }

@@ -11,6 +11,20 @@ public enum ByDateFolder: Sendable, Equatable {
   case session
 }
 
+/// What a `.by-date/` session folder holds: the device tree's session, and its logs that are
+/// on the day (in name order, and as a set for lookups).
+struct ByDateSessionFiles: Sendable {
+  let session: UInt64
+  let logs: [UInt64]
+  let members: Set<UInt64>
+
+  init(session: UInt64, logs: [UInt64]) {
+    self.session = session
+    self.logs = logs
+    members = Set(logs)
+  }
+}
+
 /// One day of `.by-date/`, from its folder name.
 public struct ByDateDay: Sendable, Equatable, Hashable {
   public let name: String

@@ -16,7 +16,6 @@ enum DayPlacement {
   /// One log of a session, in split order.
   struct Log: Sendable {
     var ino: UInt64
-    var fileName: String
     var name: LogFileName
     var key: String
     var etag: String
@@ -38,14 +37,16 @@ enum DayPlacement {
     let candidates = session.filter { UInt64($0.name.epoch) * 1_000_000_000 + slack >= day.lowerBound }
     guard !candidates.isEmpty else { return [] }
     var times: [Int: LogTime] = [:]
-    var consistent = true
+    // Logs that are not MF4 carry no header: their upload names place them, at no cost, and
+    // upload order need not be split order.
+    var consistent = candidates.allSatisfy { $0.name.fileExtension.uppercased() == "MF4" }
     var sessionStart: UInt64?
     func at(_ i: Int) -> UInt64 {
       let log = candidates[i]
       let t = times[i] ?? time(log)
       if times[i] == nil {
         times[i] = t
-        if t.source == .uploadName && log.name.fileExtension.uppercased() == "MF4" { consistent = false }
+        if t.source == .uploadName { consistent = false }
         if let s = t.sessionStart {
           if let known = sessionStart, known != s { consistent = false }
           sessionStart = sessionStart ?? s
@@ -53,9 +54,6 @@ enum DayPlacement {
       }
       return t.placement(uploadEpoch: Int64(log.name.epoch), deviceClock: deviceClock)
     }
-    // Logs that are not MF4 carry no header: their upload names place them, at no cost, and
-    // upload order need not be split order.
-    if candidates.contains(where: { $0.name.fileExtension.uppercased() != "MF4" }) { consistent = false }
     /// The first index whose time is at least `bound`.
     func lowerBound(_ bound: UInt64) -> Int {
       var low = 0
@@ -73,6 +71,7 @@ enum DayPlacement {
       if consistent && (earliest >= day.upperBound || latest < day.lowerBound) { return [] }
       let first = lowerBound(day.lowerBound)
       let last = lowerBound(day.upperBound)
+      // Still consistent after the search's reads: the splits between the bounds are the day's.
       if consistent { return Array(candidates[first..<max(first, last)]) }
     }
     return candidates.indices.filter { day.contains(at($0)) }.map { candidates[$0] }

@@ -11,34 +11,37 @@ extension FleetFileSystem {
   static let byDateIsReadOnly = FSError.readOnlyView(
     "the .by-date view is read-only: change files in their device folders (DEVICE/SESSION/)")
 
-  /// `name` in a folder of `.by-date/`, or nil when the folder is not one.
-  func lookupByDate(_ parent: Node, name: String) throws(FSError) -> Node? {
-    guard case .byDate(let folder) = parent.kind else { return nil }
-    switch folder {
-    case .root:
+  /// `name` in `parent`, a folder of `.by-date/`.
+  func lookupByDate(_ parent: UInt64, _ folder: ByDateFolder, name: String) throws(FSError) -> InodeTable.Stat {
+    if case .root = folder {
       // Any day can be opened by name, listed or not: no listing of the whole view first.
       guard let day = ByDateDay(name) else { throw .notFound }
-      let ino = state.withLock {
-        $0.table.upsert(parent: parent.ino, name: name, kind: .byDate(.day(day)), key: "") { $0.present = true }
-      }
-      return try node(ino)
-    case .day, .device:
-      try refreshIfStale(parent.ino)
-      return state.withLock { s in s.table.child(of: parent.ino, named: name).flatMap { $0.present ? $0 : nil } }
-    case .session:
-      try refreshIfStale(parent.ino)
       return state.withLock { s in
-        s.byDateFiles[parent.ino]?.first(where: { $0.name == name }).flatMap { s.table[$0.ino] }.flatMap {
-          $0.present ? $0 : nil
-        }
+        let ino = s.table.upsert(parent: parent, name: name, kind: .byDate(.day(day)), key: "") { $0.present = true }
+        return s.table.stat(ino)!
       }
     }
+    try refreshIfStale(parent)
+    let found = state.withLock { s -> InodeTable.Stat? in
+      let ino: UInt64?
+      if case .session = folder {
+        // The device tree's session finds the name by its hash index; the day's set says
+        // whether that log is on the day.
+        guard let files = s.byDateFiles[parent] else { return nil }
+        ino = s.table.childIno(of: files.session, named: name).flatMap { files.members.contains($0) ? $0 : nil }
+      } else {
+        ino = s.table.childIno(of: parent, named: name)
+      }
+      return ino.flatMap { s.table.stat($0) }
+    }
+    guard let found, found.present else { throw .notFound }
+    return found
   }
 
   /// The entries of a `.by-date/` session folder: the device tree's log nodes.
   func byDateFiles(_ folder: UInt64) -> [Node] {
     state.withLock { s in
-      (s.byDateFiles[folder] ?? []).compactMap { entry in s.table[entry.ino].flatMap { $0.present ? $0 : nil } }
+      (s.byDateFiles[folder]?.logs ?? []).compactMap { s.table[$0].flatMap { $0.present ? $0 : nil } }
     }
   }
 
@@ -74,18 +77,8 @@ extension FleetFileSystem {
         do throws(FSError) {
           try refreshIfStale(device.ino)
           let sessions = state.withLock { $0.table.presentChildren(of: device.ino).filter { $0.kind == .session } }
-          var out: [FleetSession] = []
-          for session in sessions {
-            try refreshIfStale(session.ino)
-            let logs = state.withLock { s in
-              s.table.presentChildren(of: session.ino).compactMap { n -> DayPlacement.Log? in
-                guard n.kind == .object(.log), let name = LogFileName(n.name) else { return nil }
-                return DayPlacement.Log(ino: n.ino, fileName: n.name, name: name, key: n.key, etag: n.etag, size: n.size)
-              }
-            }
-            if !logs.isEmpty { out.append(FleetSession(device: device, session: session, logs: logs)) }
-          }
-          return .success(out)
+          for session in sessions { try refreshIfStale(session.ino) }
+          return .success(state.withLock { listedSessions($0, of: device) })
         } catch {
           return .failure(error)
         }
@@ -99,6 +92,17 @@ extension FleetFileSystem {
       }
     }
     return all
+  }
+
+  /// A device's sessions with their logs, as listed so far (no request).
+  func listedSessions(_ s: State, of device: Node) -> [FleetSession] {
+    s.table.presentChildren(of: device.ino).filter { $0.kind == .session }.compactMap { session in
+      let logs = s.table.presentChildren(of: session.ino).compactMap { n -> DayPlacement.Log? in
+        guard n.kind == .object(.log), let name = LogFileName(n.name) else { return nil }
+        return DayPlacement.Log(ino: n.ino, name: name, key: n.key, etag: n.etag, size: n.size)
+      }
+      return logs.isEmpty ? nil : FleetSession(device: device, session: session, logs: logs)
+    }
   }
 
   func logTime(_ log: DayPlacement.Log) -> LogTime {
@@ -134,7 +138,7 @@ extension FleetFileSystem {
         }
         devices.insert(device)
         sessionsOf[device, default: []].insert(folder)
-        s.byDateFiles[folder] = logs.map { (name: $0.fileName, ino: $0.ino) }
+        s.byDateFiles[folder] = ByDateSessionFiles(session: session.session.ino, logs: logs.map(\.ino))
         s.listedAt[device] = now
         s.listedAt[folder] = now
       }
@@ -188,24 +192,20 @@ extension FleetFileSystem {
   func daysReport() -> String {
     let deviceClock = settings.byDateDeviceClock
     var rows: [String: (logs: Int, bytes: UInt64)] = [:]
-    let logs: [(device: String, key: String, etag: String, size: UInt64, name: LogFileName)] = state.withLock { s in
-      var out: [(String, String, String, UInt64, LogFileName)] = []
-      for device in s.table.presentChildren(of: Self.rootIno) {
-        guard case .device = device.kind else { continue }
-        for session in s.table.presentChildren(of: device.ino) where session.kind == .session {
-          for log in s.table.presentChildren(of: session.ino) where log.kind == .object(.log) {
-            if let name = LogFileName(log.name) { out.append((device.name, log.key, log.etag, log.size, name)) }
-          }
-        }
+    let sessions = state.withLock { s in
+      s.table.presentChildren(of: Self.rootIno).flatMap { device -> [FleetSession] in
+        guard case .device = device.kind else { return [] }
+        return listedSessions(s, of: device)
       }
-      return out
     }
-    for log in logs {
-      guard let time = headers.known(key: log.key, etag: log.etag, name: log.name) else { continue }
-      let t = time.placement(uploadEpoch: Int64(log.name.epoch), deviceClock: deviceClock)
-      let day = ByDateDay(containing: Int64(t / 1_000_000_000)).name
-      rows["\(day),\(log.device)", default: (0, 0)].logs += 1
-      rows["\(day),\(log.device)", default: (0, 0)].bytes += log.size
+    for session in sessions {
+      for log in session.logs {
+        guard let time = headers.known(key: log.key, etag: log.etag, name: log.name) else { continue }
+        let t = time.placement(uploadEpoch: Int64(log.name.epoch), deviceClock: deviceClock)
+        let row = "\(ByDateDay(containing: Int64(t / 1_000_000_000)).name),\(session.device.name)"
+        rows[row, default: (0, 0)].logs += 1
+        rows[row, default: (0, 0)].bytes += log.size
+      }
     }
     var out = "day,device,logs,bytes\n"
     for key in rows.keys.sorted() { out += "\(key),\(rows[key]!.logs),\(rows[key]!.bytes)\n" }

@@ -37,8 +37,16 @@ extension FleetFileSystem {
   /// The error for a change in folder `parent` that the mount does not allow (mkdir, rmdir):
   /// EROFS with a reason in `.by-date/`, else as `refuseChange()`.
   public func refuseChange(in parent: UInt64) -> FSError {
-    if let node = state.withLock({ $0.table[parent] }), case .byDate = node.kind { return refuseInByDate(node) }
+    if let node = byDateFolder(parent) { return refuseInByDate(node) }
     return refuseChange()
+  }
+
+  /// The folder, if it is one of `.by-date/`.
+  private func byDateFolder(_ ino: UInt64) -> Node? {
+    state.withLock { s in
+      guard case .byDate? = s.table.kind(of: ino) else { return nil }
+      return s.table[ino]
+    }
   }
 
   /// EROFS for a change under `.by-date/`, with the reason in the log and `.edgemount/errors`.
@@ -55,7 +63,6 @@ extension FleetFileSystem {
 
   func deviceFolder(_ ino: UInt64) throws(FSError) -> Node {
     let parent = try node(ino)
-    if case .byDate = parent.kind { throw refuseInByDate(parent) }
     guard case .device = parent.kind else {
       if parent.kind.isDirectory { throw .accessDenied("only device folders can hold new files") }
       throw .notDirectory
@@ -101,7 +108,7 @@ extension FleetFileSystem {
 
   /// Creates `name` in a device folder: a config to be uploaded on close, or a scratch file.
   public func create(parent: UInt64, name: String, flags: Int32) throws(FSError) -> (Attributes, OpenedFile) {
-    if let folder = state.withLock({ $0.table[parent] }), case .byDate = folder.kind { throw refuseInByDate(folder) }
+    if let folder = byDateFolder(parent) { throw refuseInByDate(folder) }
     try requireWritable()
     guard name.utf8.count <= 255 else { throw .nameTooLong }
     let folder = try deviceFolder(parent)
@@ -266,11 +273,10 @@ extension FleetFileSystem {
   /// dropped; logs and device-written files are refused.
   public func unlink(parent: UInt64, name: String) throws(FSError) {
     let folderNode = try node(parent)
-    if case .byDate = folderNode.kind { throw refuseInByDate(folderNode) }
     if folderNode.kind == .session, settings.allowDelete, !settings.readOnly {
       return try deleteLog(in: folderNode, name: name)
     }
-    guard case .device = folderNode.kind else { throw refuseChange() }
+    guard case .device = folderNode.kind else { throw refuseChange(in: parent) }
     try requireWritable()
     guard let child = state.withLock({ $0.table.child(of: parent, named: name) }),
       child.present || state.withLock({ $0.scratch[child.ino] != nil })
@@ -370,9 +376,8 @@ extension FleetFileSystem {
   public func rename(parent: UInt64, name: String, newParent: UInt64, newName: String, flags: UInt32) throws(FSError) {
     guard flags & ~Self.renameNoReplace == 0 else { throw .invalid("rename flags \(flags) are not supported") }
     let folder = try node(parent)
-    if case .byDate = folder.kind { throw refuseInByDate(folder) }
-    if let target = state.withLock({ $0.table[newParent] }), case .byDate = target.kind { throw refuseInByDate(target) }
-    guard case .device = folder.kind else { throw refuseChange() }
+    if let target = byDateFolder(newParent) { throw refuseInByDate(target) }
+    guard case .device = folder.kind else { throw refuseChange(in: parent) }
     try requireWritable()
     guard parent == newParent else { throw .crossDevice }
     guard newName.utf8.count <= 255 else { throw .nameTooLong }

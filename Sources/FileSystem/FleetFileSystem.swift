@@ -75,8 +75,9 @@ public final class FleetFileSystem: Sendable {
     /// Device folders of the root, and log files of sessions, in name order: dropped at each
     /// listing of the folder, built again on the next walk step.
     var folderOrders = BoundedCache<UInt64, FolderOrder>(limit: 1024)
-    /// The logs of each `.by-date/` session folder: names and the device tree's inodes.
-    var byDateFiles: [UInt64: [(name: String, ino: UInt64)]] = [:]
+    /// The logs of each `.by-date/` session folder: the device tree's session and those of its
+    /// log inodes that are on the day.
+    var byDateFiles: [UInt64: ByDateSessionFiles] = [:]
   }
 
   /// Called after a save changed a file, so the kernel drops its cached pages and attributes.
@@ -116,10 +117,10 @@ public final class FleetFileSystem: Sendable {
   /// Finds `name` in directory `parent` and counts one kernel reference to it.
   public func lookup(parent: UInt64, name: String) throws(FSError) -> Attributes {
     guard name.utf8.count <= 255 else { throw .nameTooLong }
-    if let parentNode = state.withLock({ $0.table[parent] }), case .byDate = parentNode.kind {
-      guard let node = try lookupByDate(parentNode, name: name) else { throw .notFound }
-      state.withLock { $0.table.addLookups(node.ino, 1) }
-      return attributes(of: node)
+    if case .byDate(let folder)? = state.withLock({ $0.table.kind(of: parent) }) {
+      let stat = try lookupByDate(parent, folder, name: name)
+      state.withLock { $0.table.addLookups(stat.ino, 1) }
+      return attributes(of: stat)
     }
     try refreshIfStale(parent)
     let stat = try state.withLock { (s: inout State) throws(FSError) -> InodeTable.Stat in
@@ -150,9 +151,10 @@ public final class FleetFileSystem: Sendable {
   /// The entries of a directory (without `.` and `..`), listing S3 first if the cached
   /// listing is older than its time-to-live.
   public func listDirectory(ino: UInt64) throws(FSError) -> [DirectoryEntry] {
-    if let node = state.withLock({ $0.table[ino] }), case .device = node.kind { prefetchNextDevices(after: node) }
+    let kind = state.withLock { $0.table.kind(of: ino) }
+    if case .device? = kind, let node = state.withLock({ $0.table[ino] }) { prefetchNextDevices(after: node) }
     try refreshIfStale(ino)
-    if let node = state.withLock({ $0.table[ino] }), node.kind == .byDate(.session) {
+    if kind == .byDate(.session) {
       return byDateFiles(ino).map { DirectoryEntry(name: $0.name, attributes: attributes(of: $0)) }
     }
     let children = try state.withLock { (s: inout State) throws(FSError) -> [Node] in
@@ -177,8 +179,7 @@ public final class FleetFileSystem: Sendable {
 
   public var inodeCount: Int { state.withLock { $0.table.count } }
 
-  /// Never call with `state` locked: status files and staged files read `state`.
-  /// The folder's children of `kind` (devices, or logs) in name order, built if needed.
+  /// The folder's devices or logs in name order, built if needed.
   func folderOrder(_ s: inout State, _ folder: UInt64) -> FolderOrder {
     if let order = s.folderOrders[folder] { return order }
     let order = FolderOrder(
@@ -192,6 +193,7 @@ public final class FleetFileSystem: Sendable {
     return order
   }
 
+  /// Never call with `state` locked: status files and staged files read `state`.
   func attributes(of node: Node) -> Attributes {
     attributes(of: InodeTable.Stat(ino: node.ino, kind: node.kind, size: node.size, mtime: node.mtime, present: node.present))
   }

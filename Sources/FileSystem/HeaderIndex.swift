@@ -17,7 +17,6 @@ final class HeaderIndex: Sendable {
   let limit: Int
   private let store: HeaderRecordStore?
   private let pool: WorkerPool
-  let threads: Int
 
   /// For `.edgemount/status`.
   struct Counts: Sendable {
@@ -35,7 +34,6 @@ final class HeaderIndex: Sendable {
 
   init(store: HeaderRecordStore?, records: [HeaderRecordStore.Record], threads: Int = 8, limit: Int = 2_000_000) {
     self.store = store
-    self.threads = threads
     self.limit = limit
     pool = WorkerPool(threads: threads, name: "edgemount-headers")
     var loaded = BoundedCache<String, LogTime>(limit: limit)
@@ -57,10 +55,10 @@ final class HeaderIndex: Sendable {
     return nil
   }
 
-  /// The log's time, reading its header if it is not known yet. A failed read is not kept in
-  /// memory past `unreadableRetry` (an outage must not place logs by upload name for good), and
-  /// never on disk.
-  /// `cached` gives a range's bytes when the block cache already holds them (no GET then).
+  /// The log's time, reading its header if it is not known yet. A header that says it is not
+  /// one (`MF4HeaderError`) is kept like any other; a failed request is kept nowhere, so an
+  /// outage does not place logs by upload name for good. `cached` gives a range's bytes when
+  /// the block cache already holds them (no GET then).
   func time(
     key: String, etag: String, size: UInt64, name: LogFileName, s3: S3Client,
     cached: @escaping (Range<UInt64>) -> [UInt8]? = { _ in nil }
@@ -138,10 +136,7 @@ final class HeaderIndex: Sendable {
       guard let start = UInt64(fields[1]) else { return nil }
       let first = fields[2].isEmpty ? nil : UInt64(fields[2])
       guard (fields[0] == "h") == (first != nil) else { return nil }
-      time = LogTime(header: MF4Header(finalized: false, sessionStartNanoseconds: start))
-      time.firstRecord = first
-      time.source = first == nil ? .sessionStart : .header
-      time.offsetMinutes = offset
+      time = LogTime(sessionStart: start, firstRecord: first, offsetMinutes: offset)
     case "u":
       time = LogTime(unreadable: fields[4])
     default:

@@ -26,11 +26,18 @@ public struct LogTime: Sendable, Equatable {
   public var failure: String?
 
   public init(header: MF4Header) {
-    sessionStart = header.sessionStartNanoseconds
-    firstRecord = header.firstRecordNanoseconds
+    self.init(
+      sessionStart: header.sessionStartNanoseconds, firstRecord: header.firstRecordNanoseconds,
+      offsetMinutes: header.deviceOffsetMinutes, comment: header.comment)
+  }
+
+  /// A time read from a header: `header` with a first record, `session-start` without.
+  public init(sessionStart: UInt64, firstRecord: UInt64?, offsetMinutes: Int = 0, comment: [String: String] = [:]) {
+    self.sessionStart = sessionStart
+    self.firstRecord = firstRecord
     source = firstRecord == nil ? .sessionStart : .header
-    offsetMinutes = header.deviceOffsetMinutes
-    comment = header.comment
+    self.offsetMinutes = offsetMinutes
+    self.comment = comment
   }
 
   public init(unreadable reason: String) {

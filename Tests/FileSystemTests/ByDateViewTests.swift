@@ -204,8 +204,11 @@ import Testing
   @Test func devicesAndDaysReportTheRecordingTimesAlreadyRead() throws {
     let fleet = try Fleet()
     let fs = try fleet.fileSystem()
-    // Nothing read yet: empty columns, no request for them.
-    #expect(fs.statusText(.devices).contains(",,\n") || fs.statusText(.devices).hasSuffix(",,\n"))
+    // Nothing read yet: empty columns in every row, no request for them.
+    let before = fleet.headerGets
+    let rows = fs.statusText(.devices).split(separator: "\n").dropFirst()
+    #expect(rows.count == 2 && rows.allSatisfy { $0.hasSuffix(",,") }, "\(rows)")
+    #expect(fleet.headerGets == before)
     _ = try names(fs, ".by-date/2026-11-30/A1B2C3D4/00000001")
     _ = try names(fs, ".by-date/2026-12-01/A1B2C3D4/00000002")
     let devices = fs.statusText(.devices)

@@ -22,7 +22,7 @@ import Testing
       let upload = first + length + delay
       let fileName = String(format: "%08d-%08X.%@", i + 1, UInt32(upload), ext)
       let log = DayPlacement.Log(
-        ino: UInt64(i + 100), fileName: fileName, name: LogFileName(fileName)!, key: "D/1/\(fileName)", etag: "e\(i)",
+        ino: UInt64(i + 100), name: LogFileName(fileName)!, key: "D/1/\(fileName)", etag: "e\(i)",
         size: 1)
       logs.append(log)
       times[log.ino] =

@@ -95,6 +95,44 @@ import Testing
     #expect(FileManager.default.fileExists(atPath: mount.file(split4)))
   }
 
+  /// What shells and copy tools do to a folder, tried in the view: each fails with EROFS, and
+  /// none of them sends a PUT or a DELETE, or changes the device tree.
+  @Test func shellWritesIntoTheViewAreRefusedWithoutARequest() throws {
+    let s3 = try TestS3.freshBucket("bydateshell")
+    let (dec1, all) = try seed(s3)
+    let mount = try MountedBucket(bucket: s3.bucket)
+    defer { mount.unmount() }
+    let day = mount.file(".by-date/2026-12-01")
+    let session = day + "/A1B2C3D4/00000001"
+    let log = session + "/" + dec1[0].split(separator: "/")[2]
+    let local = FileManager.default.temporaryDirectory.appendingPathComponent("bydate-\(UUID()).txt").path
+    try Data("x\n".utf8).write(to: URL(fileURLWithPath: local))
+    defer { try? FileManager.default.removeItem(atPath: local) }
+    _ = try FileManager.default.contentsOfDirectory(atPath: session)
+    let before = try mount.counters()
+    for (idiom, command) in [
+      ("cat >", "echo x | cat > \(session)/new.txt"),
+      ("heredoc", "cat > \(session)/notes.txt <<'EOF'\nhello\nEOF"),
+      ("mv from another filesystem", "mv \(local) \(session)/moved.txt"),
+      ("cp under another name", "cp \(log) \(session)/copy.MF4"),
+      ("mv within the view", "mv \(log) \(session)/renamed.MF4"),
+      ("mv into the device tree", "mv \(log) \(mount.file("A1B2C3D4"))/"),
+      ("rm -r", "rm -r \(day)/A1B2C3D4"),
+      ("rm -rf", "rm -rf \(day)"),
+      ("mkdir", "mkdir \(session)/sub"),
+    ] {
+      let r = try Command.run(["bash", "-c", command])
+      #expect(r.status != 0 && r.stderr.contains("Read-only file system"), "\(idiom): \(r.status) \(r.stderr)")
+    }
+    let after = try mount.counters()
+    #expect(after["requests_put"] == before["requests_put"] && after["requests_delete"] == before["requests_delete"])
+    #expect(FileManager.default.fileExists(atPath: local), "mv kept its source")
+    #expect(try s3.listAll(prefix: "", delimiter: nil).objects.count == all.count)
+    #expect(
+      try FileManager.default.contentsOfDirectory(atPath: session).sorted()
+        == dec1.filter { $0.hasPrefix("A1B2C3D4") }.map { String($0.split(separator: "/")[2]) })
+  }
+
   @Test func aRemountWithTheSameCacheFolderReadsNoHeader() throws {
     let s3 = try TestS3.freshBucket("bydatecache")
     let (dec1, _) = try seed(s3)
