@@ -22,6 +22,9 @@ let package = Package(
       name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
     .systemLibrary(
       name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+    .systemLibrary(
+      name: "CISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
+    .systemLibrary(name: "CFileIO"),
 
     // A pthread-mutex-guarded value (visible to ThreadSanitizer), shared by the layers.
     .target(name: "Locking"),
@@ -32,7 +35,7 @@ let package = Package(
     // The CANedge bucket model: keys, devices, sessions, splits, duplicate folding.
     .target(name: "CANedge", dependencies: ["CZlib"]),
     // Caches of immutable log data: blocks in memory and on disk (--cache-dir).
-    .target(name: "Cache", dependencies: ["COpenSSL", "CZlib", "Locking"]),
+    .target(name: "Cache", dependencies: ["CFileIO", "CISAL", "COpenSSL", "Locking"]),
     // Validation of what users upload: JSON, JSON Schema, the device's cross-field rules.
     .target(name: "Validation", dependencies: ["CANedge", "COpenSSL", "Locking"]),
     // The filesystem core: inode table, directory model, attributes, errno mapping.
@@ -67,7 +70,7 @@ let package = Package(
     .testTarget(name: "S3Tests", dependencies: ["S3", "TestSupport"]),
     .testTarget(
       name: "CANedgeTests", dependencies: ["CANedge", "TestSupport", "DemoFleet"]),
-    .testTarget(name: "CacheTests", dependencies: ["Cache", "DemoFleet"]),
+    .testTarget(name: "CacheTests", dependencies: ["Cache", "CANedge", "DemoFleet"]),
     .testTarget(name: "ValidationTests", dependencies: ["Validation", "TestSupport", "DemoFleet"]),
     .testTarget(
       name: "FileSystemTests",
