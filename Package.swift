@@ -11,6 +11,8 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    // Counts allocations for Benchmarks/allocations.sh only.
+    .package(url: "https://github.com/ordo-one/malloc-interposer", from: "1.6.1"),
   ],
   targets: [
     // C libraries, each behind a module map over a small shim header.
@@ -65,6 +67,14 @@ let package = Package(
         "S3", "CANedge", "DemoFleet", "Validation", "Locking",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
+
+    // Benchmarks/allocations.sh: allocations per getattr and lookup, on the in-memory S3.
+    .executableTarget(
+      name: "getattr-allocations",
+      dependencies: [
+        "FileSystem", "TestSupport", .product(name: "MallocInterposerSwift", package: "malloc-interposer"),
+      ],
+      path: "Benchmarks/Allocations"),
 
     .target(name: "TestSupport", dependencies: ["S3", "DemoFleet", "Locking"], path: "Tests/TestSupport"),
     .testTarget(name: "S3Tests", dependencies: ["S3", "TestSupport"]),

@@ -5,7 +5,7 @@ import Locking
 /// download hands a block over and goes on. `enqueue` never waits: when the block does not fit
 /// it returns false and the caller skips caching it.
 final class BlockWriter: Sendable {
-  private let thread = WorkerPool(threads: 1, name: "edgemount-cache-writer")
+  private let thread = WorkerPool(threads: 1, name: "em-disk-write")
   /// Bytes queued or being written.
   private let pending = Locked(0)
   private let idle = NSCondition()

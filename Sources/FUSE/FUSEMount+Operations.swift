@@ -36,7 +36,8 @@ func makeOperations() -> fuse_lowlevel_ops {
 
   ops.lookup = { req, parent, cName in
     do {
-      var e = try mount(req).fs.lookup(parent: UInt64(parent), name: name(cName)).entry
+      guard let cName else { throw FSError.notFound }
+      var e = try mount(req).fs.lookup(parent: UInt64(parent), cName: cName).entry
       fuse_reply_entry(req, &e)
     } catch { reply(req, error) }
   }

@@ -42,8 +42,8 @@ final class BlockFetcher: Sendable {
     self.s3 = s3
     self.memory = memory
     self.disk = disk
-    workers = WorkerPool(threads: prefetchThreads, name: "edgemount-prefetch", queueLimit: Self.prefetchQueueLimit)
-    listings = WorkerPool(threads: 2, name: "edgemount-list-ahead", queueLimit: Self.listingQueueLimit)
+    workers = WorkerPool(threads: prefetchThreads, name: "em-prefetch", queueLimit: Self.prefetchQueueLimit)
+    listings = WorkerPool(threads: 2, name: "em-list-ahead", queueLimit: Self.listingQueueLimit)
   }
 
   /// Prefetch batches (of up to `blocksPerRequest` blocks) that may wait for a thread.

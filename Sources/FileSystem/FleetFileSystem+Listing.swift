@@ -11,14 +11,14 @@ extension FleetFileSystem {
 
   /// Lists `ino` from S3 if it is a directory whose cached listing has expired.
   func refreshIfStale(_ ino: UInt64) throws(FSError) {
-    let (node, fresh) = state.withLock { s -> (Node?, Bool) in
-      guard let node = s.table[ino] else { return (nil, false) }
-      guard node.kind.isDirectory else { return (node, true) }
-      let fresh = s.listedAt[ino].map { ContinuousClock.now - $0 < listTTL(for: node.kind) } ?? false
-      return (node, fresh)
+    // The common case, a fresh listing, reads the packed kind only: no node is unpacked.
+    let fresh = try state.withLock { (s: inout State) throws(FSError) -> Bool in
+      guard let kind = s.table.kind(of: ino) else { throw .notFound }
+      guard kind.isDirectory else { return true }
+      return s.listedAt[ino].map { ContinuousClock.now - $0 < listTTL(for: kind) } ?? false
     }
-    guard let node else { throw .notFound }
     guard !fresh else { return }
+    guard let node = state.withLock({ $0.table[ino] }) else { throw .notFound }
     // One listing of a folder at a time: a second caller waits for the first one's result.
     let (flight, mine) = listingFlights.withLock { flights -> (ListingFlight, Bool) in
       if let f = flights[ino] { return (f, false) }

@@ -135,6 +135,29 @@ public final class FleetFileSystem: Sendable {
     return attributes(of: stat)
   }
 
+  /// `lookup` for a name as the kernel hands it over. A name in a fresh listing is found by its
+  /// bytes, with no allocation; anything else (a refused, missing or `.by-date/` name) takes the
+  /// `String` path.
+  public func lookup(parent: UInt64, cName: UnsafePointer<CChar>) throws(FSError) -> Attributes {
+    let nameBytes = UnsafeRawBufferPointer(start: cName, count: strlen(cName))
+    if nameBytes.count <= 255, let stat = try lookupListed(parent: parent, nameBytes: nameBytes) {
+      return attributes(of: stat)
+    }
+    return try lookup(parent: parent, name: String(cString: cName))
+  }
+
+  private func lookupListed(parent: UInt64, nameBytes: UnsafeRawBufferPointer) throws(FSError) -> InodeTable.Stat? {
+    guard let kind = state.withLock({ $0.table.kind(of: parent) }), kind.isDirectory else { return nil }
+    if case .byDate = kind { return nil }
+    try refreshIfStale(parent)
+    return state.withLock { s in
+      guard let ino = s.table.childIno(of: parent, nameBytes: nameBytes), let stat = s.table.stat(ino), stat.present
+      else { return nil }
+      s.table.addLookups(ino, 1)
+      return stat
+    }
+  }
+
   /// The kernel dropped `count` references to `ino`. Nodes stay in the table (their numbers
   /// are reserved for their paths), so this only keeps the count honest.
   public func forget(ino: UInt64, count: UInt64) {

@@ -35,7 +35,7 @@ final class HeaderIndex: Sendable {
   init(store: HeaderRecordStore?, records: [HeaderRecordStore.Record], threads: Int = 8, limit: Int = 2_000_000) {
     self.store = store
     self.limit = limit
-    pool = WorkerPool(threads: threads, name: "edgemount-headers")
+    pool = WorkerPool(threads: threads, name: "em-headers")
     var loaded = BoundedCache<String, LogTime>(limit: limit)
     for record in records { if let time = Self.decode(record.fields) { loaded[Self.id(record.key, record.etag)] = time } }
     entries = Locked(loaded)

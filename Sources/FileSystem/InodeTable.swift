@@ -66,6 +66,11 @@ struct InodeTable: Sendable {
     find(parent: parent, name: name).map(UInt64.init)
   }
 
+  /// The same for a name as the kernel hands it over (its UTF-8 bytes): no string is made.
+  func childIno(of parent: UInt64, nameBytes: UnsafeRawBufferPointer) -> UInt64? {
+    find(parent: parent, nameBytes: nameBytes).map(UInt64.init)
+  }
+
   func kind(of ino: UInt64) -> NodeKind? { position(ino).map(nodeKind(at:)) }
 
   /// The node's S3 key (derived from its parents' unless stored).
@@ -326,11 +331,10 @@ struct InodeTable: Sendable {
 
   // MARK: The (parent, name) index
 
-  private func hash(parent: UInt32, name: String) -> Int {
+  private func hash(parent: UInt32, nameBytes: UnsafeRawBufferPointer) -> Int {
     var hasher = Hasher()
     hasher.combine(parent)
-    var name = name
-    name.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+    hasher.combine(bytes: nameBytes)
     return hasher.finalize()
   }
 
@@ -345,14 +349,20 @@ struct InodeTable: Sendable {
     return hasher.finalize()
   }
 
-  private func find(parent: UInt64, name: String) -> UInt32? {
+  private func find(parent: UInt64, nameBytes: UnsafeRawBufferPointer) -> UInt32? {
     guard parent <= UInt64(UInt32.max) else { return nil }
     let parent = UInt32(parent)
-    return index.find(hash: hash(parent: parent, name: name)) { ino in
+    return index.find(hash: hash(parent: parent, nameBytes: nameBytes)) { ino in
       let r = records[Int(ino) - 1]
-      return r.parent == parent && names.equals(r.name, name)
+      return r.parent == parent && names.equals(r.name, nameBytes)
     }
   }
+
+  private func find(parent: UInt64, name: String) -> UInt32? {
+    var name = name
+    return name.withUTF8 { find(parent: parent, nameBytes: UnsafeRawBufferPointer($0)) }
+  }
+
 
   private mutating func indexNode(_ ino: UInt32) {
     let h = hash(of: ino)

@@ -20,7 +20,10 @@ public final class WorkerPool: @unchecked Sendable {
   private let name: String
   public let queueLimit: Int
 
+  /// `name`, a dash and a thread number name each thread, as `top -H` and `perf` show it;
+  /// Linux refuses a thread name longer than 15 bytes.
   public init(threads: Int, name: String, queueLimit: Int = .max) {
+    precondition(name.utf8.count + 1 + String(max(threads - 1, 0)).count <= 15, "thread name \(name) is too long")
     self.threads = threads
     self.name = name
     self.queueLimit = queueLimit

@@ -43,6 +43,34 @@ import Testing
     #expect(throws: FSError.notFound) { try fs.lookup(parent: FleetFileSystem.rootIno, name: "aggregations") }
   }
 
+  /// The kernel's C-string lookup (found by the name's bytes) answers as the String one does:
+  /// the same inode and attributes, ENOENT, ENAMETOOLONG, the hidden folders and `.by-date/`.
+  @Test func aLookupByTheKernelsCStringAnswersAsTheStringOne() throws {
+    let server = InMemoryS3()
+    let client = server.client(bucket: "cnames")
+    server.put("cnames", "A1B2C3D4/00000001/00000001-5E0BE100.MF4", [1, 2, 3])
+    server.put("cnames", "A1B2C3D4/device.json", Array("{}".utf8))
+    let fs = makeFS(client)
+    func both(_ parent: UInt64, _ name: String) -> (Result<Attributes, FSError>, Result<Attributes, FSError>) {
+      let byString = Result { () throws(FSError) in try fs.lookup(parent: parent, name: name) }
+      let byBytes = name.withCString { c in Result { () throws(FSError) in try fs.lookup(parent: parent, cName: c) } }
+      return (byString, byBytes)
+    }
+    let device = try fs.lookup(parent: FleetFileSystem.rootIno, name: "A1B2C3D4")
+    let session = try fs.lookup(parent: device.ino, name: "00000001")
+    for (parent, name) in [
+      (session.ino, "00000001-5E0BE100.MF4"), (device.ino, "device.json"), (FleetFileSystem.rootIno, ".edgemount"),
+      (FleetFileSystem.rootIno, ".by-date"), (FleetFileSystem.rootIno, ".raw"),
+    ] {
+      let (a, b) = both(parent, name)
+      #expect(try a.get() == b.get(), "\(name)")
+    }
+    #expect(throws: FSError.notFound) { try both(session.ino, "00000002-5E0BE100.MF4").1.get() }
+    #expect(throws: FSError.nameTooLong) { try both(session.ino, String(repeating: "a", count: 256)).1.get() }
+    let log = try both(session.ino, "00000001-5E0BE100.MF4").1.get()
+    #expect(throws: FSError.notDirectory) { try both(log.ino, "x").1.get() }
+  }
+
   @Test func unknownNamesInSessionsAreShownReadOnlyAndNestedPrefixesSkipped() throws {
     let s3 = try TestS3.freshBucket("fsother")
     for key in [

@@ -263,7 +263,7 @@ public final class InMemoryS3: HTTPTransport, @unchecked Sendable {
     let after = query["continuation-token"] ?? ""
     var entries: [(key: String, isPrefix: Bool)] = []
     var seenPrefixes = Set<String>()
-    for key in objects.keys.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) where key.hasPrefix(prefix) {
+    for key in objects.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) where key.hasPrefix(prefix) {
       if let delimiter, let r = key.dropFirst(prefix.count).range(of: delimiter) {
         let common = prefix + key.dropFirst(prefix.count)[..<r.upperBound]
         if seenPrefixes.insert(common).inserted { entries.append((common, true)) }
