@@ -22,6 +22,7 @@ extension FleetFileSystem {
       }
     }
     try refreshIfStale(parent)
+    if case .session = folder { try placeAgainIfDropped(parent) }
     let found = state.withLock { s -> InodeTable.Stat? in
       let ino: UInt64?
       if case .session = folder {
@@ -39,10 +40,24 @@ extension FleetFileSystem {
   }
 
   /// The entries of a `.by-date/` session folder: the device tree's log nodes.
-  func byDateFiles(_ folder: UInt64) -> [Node] {
-    state.withLock { s in
+  func byDateFiles(_ folder: UInt64) throws(FSError) -> [Node] {
+    try placeAgainIfDropped(folder)
+    return state.withLock { s in
       (s.byDateFiles[folder]?.logs ?? []).compactMap { s.table[$0].flatMap { $0.present ? $0 : nil } }
     }
+  }
+
+  /// A session folder whose logs were dropped from the bounded `byDateFiles`: its day is
+  /// placed again, from the headers already read, and the folder's logs kept as the newest.
+  private func placeAgainIfDropped(_ folder: UInt64) throws(FSError) {
+    let day = state.withLock { s -> (ByDateDay, Node)? in
+      guard s.byDateFiles[folder] == nil, let node = s.table[folder], node.present, let device = s.table[node.parent],
+        let dayNode = s.table[device.parent], case .byDate(.day(let day)) = dayNode.kind
+      else { return nil }
+      return (day, dayNode)
+    }
+    guard let (day, dayNode) = day else { return }
+    if let files = try place(day, in: dayNode)[folder] { state.withLock { $0.byDateFiles[folder] = files } }
   }
 
   /// Fills a `.by-date/` folder: the days of the fleet (root), or one day's devices, sessions
@@ -116,8 +131,10 @@ extension FleetFileSystem {
     }
   }
 
-  /// Places one day: per session, the splits whose first record falls on it.
-  private func place(_ day: ByDateDay, in node: Node) throws(FSError) {
+  /// Places one day: per session, the splits whose first record falls on it. Returns each
+  /// session folder's logs.
+  @discardableResult
+  private func place(_ day: ByDateDay, in node: Node) throws(FSError) -> [UInt64: ByDateSessionFiles] {
     let sessions = try fleetSessions()
     let bounds = day.nanoseconds
     let deviceClock = settings.byDateDeviceClock
@@ -126,7 +143,8 @@ extension FleetFileSystem {
         { [self] in DayPlacement.logs(on: bounds, session: session.logs, deviceClock: deviceClock, time: logTime) }
       })
     let now = ContinuousClock.now
-    state.withLock { s in
+    return state.withLock { s in
+      var placements: [UInt64: ByDateSessionFiles] = [:]
       var devices = Set<UInt64>()
       var sessionsOf: [UInt64: Set<UInt64>] = [:]
       for (session, logs) in zip(sessions, placed) where !logs.isEmpty {
@@ -138,13 +156,16 @@ extension FleetFileSystem {
         }
         devices.insert(device)
         sessionsOf[device, default: []].insert(folder)
-        s.byDateFiles[folder] = ByDateSessionFiles(session: session.session.ino, logs: logs.map(\.ino))
+        let files = ByDateSessionFiles(session: session.session.ino, logs: logs.map(\.ino))
+        s.byDateFiles[folder] = files
+        placements[folder] = files
         s.listedAt[device] = now
         s.listedAt[folder] = now
       }
       s.table.retain(childrenOf: node.ino, keep: devices)
       for device in devices { s.table.retain(childrenOf: device, keep: sessionsOf[device] ?? []) }
       s.listedAt[node.ino] = now
+      return placements
     }
   }
 

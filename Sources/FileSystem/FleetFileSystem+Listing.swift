@@ -20,9 +20,9 @@ extension FleetFileSystem {
     guard !fresh else { return }
     guard let node = state.withLock({ $0.table[ino] }) else { throw .notFound }
     // One listing of a folder at a time: a second caller waits for the first one's result.
-    let (flight, mine) = listingFlights.withLock { flights -> (ListingFlight, Bool) in
+    let (flight, mine) = listingFlights.withLock { flights -> (Flight<FSError?>, Bool) in
       if let f = flights[ino] { return (f, false) }
-      let f = ListingFlight()
+      let f = Flight<FSError?>()
       flights[ino] = f
       return (f, true)
     }

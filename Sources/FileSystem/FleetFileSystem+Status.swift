@@ -82,8 +82,14 @@ extension FleetFileSystem {
         ("object_metadata", c.metadata.count, c.metadata.limit), ("certificate_bundles", c.bundles.count, c.bundles.limit),
       ]
     }
-    let opened = state.withLock { ($0.lastOpened.count, $0.lastOpened.limit) }
-    for (name, count, limit) in small + [("sessions_read_ahead", opened.0, opened.1)] {
+    let tree = state.withLock { s in
+      [
+        ("sessions_read_ahead", s.lastOpened.count, s.lastOpened.limit),
+        ("folder_orders", s.folderOrders.count, s.folderOrders.limit),
+        ("by_date_session_folders", s.byDateFiles.count, s.byDateFiles.limit),
+      ]
+    }
+    for (name, count, limit) in small + tree {
       lines += "\ncache_\(name): \(count) of \(limit)"
     }
     let h = headers.snapshot

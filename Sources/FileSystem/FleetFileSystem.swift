@@ -76,8 +76,9 @@ public final class FleetFileSystem: Sendable {
     /// listing of the folder, built again on the next walk step.
     var folderOrders = BoundedCache<UInt64, FolderOrder>(limit: 1024)
     /// The logs of each `.by-date/` session folder: the device tree's session and those of its
-    /// log inodes that are on the day.
-    var byDateFiles: [UInt64: ByDateSessionFiles] = [:]
+    /// log inodes that are on the day. A folder dropped from it is placed again (from the
+    /// headers already read) when it is next used.
+    var byDateFiles = BoundedCache<UInt64, ByDateSessionFiles>(limit: 4096)
   }
 
   /// Called after a save changed a file, so the kernel drops its cached pages and attributes.
@@ -88,7 +89,7 @@ public final class FleetFileSystem: Sendable {
   /// Logs' recording times from their MF4 headers, for `.by-date/` and the time xattrs.
   let headers: HeaderIndex
   /// Listings under way, so a folder is listed once however many threads ask.
-  let listingFlights = Locked<[UInt64: ListingFlight]>([:])
+  let listingFlights = Locked<[UInt64: Flight<FSError?>]>([:])
 
   /// `headerStore`: where headers read are kept across mounts (in `--cache-dir`), with the
   /// records it already holds.
@@ -108,7 +109,9 @@ public final class FleetFileSystem: Sendable {
     }
     table.upsert(parent: InodeTable.rootIno, name: Self.rawDirectoryName, kind: .rawDirectory, key: settings.rootPrefix)
     table.upsert(parent: InodeTable.rootIno, name: Self.byDateDirectoryName, kind: .byDate(.root), key: "")
-    state = Locked(State(table: table))
+    var initial = State(table: table)
+    initial.byDateFiles = BoundedCache(limit: settings.byDateFolderLimit)
+    state = Locked(initial)
     state.withLock { $0.listedAt[statusIno] = .now + .seconds(1_000_000_000) }
   }
 
@@ -178,7 +181,7 @@ public final class FleetFileSystem: Sendable {
     if case .device? = kind, let node = state.withLock({ $0.table[ino] }) { prefetchNextDevices(after: node) }
     try refreshIfStale(ino)
     if kind == .byDate(.session) {
-      return byDateFiles(ino).map { DirectoryEntry(name: $0.name, attributes: attributes(of: $0)) }
+      return try byDateFiles(ino).map { DirectoryEntry(name: $0.name, attributes: attributes(of: $0)) }
     }
     let children = try state.withLock { (s: inout State) throws(FSError) -> [Node] in
       guard let node = s.table[ino] else { throw .notFound }

@@ -17,6 +17,8 @@ final class HeaderIndex: Sendable {
   let limit: Int
   private let store: HeaderRecordStore?
   private let pool: WorkerPool
+  /// Header reads under way: a second caller for the same log waits for the first one's.
+  private let flights = Locked<[String: Flight<LogTime>]>([:])
 
   /// For `.edgemount/status`.
   struct Counts: Sendable {
@@ -64,6 +66,23 @@ final class HeaderIndex: Sendable {
     cached: @escaping (Range<UInt64>) -> [UInt8]? = { _ in nil }
   ) -> LogTime {
     if let time = known(key: key, etag: etag, name: name) { return time }
+    let id = Self.id(key, etag)
+    let (flight, mine) = flights.withLock { flights -> (Flight<LogTime>, Bool) in
+      if let flight = flights[id] { return (flight, false) }
+      let flight = Flight<LogTime>()
+      flights[id] = flight
+      return (flight, true)
+    }
+    guard mine else { return flight.wait() }
+    let time = read(key: key, etag: etag, size: size, s3: s3, cached: cached)
+    flights.withLock { $0[id] = nil }
+    flight.finish(time)
+    return time
+  }
+
+  private func read(
+    key: String, etag: String, size: UInt64, s3: S3Client, cached: @escaping (Range<UInt64>) -> [UInt8]?
+  ) -> LogTime {
     counts.withLock { $0.pending += 1 }
     defer { counts.withLock { $0.pending -= 1 } }
     var reader = MF4HeaderReader(fileSize: size) { range in

@@ -363,7 +363,6 @@ struct InodeTable: Sendable {
     return name.withUTF8 { find(parent: parent, nameBytes: UnsafeRawBufferPointer($0)) }
   }
 
-
   private mutating func indexNode(_ ino: UInt32) {
     let h = hash(of: ino)
     do {

@@ -22,6 +22,9 @@ public struct MountSettings: Sendable {
   public var conditionalPut = "not probed"
   /// `.by-date/` days in the device's local time (`--by-date-tz device`) instead of UTC.
   public var byDateDeviceClock = false
+  /// How many `.by-date/` session folders keep their list of logs; a folder beyond it is placed
+  /// again, from the headers already read, when it is next used.
+  public var byDateFolderLimit = 4096
 
   public init() {}
 }

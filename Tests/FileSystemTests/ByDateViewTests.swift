@@ -43,9 +43,10 @@ import Testing
       for (key, bytes) in keys { server.put("fleet", key, bytes) }
     }
 
-    func fileSystem(deviceClock: Bool = false, store: String? = nil) throws -> FleetFileSystem {
+    func fileSystem(deviceClock: Bool = false, store: String? = nil, folderLimit: Int = 4096) throws -> FleetFileSystem {
       var settings = MountSettings()
       settings.byDateDeviceClock = deviceClock
+      settings.byDateFolderLimit = folderLimit
       let headerStore = try store.map { try HeaderRecordStore.open(directory: $0) }
       return FleetFileSystem(
         s3: server.client(bucket: "fleet"), settings: settings, headerStore: headerStore,
@@ -148,6 +149,32 @@ import Testing
     let gets = fleet.server.requestLog.filter { $0.hasPrefix("GET A1B2C3D4") }.count
     #expect(try fs.extendedAttribute(ino: log.ino, name: "user.canedge.time_source") == "header")
     #expect(fleet.server.requestLog.filter { $0.hasPrefix("GET A1B2C3D4") }.count == gets)
+  }
+
+  /// The logs of session folders beyond the limit are dropped and placed again when used: the
+  /// same names and inodes, no header read twice, and the status shows the bound.
+  @Test func sessionFoldersBeyondTheLimitArePlacedAgainFromTheHeadersRead() throws {
+    let fleet = try Fleet()
+    let reference = try fleet.fileSystem()
+    let folders = ["A1B2C3D4/00000001", "A1B2C3D4/00000002", "B2C3D4E5/00000001"].map { ".by-date/2026-12-01/" + $0 }
+    let expected = try folders.map { try names(reference, $0) }
+    let fs = try fleet.fileSystem(folderLimit: 1)
+    for _ in 0..<2 {
+      for (folder, names) in zip(folders, expected) {
+        #expect(try self.names(fs, folder) == names, "\(folder)")
+      }
+    }
+    let gets = fleet.headerGets
+    for (folder, names) in zip(folders, expected).reversed() {
+      // A lookup in a dropped folder finds the device tree's inode.
+      let device = folder.dropFirst(".by-date/2026-12-01/".count)
+      for name in names { #expect(try lookup(fs, "\(folder)/\(name)").ino == lookup(fs, "\(device)/\(name)").ino) }
+      #expect(try self.names(fs, folder) == names)
+    }
+    #expect(fleet.headerGets == gets, "placing again reads no header")
+    let status = try fs.open(ino: lookup(fs, ".edgemount/status").ino, flags: O_RDONLY)
+    let text = String(decoding: try fs.read(handle: status.handle, offset: 0, count: 1 << 16).bytes, as: UTF8.self)
+    #expect(text.contains("cache_by_date_session_folders: 1 of 1"))
   }
 
   @Test func aSecondListingWithinTheTTLMakesNoRequest() throws {
