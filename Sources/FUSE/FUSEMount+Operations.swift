@@ -130,7 +130,9 @@ func makeOperations() -> fuse_lowlevel_ops {
     guard let fi, let buf else { return reply(req, FSError.badHandle) }
     do {
       let data = [UInt8](UnsafeRawBufferPointer(start: buf, count: size))
-      let written = try mount(req).fs.write(handle: fi.pointee.fh, offset: UInt64(max(0, offset)), data: data)
+      // Direct-I/O writes carry the writing process's lock owner (its file table).
+      let written = try mount(req).fs.write(
+        handle: fi.pointee.fh, offset: UInt64(max(0, offset)), data: data, owner: fi.pointee.lock_owner)
       fuse_reply_write(req, written)
     } catch { reply(req, error) }
   }
@@ -144,7 +146,10 @@ func makeOperations() -> fuse_lowlevel_ops {
   ops.flush = { req, _, fi in
     do {
       let pid = fuse_req_ctx(req)?.pointee.pid ?? 0
-      if let fi { try mount(req).fs.flush(handle: fi.pointee.fh, writerFailure: { DyingProcess.failure(of: pid) }) }
+      if let fi {
+        try mount(req).fs.flush(
+          handle: fi.pointee.fh, owner: fi.pointee.lock_owner, writerFailure: { DyingProcess.failure(of: pid) })
+      }
       fuse_reply_err(req, 0)
     } catch { reply(req, error) }
   }

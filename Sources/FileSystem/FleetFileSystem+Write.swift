@@ -153,13 +153,15 @@ extension FleetFileSystem {
     }
   }
 
-  public func write(handle: UInt64, offset: UInt64, data: [UInt8]) throws(FSError) -> Int {
+  /// A write through `handle`; `owner` is the kernel's lock owner of the writing process
+  /// (0: unknown), so that only a process that wrote commits at its close.
+  public func write(handle: UInt64, offset: UInt64, data: [UInt8], owner: UInt64 = 0) throws(FSError) -> Int {
     guard let file = state.withLock({ $0.handles[handle] }) else { throw .badHandle }
     var save: SaveView?
     switch file.source {
     case .staged(let staged): try staged.write(data, at: offset)
     case .save(let view):
-      do { try view.write(data, at: offset) } catch {
+      do { try view.write(data, at: offset, owner: owner) } catch {
         reportRefusal(file.ino, error)
         throw error
       }
@@ -200,16 +202,21 @@ extension FleetFileSystem {
   /// status: what it wrote may be only the beginning of the file, and a firmware image with a
   /// valid header would pass its check, so nothing is uploaded. It is asked only when there is
   /// something to upload (every close of every file flushes).
-  public func flush(handle: UInt64, writerFailure: () -> String? = { nil }) throws(FSError) {
+  ///
+  /// `owner` is the closing process's lock owner (nil for an fsync, which always commits): a
+  /// close by a process that wrote nothing through the save uploads nothing (see
+  /// `SaveLifecycle`).
+  public func flush(handle: UInt64, owner: UInt64? = nil, writerFailure: () -> String? = { nil }) throws(FSError) {
     guard let file = state.withLock({ $0.handles[handle] }) else { throw .badHandle }
     guard case .save(let view) = file.source else { return }
     let ino = file.ino
-    if view.lifecycle.isDirty, let writerFailure = writerFailure() {
+    if view.wouldCommit(for: owner), let writerFailure = writerFailure() {
       let error = FSError.invalid("the program writing it \(writerFailure) before closing it: nothing was uploaded")
       reportRefusal(ino, error)
       throw error
     }
     try view.flush(
+      owner: owner,
       upload: { (bytes, base) throws(FSError) -> String in
         let node = try self.node(ino)
         guard case .serverFile = self.writeTarget(name: node.name, existing: node) else {
@@ -225,16 +232,12 @@ extension FleetFileSystem {
         }
         return try self.commit(node, bytes: bytes, base: base)
       },
-      serverVersion: { () -> ([UInt8], PutCondition)? in
-        // Refused: the file shows the server's version again (a new name goes).
-        guard let node = try? self.node(ino) else { return nil }
+      refused: {
+        // Other opens and stat show the server's version again; this descriptor keeps its own.
         self.state.withLock { s in
           if s.latestSave[ino] === view { s.latestSave[ino] = nil }
         }
         self.invalidations.fire(.inode(ino))
-        guard node.onServer, self.isCurrent(node) else { return ([], .ifNoneMatch) }
-        guard let (bytes, etag) = try? self.fetchWhole(node) else { return nil }
-        return (bytes, .ifMatch(etag))
       })
   }
 

@@ -25,22 +25,28 @@ final class SaveView: Sendable {
   var bytes: [UInt8] { content.withLockNotifying { $0.file.bytes } }
   var size: UInt64 { content.withLockNotifying { UInt64($0.file.bytes.count) } }
   var lifecycle: SaveLifecycle { content.withLockNotifying { $0.lifecycle } }
-
-  /// A write; one beyond the size limit fails, and so does every later flush of this save.
-  func write(_ data: [UInt8], at offset: UInt64) throws(FSError) {
-    try change { (file: inout FileContent) throws(FSError) in try file.write(data, at: offset) }
+  /// Whether a flush by `owner` now would upload (unsaved content that this process wrote).
+  func wouldCommit(for owner: UInt64?) -> Bool {
+    content.withLockNotifying { $0.lifecycle.isDirty && $0.lifecycle.mayCommit(for: owner) }
   }
 
-  /// An explicit truncation (`ftruncate`): a change like a write.
+  /// A write by lock owner `owner` (0: unknown); one beyond the size limit fails, and so does
+  /// every later flush of this save.
+  func write(_ data: [UInt8], at offset: UInt64, owner: UInt64 = 0) throws(FSError) {
+    try change(owner: owner) { (file: inout FileContent) throws(FSError) in try file.write(data, at: offset) }
+  }
+
+  /// An explicit truncation (`ftruncate`): a change like a write, by an owner the kernel does
+  /// not name.
   func truncate(to size: UInt64) throws(FSError) {
-    try change { (file: inout FileContent) throws(FSError) in try file.truncate(to: size) }
+    try change(owner: 0) { (file: inout FileContent) throws(FSError) in try file.truncate(to: size) }
   }
 
-  private func change(_ body: (inout FileContent) throws(FSError) -> Void) throws(FSError) {
+  private func change(owner: UInt64, _ body: (inout FileContent) throws(FSError) -> Void) throws(FSError) {
     try content.withLockNotifying { (c: inout Content) throws(FSError) in
       do throws(FSError) {
         try body(&c.file)
-        c.lifecycle.didWrite()
+        c.lifecycle.didWrite(by: owner)
       } catch {
         c.lifecycle.writeFailed(error)
         throw error
@@ -52,20 +58,22 @@ final class SaveView: Sendable {
     content.withLockNotifying { $0.file.read(offset: offset, count: count) }
   }
 
-  /// A close or fsync. Commits the newest content if the server does not hold it: `upload`
-  /// validates and PUTs it and returns the new ETag. After a refusal (invalid, conflict), the
-  /// content becomes the server's version (`serverVersion`, nil if it cannot be fetched);
-  /// after a failure to reach S3 it stays, so a later close or fsync tries again.
+  /// A close (by lock owner `owner`) or an fsync (nil). Commits the newest content if the
+  /// server does not hold it: `upload` validates and PUTs it and returns the new ETag. A
+  /// refusal (invalid, conflict) keeps the content unsaved, and `refused` is told so the
+  /// file's other opens show the server's version; after a failure to reach S3 it stays too.
+  /// Either way a later close or fsync checks it again.
   func flush(
+    owner: UInt64? = nil,
     upload: ([UInt8], PutCondition) throws(FSError) -> String,
-    serverVersion: () -> ([UInt8], PutCondition)?
+    refused: () -> Void
   ) throws(FSError) {
     let (action, bytes, base) = content.withLockWaiting { c -> (SaveLifecycle.FlushAction, [UInt8], PutCondition)? in
-      let action = c.lifecycle.flushRequested()
+      let action = c.lifecycle.flushRequested(by: owner)
       return action == .wait ? nil : (action, c.file.bytes, c.base)
     }
     switch action {
-    case .none, .wait: return
+    case .none, .leftToWriter, .wait: return
     case .fail(let error): throw error
     case .commit(let generation):
       do {
@@ -77,17 +85,9 @@ final class SaveView: Sendable {
       } catch {
         if case .s3 = error {
           content.withLockNotifying { $0.lifecycle.commitFailed() }
-          throw error
-        }
-        let refusal = content.withLockNotifying { $0.lifecycle.commitRefused(generation: generation) }
-        if refusal == .revert, let (server, serverBase) = serverVersion() {
-          content.withLockNotifying { c in
-            // A write that came in meanwhile stays (and keeps the file dirty).
-            guard c.lifecycle.generation == generation else { return }
-            c.file.replace(with: server)
-            c.base = serverBase
-            c.lifecycle.reverted()
-          }
+        } else {
+          content.withLockNotifying { $0.lifecycle.commitRefused() }
+          refused()
         }
         throw error
       }

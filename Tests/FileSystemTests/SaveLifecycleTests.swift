@@ -66,14 +66,16 @@ import Testing
     #expect(written.released() == .none)
   }
 
-  @Test func aRefusalWithNothingWrittenMeanwhileReverts() {
+  @Test func aRefusedSaveStaysUnsavedAndEveryLaterFlushChecksItAgain() {
     var l = SaveLifecycle()
-    l.didWrite()
-    #expect(l.flushRequested() == .commit(generation: 1))
-    #expect(l.commitRefused(generation: 1) == .revert)
-    l.reverted()
-    #expect(l.flushRequested() == .none)
-    #expect(l.released() == .none)
+    l.didWrite(by: 7)
+    #expect(l.flushRequested(by: 7) == .commit(generation: 1))
+    l.commitRefused()
+    // Whichever process heard the refusal, the next close does not report success for it.
+    #expect(l.isDirty)
+    #expect(l.flushRequested(by: 7) == .commit(generation: 1))
+    l.commitRefused()
+    #expect(l.released() == .reportDropped)
   }
 
   @Test func aRefusalWithAWriteMeanwhileKeepsTheWrite() {
@@ -81,8 +83,43 @@ import Testing
     l.didWrite()
     #expect(l.flushRequested() == .commit(generation: 1))
     l.didWrite()
-    #expect(l.commitRefused(generation: 1) == .keep)
+    l.commitRefused()
     #expect(l.flushRequested() == .commit(generation: 2))
+  }
+
+  @Test func aCloseByAProcessThatWroteNothingLeavesTheCommitToTheWriter() {
+    var l = SaveLifecycle()
+    l.didWrite(by: 7)
+    // A child that inherited the descriptor exits while the writer is still writing.
+    #expect(l.flushRequested(by: 9) == .leftToWriter)
+    #expect(l.commits == 0)
+    #expect(l.flushRequested(by: 7) == .commit(generation: 1))
+    l.commitSucceeded(generation: 1)
+    #expect(l.flushRequested(by: 9) == .none)
+  }
+
+  @Test func anFsyncOrAnUnknownOwnerCommitsWhoeverAsks() {
+    var l = SaveLifecycle()
+    l.didWrite(by: 7)
+    #expect(l.flushRequested(by: nil) == .commit(generation: 1))
+    l.commitSucceeded(generation: 1)
+    l.didWrite(by: 7)
+    #expect(l.flushRequested(by: 0) == .commit(generation: 2))
+    l.commitSucceeded(generation: 2)
+    // A truncation names no owner: with no writer known, any close commits it.
+    l.didWrite()
+    #expect(l.flushRequested(by: 9) == .commit(generation: 3))
+  }
+
+  @Test func writersAreForgottenOnceTheServerHoldsTheirContent() {
+    var l = SaveLifecycle()
+    l.didWrite(by: 7)
+    #expect(l.flushRequested(by: 7) == .commit(generation: 1))
+    l.commitSucceeded(generation: 1)
+    #expect(l.writers.isEmpty)
+    l.didWrite(by: 9)
+    #expect(l.flushRequested(by: 7) == .leftToWriter)
+    #expect(l.flushRequested(by: 9) == .commit(generation: 2))
   }
 
   @Test func aFailureToReachS3KeepsTheContentForTheNextFlush() {

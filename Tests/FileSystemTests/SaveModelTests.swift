@@ -14,13 +14,16 @@ import Validation
 /// The save path checked against a reference model: seeded random sequences of opens (read,
 /// write, read-write, O_TRUNC, O_CREAT|O_EXCL), writes, truncations, fsyncs, dups, closes,
 /// renames onto the config, unlinks, writes by another client straight to the server, writes
-/// that arrive during a commit, and injected faults, run through the filesystem core on the
-/// in-memory S3. After every step:
+/// that arrive during a commit, closes by a process that inherited a descriptor and wrote
+/// nothing, and injected faults, run through the filesystem core on the in-memory S3. After
+/// every step:
 /// - a close/fsync that returned 0 on a descriptor with unsaved writes means the server holds
 ///   exactly that descriptor's content;
 /// - a refusal returned an errno and left the server byte-identical (or holding what another
 ///   client wrote meanwhile);
-/// - no successful write is lost without a later close/fsync returning an error.
+/// - no successful write is lost without a later close/fsync returning an error;
+/// - a close by a process that wrote nothing uploads nothing while the writer's writes are
+///   unsaved.
 @Suite struct SaveModelTests {
   static let device = "A1B2C3D4"
   static let configName = "config-01.09.json"
@@ -56,6 +59,8 @@ import Validation
     case truncate(slot: Int, size: Int)
     case fsync(slot: Int)
     case close(slot: Int)
+    /// A child that inherited the descriptor exits (a flush by another lock owner, no release).
+    case childClose(slot: Int)
     case dup(slot: Int)
     case read(slot: Int)
     case writeDuringCommit(slot: Int, variant: Int)
@@ -72,6 +77,7 @@ import Validation
       case .truncate(let s, let n): return "ftruncate(h\(s), \(n))"
       case .fsync(let s): return "fsync(h\(s))"
       case .close(let s): return "close(h\(s))"
+      case .childClose(let s): return "a child holding h\(s) exits"
       case .dup(let s): return "dup(h\(s))"
       case .read(let s): return "read(h\(s))"
       case .writeDuringCommit(let s, let v): return "fsync(h\(s)) with a write of variant \(v) during the PUT"
@@ -91,8 +97,10 @@ import Validation
     var writable: Bool
     /// What a read through it must return.
     var view: [UInt8]
-    /// Written since the last commit or revert.
+    /// Written since the last commit.
     var dirty = false
+    /// Written by the writer process (lock owner `writer`) since the last commit.
+    var writerWrote = false
     /// Writes since open were only the O_TRUNC.
     var truncatedOnly = false
     /// Another save (or client) changed the server since this handle's base was taken.
@@ -100,6 +108,10 @@ import Validation
     /// Another file was renamed onto the name while this was open: it can never be saved.
     var orphaned = false
   }
+
+  /// The lock owners of the process that writes and of a child that inherited its descriptors.
+  static let writer: UInt64 = 0x5157_0001
+  static let child: UInt64 = 0x5157_0002
 
   struct Failure: Error, CustomStringConvertible {
     var description: String
@@ -220,6 +232,7 @@ import Validation
               return "\(context): returned 0 over another client's write made just before the PUT (a lost update)"
             }
             h.dirty = false
+            if wroteDuring == nil { h.writerWrote = false }
             h.mayConflict = false
             servedStale = false
             serverChangedBehind(except: slot)
@@ -237,17 +250,9 @@ import Validation
             if outage { break }
             return "\(context): unexpected refusal \(error) (valid: \(isValid(h.view)), may conflict: \(h.mayConflict))"
           }
-          if case .s3 = error {
-          } else if wroteDuring != nil {
-            // A write came in during the refused commit: nothing is reverted, the write stays
-            // on top of the refused content and the next flush validates the result.
-          } else {
-            // The descriptor now shows the server's version (none for a replaced file).
-            h.view = h.orphaned ? [] : (after ?? [])
-            h.dirty = false
-            h.truncatedOnly = false
-            h.mayConflict = false
-          }
+          // A refused save keeps its content, unsaved: every later close or fsync checks it
+          // again (a conflict stays one: the base does not move).
+          if case .conflict = error { h.mayConflict = true }
         }
         if let wroteDuring {
           // The write that came in during the commit is on top of the committed content.
@@ -322,19 +327,21 @@ import Validation
           at = offset + half
         }
         do {
-          _ = try fs.write(handle: h.fh, offset: UInt64(at), data: data)
+          _ = try fs.write(handle: h.fh, offset: UInt64(at), data: data, owner: writer)
         } catch { return "\(context): write failed: \(error)" }
         h.view.write(data, at: at)
         h.dirty = true
+        h.writerWrote = true
         h.truncatedOnly = false
         handles[slot] = h
       case .poke(let slot, let offset, let byte):
         guard var h = handles[slot], h.writable else { return nil }
-        do { _ = try fs.write(handle: h.fh, offset: UInt64(offset), data: [byte]) } catch {
+        do { _ = try fs.write(handle: h.fh, offset: UInt64(offset), data: [byte], owner: writer) } catch {
           return "\(context): write failed: \(error)"
         }
         h.view.write([byte], at: offset)
         h.dirty = true
+        h.writerWrote = true
         h.truncatedOnly = false
         handles[slot] = h
       case .truncate(let slot, let size):
@@ -350,7 +357,7 @@ import Validation
         guard var h = handles[slot] else { return nil }
         let result: Result<Void, FSError>
         do {
-          try fs.flush(handle: h.fh)
+          if case .close = op { try fs.flush(handle: h.fh, owner: writer) } else { try fs.flush(handle: h.fh) }
           result = .success(())
         } catch { result = .failure(error) }
         if let problem = checkFlush(slot, result) { return problem }
@@ -367,6 +374,23 @@ import Validation
           }
         }
         handles[slot] = h
+      case .childClose(let slot):
+        guard let h = handles[slot] else { return nil }
+        if h.dirty && !h.truncatedOnly && h.writerWrote {
+          // The writer's unsaved writes: the child's close must leave them to the writer.
+          do { try fs.flush(handle: h.fh, owner: child) } catch {
+            return "\(context): a close by a process that wrote nothing failed: \(error)"
+          }
+          if serverBytes() != before { return "\(context): a close by a process that wrote nothing uploaded" }
+        } else {
+          // Nothing the writer wrote is unsaved (only truncations, or nothing): an ordinary close.
+          let result: Result<Void, FSError>
+          do {
+            try fs.flush(handle: h.fh, owner: child)
+            result = .success(())
+          } catch { result = .failure(error) }
+          if let problem = checkFlush(slot, result) { return problem }
+        }
       case .dup(let slot):
         handles[slot]?.descriptors += 1
       case .read(let slot):
@@ -501,7 +525,7 @@ import Validation
       case 7: ops.append(.truncate(slot: slot, size: [0, 10, 84, 85, 90][Int(rng.next() % 5)]))
       case 8, 9: ops.append(.fsync(slot: slot))
       case 10, 11, 12: ops.append(.close(slot: slot))
-      case 13: ops.append(.dup(slot: slot))
+      case 13: ops.append(rng.next() % 3 == 0 ? .childClose(slot: slot) : .dup(slot: slot))
       case 14: ops.append(.read(slot: slot))
       case 15: ops.append(.writeDuringCommit(slot: slot, variant: v))
       case 16: ops.append(.renameOnto(variant: v))
@@ -595,7 +619,7 @@ import Validation
     _ = try fs.write(handle: h, offset: 0, data: SaveModelTests.variant(60))
     try fs.flush(handle: h)
     #expect(taken().contains(.inode(config)))
-    // A refusal that drops the local content.
+    // A refusal: the descriptor keeps its content, other opens see the server's.
     _ = try fs.write(handle: h, offset: 0, data: Array(",".utf8))
     #expect(throws: FSError.self) { try fs.flush(handle: h) }
     #expect(taken().contains(.inode(config)))

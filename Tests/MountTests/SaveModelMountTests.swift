@@ -7,10 +7,12 @@ import Testing
 
 /// The save model of `SaveModelTests`, through a real kernel mount on the S3 server: seeded
 /// sequences of opens (O_RDONLY, O_WRONLY, O_RDWR, O_TRUNC, O_CREAT|O_EXCL), writes,
-/// ftruncates, fsyncs, dups, closes, renames onto the config and other clients' PUTs, made
-/// with the system calls programs make. Each sequence runs in a device folder of its own.
-/// After every step: a close/fsync that returned 0 with unsaved writes means the server holds
-/// exactly that descriptor's content; a refusal left the server as it was.
+/// ftruncates, fsyncs, dups, closes, renames onto the config, other clients' PUTs and child
+/// processes that inherit the descriptors and exit, made with the system calls programs make.
+/// Each sequence runs in a device folder of its own. After every step: a close/fsync that
+/// returned 0 with unsaved writes means the server holds exactly that descriptor's content; a
+/// refusal left the server as it was and leaves the content unsaved; a child's exit uploads
+/// nothing this process wrote.
 @Suite(.serialized) struct SaveModelMountTests {
   static let schema = Array(
     #"{"type":"object","required":["log"],"properties":{"log":{"type":"object","required":["file"],"properties":{"file":{"type":"object","required":["split_size"],"properties":{"split_size":{"type":"integer","minimum":1,"maximum":512}}}}}}}"#
@@ -26,6 +28,8 @@ import Testing
     var writable: Bool
     var view: [UInt8]
     var dirty = false
+    /// Written (not only truncated) by this process since the last save.
+    var wrote = false
     var truncatedOnly = false
     var mayConflict: Bool
   }
@@ -39,6 +43,8 @@ import Testing
     case dup(Int)
     case rename(Int)
     case foreign(Int)
+    /// A child process (inheriting every descriptor, as posix_spawn does) runs and exits.
+    case spawn
   }
 
   static func randomOps(_ rng: inout SplitMix64) -> [Op] {
@@ -46,7 +52,7 @@ import Testing
     return (0..<(5 + Int(rng.next() % 8))).map { _ in
       let slot = Int(rng.next() % 2)
       let v = [11, 22, 50, 0, 77][Int(rng.next() % 5)]
-      switch rng.next() % 12 {
+      switch rng.next() % 13 {
       case 0, 1: return .open(slot, modes[Int(rng.next() % 5)])
       case 2, 3, 4: return .write(slot, v)
       case 5: return .truncate(slot, [0, 5, 30][Int(rng.next() % 3)])
@@ -54,7 +60,8 @@ import Testing
       case 7, 8: return .close(slot)
       case 9: return .dup(slot)
       case 10: return .rename(v)
-      default: return .foreign(v)
+      case 11: return .foreign(v)
+      default: return .spawn
       }
     }
   }
@@ -88,6 +95,18 @@ import Testing
     let key = "\(device)/config-01.09.json"
     let path = mount.file(key)
     func server() -> [UInt8]? { try? s3.getObject(key: key) }
+    /// What the server and the mount say, for a failure message: a rare failure must explain itself.
+    func evidence(expected: [UInt8], requestsBefore: [String: Int]) -> String {
+      let now: String
+      do { now = String(decoding: try s3.getObject(key: key), as: UTF8.self) } catch { now = "GET failed: \(error)" }
+      let requests = (try? mount.counters()) ?? [:]
+      let delta = ["requests_head", "requests_put", "requests_get", "requests_precondition_failed", "requests_failed"]
+        .map { "\($0) +\((requests[$0] ?? 0) - (requestsBefore[$0] ?? 0))" }.joined(separator: ", ")
+      let errors = ((try? String(contentsOfFile: mount.file(".edgemount/errors"), encoding: .utf8)) ?? "")
+        .split(separator: "\n").filter { $0.contains(device) }.suffix(6).joined(separator: " | ")
+      return "(expected \(String(decoding: expected, as: UTF8.self).debugDescription), server now \(now.debugDescription); "
+        + "during the call: \(delta); errors: \(errors))"
+    }
     var handles: [Int: Handle] = [:]
     var servedStale = false
     var trace: [String] = []
@@ -96,15 +115,20 @@ import Testing
     func flush(_ slot: Int, closing: Bool) -> String? {
       guard var h = handles[slot], let fd = h.fds.last else { return nil }
       let before = server()
+      let requestsBefore = (try? mount.counters()) ?? [:]
       let rc = closing ? Glibc.close(fd) : Glibc.fsync(fd)
       let err = errno
       if closing { h.fds.removeLast() }
       let after = server()
       if rc == 0 {
         if h.writable, h.dirty, !h.truncatedOnly {
-          guard after == h.view else { return "returned 0 but the server lacks the descriptor's content" }
+          guard after == h.view else {
+            return "returned 0 but the server lacks the descriptor's content "
+              + evidence(expected: h.view, requestsBefore: requestsBefore)
+          }
           guard Self.isValid(h.view) else { return "invalid content accepted" }
           h.dirty = false
+          h.wrote = false
           h.mayConflict = false
           servedStale = false
           for k in handles.keys where k != slot { handles[k]!.mayConflict = true }
@@ -115,10 +139,9 @@ import Testing
         guard after == before else { return "refused (errno \(err)) but the server changed" }
         let expected = (err == EINVAL && !Self.isValid(h.view)) || (err == EBUSY && h.mayConflict)
         guard expected else { return "unexpected errno \(err) (valid \(Self.isValid(h.view)), may conflict \(h.mayConflict))" }
-        h.view = after ?? []
-        h.dirty = false
-        h.truncatedOnly = false
-        h.mayConflict = false
+        // The content stays, unsaved: a later close or fsync checks it again, and a conflict
+        // stays one.
+        if err == EBUSY { h.mayConflict = true }
       }
       if h.fds.isEmpty { handles[slot] = nil } else { handles[slot] = h }
       return nil
@@ -145,6 +168,7 @@ import Testing
         guard n == data.count else { return "write failed: errno \(errno) after \(trace)" }
         h.view.write(data, at: 0)
         h.dirty = true
+        h.wrote = true
         h.truncatedOnly = false
         handles[slot] = h
         problem = nil
@@ -183,6 +207,29 @@ import Testing
           guard renameErrno == EINVAL && !Self.isValid(Self.variant(v)) || renameErrno == EBUSY && servedStale else {
             return "rename refused with errno \(renameErrno) after \(trace)"
           }
+        }
+        problem = nil
+      case .spawn:
+        let before = server()
+        let child = try Command.run(["true"])
+        guard child.status == 0 else { return "the child failed: \(child.stderr)" }
+        let after = server()
+        if after != before {
+          // Only a save that nobody is known to have written (ftruncate names no process) may be
+          // committed by the child's close.
+          guard
+            let slot = handles.keys.first(where: { k in
+              let h = handles[k]!
+              return h.writable && h.dirty && !h.truncatedOnly && !h.wrote && h.view == after
+            }), let after, Self.isValid(after)
+          else {
+            return
+              "a child's exit changed the server to \(after.map { String(decoding: $0, as: UTF8.self) } ?? "nothing") after \(trace)"
+          }
+          handles[slot]!.dirty = false
+          handles[slot]!.mayConflict = false
+          servedStale = false
+          for k in handles.keys where k != slot { handles[k]!.mayConflict = true }
         }
         problem = nil
       case .foreign(let v):
