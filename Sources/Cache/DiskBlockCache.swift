@@ -162,19 +162,22 @@ public final class DiskBlockCache: Sendable {
   /// Writes header and data to a new file at `path`, directly when the filesystem allows it.
   private func writeFile(_ path: String, _ data: [UInt8]) -> Bool {
     let total = Self.headerSize + data.count
-    let buffer = takeBuffer(AlignedBuffer.roundedUp(total))
-    defer { giveBack(buffer) }
-    Self.writeHeader(for: data, into: buffer.pointer)
-    data.withUnsafeBytes { d in
-      if let base = d.baseAddress { (buffer.pointer + Self.headerSize).copyMemory(from: base, byteCount: d.count) }
-    }
     if writesDirect.withLock({ $0 }) {
-      // The length written is whole pages; the file is then cut to the block's length.
+      // O_DIRECT wants one page-aligned buffer of whole pages: header and data are copied into
+      // it, and the file is then cut to the block's length.
       let padded = AlignedBuffer.roundedUp(total)
+      let buffer = takeBuffer(padded)
+      defer { giveBack(buffer) }
+      Self.writeHeader(for: data, into: buffer.pointer)
+      data.withUnsafeBytes { d in
+        if let base = d.baseAddress { (buffer.pointer + Self.headerSize).copyMemory(from: base, byteCount: d.count) }
+      }
       (buffer.pointer + total).initializeMemory(as: UInt8.self, repeating: 0, count: padded - total)
       let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | em_open_direct_flag(), 0o600)
       if fd >= 0 {
-        let ok = Self.writeAll(fd, buffer.pointer, padded) && ftruncate(fd, off_t(total)) == 0
+        let ok =
+          Self.writeAll(fd, [UnsafeRawBufferPointer(start: buffer.pointer, count: padded)])
+          && ftruncate(fd, off_t(total)) == 0
         let failure = errno
         close(fd)
         if ok { return true }
@@ -185,21 +188,47 @@ public final class DiskBlockCache: Sendable {
       }
       writesDirect.withLock { $0 = false }  // this filesystem has no O_DIRECT
     }
+    // Through the page cache: header and data in one writev, the data not copied.
+    var header = [UInt8](repeating: 0, count: Self.headerSize)
+    header.withUnsafeMutableBytes { Self.writeHeader(for: data, into: $0.baseAddress!) }
     let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
     guard fd >= 0 else { return false }
     defer { close(fd) }
-    return Self.writeAll(fd, buffer.pointer, total)
+    return header.withUnsafeBytes { h in data.withUnsafeBytes { d in Self.writeAll(fd, [h, d]) } }
   }
 
-  private static func writeAll(_ fd: Int32, _ pointer: UnsafeMutableRawPointer, _ count: Int) -> Bool {
+  /// Writes every byte of `pieces`, in order, with writev.
+  private static func writeAll(_ fd: Int32, _ pieces: [UnsafeRawBufferPointer]) -> Bool {
+    let total = pieces.reduce(0) { $0 + $1.count }
+    return transfer(total) { done in
+      // The pieces from byte `done` on (after a short write).
+      var skip = done
+      var vectors: [iovec] = []
+      for piece in pieces where !piece.isEmpty {
+        if skip >= piece.count {
+          skip -= piece.count
+          continue
+        }
+        vectors.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: piece.baseAddress! + skip), iov_len: piece.count - skip))
+        skip = 0
+      }
+      return writev(fd, vectors, Int32(vectors.count))
+    } == total
+  }
+
+  /// Repeats `step` (a read or write of the bytes from offset `done` on) until `count` bytes
+  /// are done or it moves none (the end of the file); EINTR is retried. The bytes done, or -1
+  /// on an error.
+  private static func transfer(_ count: Int, _ step: (_ done: Int) -> Int) -> Int {
     var done = 0
     while done < count {
-      let n = write(fd, pointer + done, count - done)
+      let n = step(done)
       if n < 0 && errno == EINTR { continue }
-      guard n > 0 else { return false }
+      if n < 0 { return -1 }
+      if n == 0 { break }
       done += n
     }
-    return true
+    return done
   }
 
   private func takeBuffer(_ capacity: Int) -> AlignedBuffer {
@@ -240,15 +269,7 @@ public final class DiskBlockCache: Sendable {
 
   /// Reads until `count` bytes or the end of the file; -1 on an error.
   private static func readAll(_ fd: Int32, _ pointer: UnsafeMutableRawPointer, _ count: Int) -> Int {
-    var done = 0
-    while done < count {
-      let n = read(fd, pointer + done, count - done)
-      if n < 0 && errno == EINTR { continue }
-      if n < 0 { return -1 }
-      if n == 0 { break }
-      done += n
-    }
-    return done
+    transfer(count) { done in read(fd, pointer + done, count - done) }
   }
 
   private func remove(_ name: String) {

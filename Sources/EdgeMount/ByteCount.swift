@@ -1,6 +1,7 @@
 /// Sizes on the command line: `1073741824`, `512M`, `2G`.
 enum ByteCount {
-  static func parse(_ text: String) -> UInt64? {
+  /// The size `text` names; 0 only with `allowingZero`.
+  static func parse(_ text: String, allowingZero: Bool = false) -> UInt64? {
     let t = text.trimmingCharacters(in: .whitespaces).uppercased()
     let units: [Character: UInt64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
     var digits = Substring(t)
@@ -10,7 +11,7 @@ enum ByteCount {
       multiplier = m
       digits = digits.dropLast()
     }
-    guard let n = UInt64(digits), n > 0 else { return nil }
+    guard let n = UInt64(digits), n > 0 || allowingZero else { return nil }
     let (product, overflow) = n.multipliedReportingOverflow(by: multiplier)
     return overflow ? nil : product
   }

@@ -45,6 +45,12 @@ public struct MountCommand: ParsableCommand {
   @Option(help: "Size bound of the disk cache in bytes; K, M, G suffixes allowed.")
   var cacheSize: String = "2G"
 
+  @Option(
+    help:
+      "Memory for blocks waiting to be written to the disk cache; a block that does not fit is not cached (the read never waits). 0: the cache is only read."
+  )
+  var cacheWriteQueue: String = "32M"
+
   @Option(help: "Owner of every file (default: the user who mounts).")
   var uid: UInt32?
 
@@ -88,6 +94,9 @@ public struct MountCommand: ParsableCommand {
     _ = mask
     guard ByteCount.parse(cacheSize) != nil else {
       throw ValidationError("--cache-size must be a number of bytes, with an optional K, M or G")
+    }
+    guard let queue = ByteCount.parse(cacheWriteQueue, allowingZero: true), queue <= 1 << 30 else {
+      throw ValidationError("--cache-write-queue must be a number of bytes up to 1G, with an optional K, M or G")
     }
     guard Logger.Level(rawValue: logLevel) != nil else {
       throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")

@@ -46,7 +46,9 @@ struct Startup {
     if let dir = command.cacheDir {
       let path = URL(fileURLWithPath: dir).standardizedFileURL.path
       do {
-        disk = try DiskBlockCache(directory: path, capacity: ByteCount.parse(command.cacheSize) ?? (2 << 30))
+        disk = try DiskBlockCache(
+          directory: path, capacity: ByteCount.parse(command.cacheSize) ?? (2 << 30),
+          writeQueueCapacity: Int(ByteCount.parse(command.cacheWriteQueue, allowingZero: true) ?? (32 << 20)))
         headerStore = try HeaderRecordStore.open(directory: path)
       } catch {
         throw Failure(description: "\(error)")

@@ -94,6 +94,33 @@ final class LockedErrors: @unchecked Sendable {
     #expect(counters["cache_disk_hits"]! >= 4, "all four blocks came from disk")
   }
 
+  /// A block the cache's writer had no room for is skipped, never waited for; the next read
+  /// fetches exactly the skipped blocks and caches them, and the one after makes no request.
+  /// (`--cache-write-queue 0` skips every block, as a cold read faster than the disk skips some.)
+  @Test func blocksSkippedByOneReadAreCachedByTheNext() throws {
+    let s3 = try TestS3.freshBucket("diskskip")
+    let key = "A1B2C3D4/00000001/00000001-5E0BE100.MF4"
+    let blocks = 12
+    let body = (0..<(blocks * 1_048_576 - 777)).map { UInt8(truncatingIfNeeded: ($0 >> 3) &* 31 &+ $0) }
+    try s3.putObject(key: key, body: body)
+    let cache = try freshDirectory("dskip")
+    defer { try? FileManager.default.removeItem(atPath: cache) }
+    func read(_ options: [String] = []) throws -> [String: Int] {
+      let mount = try MountedBucket(bucket: s3.bucket, options: ["--cache-dir", cache] + options)
+      defer { mount.unmount() }
+      #expect(try Data(contentsOf: URL(fileURLWithPath: mount.file(key))) == Data(body))
+      return try mount.counters()
+    }
+    let skipping = try read(["--cache-write-queue", "0"])
+    #expect(skipping["cache_disk_skipped"] == blocks, "\(skipping)")
+    #expect(skipping["cache_disk_blocks"] == 0, "\(skipping)")
+    let filling = try read()
+    #expect(filling["cache_disk_hits"] == 0 && filling["requests_get"]! > 0, "\(filling)")
+    #expect(filling["cache_disk_skipped"] == 0 && filling["cache_disk_blocks"] == blocks, "\(filling)")
+    let cached = try read(["-o", "cache_write_queue=1M"])
+    #expect(cached["requests_get"] == 0 && cached["cache_disk_hits"]! >= blocks, "\(cached)")
+  }
+
   @Test func rmOfALogNeedsAllowDeleteAndThenRemovesEveryCopy() throws {
     let s3 = try TestS3.freshBucket("allowdelete")
     let keep = "A1B2C3D4/00000001/00000002-5E0BE200.MF4"
