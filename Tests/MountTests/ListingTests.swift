@@ -109,6 +109,9 @@ final class LockedErrors: @unchecked Sendable {
       let mount = try MountedBucket(bucket: s3.bucket, options: ["--cache-dir", cache] + options)
       defer { mount.unmount() }
       #expect(try Data(contentsOf: URL(fileURLWithPath: mount.file(key))) == Data(body))
+      // The queued blocks reach the disk in the background (and at unmount).
+      let deadline = Date().addingTimeInterval(20)
+      while try mount.counters()["cache_disk_write_queue_bytes"] != 0, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
       return try mount.counters()
     }
     let skipping = try read(["--cache-write-queue", "0"])
