@@ -37,7 +37,7 @@ let package = Package(
     // The CANedge bucket model: keys, devices, sessions, splits, duplicate folding.
     .target(name: "CANedge", dependencies: ["CZlib"]),
     // Caches of immutable log data: blocks in memory and on disk (--cache-dir).
-    .target(name: "Cache", dependencies: ["CFileIO", "CISAL", "COpenSSL", "Locking"]),
+    .target(name: "Cache", dependencies: ["CFileIO", "CISAL", "Locking", "S3"]),
     // Validation of what users upload: JSON, JSON Schema, the device's cross-field rules.
     .target(name: "Validation", dependencies: ["CANedge", "COpenSSL", "Locking"]),
     // The filesystem core: inode table, directory model, attributes, errno mapping.
@@ -80,7 +80,7 @@ let package = Package(
     .testTarget(name: "S3Tests", dependencies: ["S3", "TestSupport"]),
     .testTarget(
       name: "CANedgeTests", dependencies: ["CANedge", "TestSupport", "DemoFleet"]),
-    .testTarget(name: "CacheTests", dependencies: ["Cache", "CANedge", "DemoFleet"]),
+    .testTarget(name: "CacheTests", dependencies: ["Cache", "CANedge", "CFileIO", "DemoFleet"]),
     .testTarget(name: "ValidationTests", dependencies: ["Validation", "TestSupport", "DemoFleet"]),
     .testTarget(
       name: "FileSystemTests",

@@ -69,6 +69,7 @@ mount_tool() { # tool bucket
   pid=$(pgrep -n -f -- "$mnt" || true)
 }
 unmount_tool() { fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt"; sleep 0.5; }
+smaller() { echo "if ($1 < $2) $1 else $2" | bc -l; }
 seconds() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
 counts() {
   if [ -f "$mnt/.edgemount/status" ]; then awk -F': ' '/^requests_(get|head|list)/ {printf "%s=%s ", $1, $2}' "$mnt/.edgemount/status"; fi
@@ -141,13 +142,12 @@ curl_big() { curl -s --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_
 drop; T[curl]=$(seconds curl_big)
 T[curlwarm]=$(seconds curl_big)
 # The mount's own limit: a fresh mount (nothing cached in it) over a server whose files are in memory.
-mount_warm() { "$bin/edgemount" bench-data "$mnt" --endpoint "$E"; for _ in $(seq 50); do mountpoint -q "$mnt" && break; sleep 0.1; done; }
+mount_warm() { "$bin/edgemount" bench-data "$mnt" --endpoint "$E" "$@"; for _ in $(seq 50); do mountpoint -q "$mnt" && break; sleep 0.1; done; }
 mount_warm; T[seqwarm]=$(seconds dd if="$mnt/$big" of=/dev/null bs=1M); unmount_tool
 mount_warm; T[seqwarm2]=$(seconds dd if="$mnt/$big" of=/dev/null bs=1M); unmount_tool
 # The same with a new --cache-dir: what the cache costs when the server's disk is not busy too.
 cache_warm() {
-  "$bin/edgemount" bench-data "$mnt" --endpoint "$E" --cache-dir "$work/cache-$((++caches))"
-  for _ in $(seq 50); do mountpoint -q "$mnt" && break; sleep 0.1; done
+  mount_warm --cache-dir "$work/cache-$((++caches))"
   T[$1]=$(seconds dd if="$mnt/$big" of=/dev/null bs=1M)
   T[$1,skipped]=$(awk -F': ' '/^cache_disk_skipped/ {print $2}' "$mnt/.edgemount/status")
   unmount_tool
@@ -187,13 +187,13 @@ echo "EdgeMount with --cache-dir (a new cache dir each mount):"
 printf "%-34s %10.2f  (%.2fx its time without; best peer/em %.1fx)\n" "  cold sequential read, 1 GiB" "${T[edgemount-cache,seq]}" "$(echo "${T[edgemount,seq]} / ${T[edgemount-cache,seq]}" | bc -l)" "$(echo "$(best seq) / ${T[edgemount-cache,seq]}" | bc -l)"
 printf "%-34s %10.2f  (best peer/em %.1fx)\n" "  cold rsync -a of a device" "${T[edgemount-cache,rsync]}" "$(echo "$(best rsync) / ${T[edgemount-cache,rsync]}" | bc -l)"
 printf "%-34s %10.2f  CPU s, peak RSS %d MiB\n" "  the 1 GiB read" "${T[edgemount-cache,cpu]}" $(( ${T[edgemount-cache,seqrss]} / 1024 ))
-cachewarm=$(echo "if (${T[cachewarm]} < ${T[cachewarm2]}) ${T[cachewarm]} else ${T[cachewarm2]}" | bc -l)
-printf "%-34s %10.2f  (%.2fx its time without, server warm; %s and %s blocks of 1024 not cached)\n" "  sequential read, server warm" "$cachewarm" "$(echo "$(echo "if (${T[seqwarm]} < ${T[seqwarm2]}) ${T[seqwarm]} else ${T[seqwarm2]}" | bc -l) / $cachewarm" | bc -l)" "${T[cachewarm,skipped]}" "${T[cachewarm2,skipped]}"
+cachewarm=$(smaller "${T[cachewarm]}" "${T[cachewarm2]}")
+seqwarm=$(smaller "${T[seqwarm]}" "${T[seqwarm2]}")
+printf "%-34s %10.2f  (%.2fx its time without, server warm; %s and %s blocks of 1024 not cached)\n" "  sequential read, server warm" "$cachewarm" "$(echo "$seqwarm / $cachewarm" | bc -l)" "${T[cachewarm,skipped]}" "${T[cachewarm2,skipped]}"
 mbs() { echo "1073.741824 / $1" | bc -l; }
 printf "%-34s %10.2f  (edgemount rsync: %.2fx of it)\n" "rclone copy of the device (cold)" "${T[rclonecopy]}" "$(echo "${T[rclonecopy]} / ${T[edgemount,rsync]}" | bc -l)"
 printf "%-34s %10.2f  (%.0f MB/s)\n" "one curl GET, 1 GiB (cold)" "${T[curl]}" "$(mbs "${T[curl]}")"
 printf "%-34s %10.2f  (%.0f MB/s)\n" "one curl GET, 1 GiB (server warm)" "${T[curlwarm]}" "$(mbs "${T[curlwarm]}")"
 printf "%-34s %10.2f  (%.0f MB/s)\n" "FUSE ceiling: passthrough_ll, 1 GiB" "${T[ceiling]}" "$(mbs "${T[ceiling]}")"
 printf "%-34s %10.0f MB/s (%.2f of the FUSE ceiling)\n" "edgemount cold sequential" "$(mbs "${T[edgemount,seq]}")" "$(echo "${T[ceiling]} / ${T[edgemount,seq]}" | bc -l)"
-seqwarm=$(echo "if (${T[seqwarm]} < ${T[seqwarm2]}) ${T[seqwarm]} else ${T[seqwarm2]}" | bc -l)
 printf "%-34s %10.0f MB/s (%.2f of the FUSE ceiling)\n" "edgemount sequential, server warm" "$(mbs "$seqwarm")" "$(echo "${T[ceiling]} / $seqwarm" | bc -l)"

@@ -1,8 +1,8 @@
 import CFileIO
 import CISAL
-import COpenSSL
 import Foundation
 import Locking
+import S3
 
 /// Blocks of immutable objects on disk (`--cache-dir`), bounded by `--cache-size`, least
 /// recently used evicted, kept across remounts.
@@ -44,6 +44,7 @@ public final class DiskBlockCache: Sendable {
   private let writer: BlockWriter
   /// Whether blocks are still written with `O_DIRECT` (false once the filesystem refused it).
   private let writesDirect: Locked<Bool>
+  var writesDirectly: Bool { writesDirect.withLock { $0 } }
   /// Aligned buffers the writes assemble blocks in, kept for the next write.
   private let spareBuffers = Locked<[AlignedBuffer]>([])
 
@@ -93,15 +94,7 @@ public final class DiskBlockCache: Sendable {
     var material = Array(id.key.utf8)
     material.append(0)
     material += Array(id.etag.utf8)
-    var digest = [UInt8](repeating: 0, count: 32)
-    material.withUnsafeBufferPointer { _ = SHA256($0.baseAddress, $0.count, &digest) }
-    let hex = Array("0123456789abcdef".utf8)
-    var name = [UInt8](repeating: 0, count: 64)
-    for (i, byte) in digest.enumerated() {
-      name[2 * i] = hex[Int(byte >> 4)]
-      name[2 * i + 1] = hex[Int(byte & 0xF)]
-    }
-    return String(decoding: name, as: UTF8.self) + "-\(id.index)"
+    return Digest.hex(Digest.sha256(material)) + "-\(id.index)"
   }
 
   private func path(_ name: String) -> String { directory + "/blocks/" + name }

@@ -20,41 +20,25 @@ extension FleetFileSystem {
     guard !fresh else { return }
     guard let node = state.withLock({ $0.table[ino] }) else { throw .notFound }
     // One listing of a folder at a time: a second caller waits for the first one's result.
-    let (flight, mine) = listingFlights.withLock { flights -> (Flight<FSError?>, Bool) in
-      if let f = flights[ino] { return (f, false) }
-      let f = Flight<FSError?>()
-      flights[ino] = f
-      return (f, true)
-    }
-    guard mine else {
-      if let error = flight.wait() { throw error }
-      return
-    }
-    var failure: FSError?
-    defer {
-      _ = listingFlights.withLock { $0.removeValue(forKey: ino) }
-      flight.finish(failure)
-    }
-    // With a listing to fall back on, an unreachable or frozen S3 costs seconds, not the full
-    // retry budget: a lookup in a cached folder never waits long.
-    let hasFallback = state.withLock { $0.listedAt[ino] != nil }
-    let client = hasFallback ? s3.with(retryPolicy: Self.fallbackRetry, requestTimeout: .seconds(3)) : s3
-    do {
-      try refresh(node, client: client)
-    } catch {
-      failure = error
-      // Outage: keep serving the last listing if there is one.
-      let hasOldListing = state.withLock { $0.listedAt[ino] != nil }
-      errors.append("list \(node.key.isEmpty ? "/" : node.key): \(error)")
-      if hasOldListing {
+    let failure = listingFlights.outcome(for: ino) { () -> FSError? in
+      // With a listing to fall back on, an unreachable or frozen S3 costs seconds, not the full
+      // retry budget: a lookup in a cached folder never waits long.
+      let hasFallback = state.withLock { $0.listedAt[ino] != nil }
+      let client = hasFallback ? s3.with(retryPolicy: Self.fallbackRetry, requestTimeout: .seconds(3)) : s3
+      do throws(FSError) {
+        try refresh(node, client: client)
+        return nil
+      } catch {
+        errors.append("list \(node.key.isEmpty ? "/" : node.key): \(error)")
+        // Outage: keep serving the last listing if there is one.
+        guard state.withLock({ $0.listedAt[ino] != nil }) else { return error }
         // Serve the old listing for another TTL rather than make every lookup wait for S3 again.
         logger.warning("listing \(node.key) failed, serving the cached listing: \(error)")
         state.withLock { $0.listedAt[ino] = .now }
-        failure = nil
-        return
+        return nil
       }
-      throw error
     }
+    if let failure { throw failure }
   }
 
   /// A walk through the fleet (`ls -lR`, `find`, `rsync`) opens device folders in name order,
@@ -75,7 +59,7 @@ extension FleetFileSystem {
       }
     }
     for ino in next {
-      guard listingFlights.withLock({ $0[ino] == nil }) else { continue }
+      guard !listingFlights.isUnderWay(ino) else { continue }
       fetcher.submitListing { [self] in try? refreshIfStale(ino) }
     }
   }

@@ -89,7 +89,7 @@ public final class FleetFileSystem: Sendable {
   /// Logs' recording times from their MF4 headers, for `.by-date/` and the time xattrs.
   let headers: HeaderIndex
   /// Listings under way, so a folder is listed once however many threads ask.
-  let listingFlights = Locked<[UInt64: Flight<FSError?>]>([:])
+  let listingFlights = FlightTable<UInt64, FSError?>()
 
   /// `headerStore`: where headers read are kept across mounts (in `--cache-dir`), with the
   /// records it already holds.

@@ -18,7 +18,7 @@ final class HeaderIndex: Sendable {
   private let store: HeaderRecordStore?
   private let pool: WorkerPool
   /// Header reads under way: a second caller for the same log waits for the first one's.
-  private let flights = Locked<[String: Flight<LogTime>]>([:])
+  private let flights = FlightTable<String, LogTime>()
 
   /// For `.edgemount/status`.
   struct Counts: Sendable {
@@ -66,18 +66,7 @@ final class HeaderIndex: Sendable {
     cached: @escaping (Range<UInt64>) -> [UInt8]? = { _ in nil }
   ) -> LogTime {
     if let time = known(key: key, etag: etag, name: name) { return time }
-    let id = Self.id(key, etag)
-    let (flight, mine) = flights.withLock { flights -> (Flight<LogTime>, Bool) in
-      if let flight = flights[id] { return (flight, false) }
-      let flight = Flight<LogTime>()
-      flights[id] = flight
-      return (flight, true)
-    }
-    guard mine else { return flight.wait() }
-    let time = read(key: key, etag: etag, size: size, s3: s3, cached: cached)
-    flights.withLock { $0[id] = nil }
-    flight.finish(time)
-    return time
+    return flights.outcome(for: Self.id(key, etag)) { read(key: key, etag: etag, size: size, s3: s3, cached: cached) }
   }
 
   private func read(

@@ -24,7 +24,6 @@ final class SaveView: Sendable {
 
   var bytes: [UInt8] { content.withLockNotifying { $0.file.bytes } }
   var size: UInt64 { content.withLockNotifying { UInt64($0.file.bytes.count) } }
-  var lifecycle: SaveLifecycle { content.withLockNotifying { $0.lifecycle } }
   /// Whether a flush by `owner` now would upload (unsaved content that this process wrote).
   func wouldCommit(for owner: UInt64?) -> Bool {
     content.withLockNotifying { $0.lifecycle.isDirty && $0.lifecycle.mayCommit(for: owner) }

@@ -1,4 +1,5 @@
 import CANedge
+import CFileIO
 import Foundation
 import Testing
 
@@ -37,6 +38,12 @@ import Testing
       #expect(size == 16 + length, "length \(length)")
       #expect(cache.get(block, expectedLength: length) == data, "length \(length)")
     }
+    // The direct path was the one taken, unless this folder's filesystem refuses O_DIRECT.
+    let page = AlignedBuffer(capacity: AlignedBuffer.alignment)
+    let probe = open(dir + "/probe", O_WRONLY | O_CREAT | em_open_direct_flag(), 0o600)
+    let takesDirectIO = probe >= 0 && write(probe, page.pointer, page.capacity) == page.capacity
+    if probe >= 0 { close(probe) }
+    #expect(cache.writesDirectly == (direct && takesDirectIO))
   }
 
   /// The block checksum comes from ISA-L; it must be the CRC-32 of zlib (the file format's), so
