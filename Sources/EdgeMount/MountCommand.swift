@@ -60,6 +60,12 @@ public struct MountCommand: ParsableCommand {
   @Option(help: "Permission bits to clear, in octal (default: 022).")
   var umask: String = "022"
 
+  @Option(
+    help: ArgumentHelp(
+      "Mode of configs (they can hold the device's S3 secret key and Wi-Fi passwords), of their copies under .raw/ and of scratch files in device folders: 0600, or read for the group and others added (0640 with --gid, 0644). --umask still narrows it.",
+      valueName: "octal"))
+  var configMode: String = "0600"
+
   @Flag(help: "Let other users use the mount (needs user_allow_other in /etc/fuse.conf for non-root).")
   var allowOther = false
 
@@ -92,6 +98,12 @@ public struct MountCommand: ParsableCommand {
     guard ["utc", "device"].contains(byDateTz) else { throw ValidationError("--by-date-tz must be utc or device") }
     guard let mask = UInt32(umask, radix: 8), mask <= 0o777 else { throw ValidationError("--umask must be octal, 000 to 777") }
     _ = mask
+    guard let mode = Self.configMode(configMode) else {
+      throw ValidationError(
+        "--config-mode must be octal: 0600, or 0600 with read for the group (040) or others (004) added, such as 0640; write stays the owner's only"
+      )
+    }
+    _ = mode
     guard ByteCount.parse(cacheSize) != nil else {
       throw ValidationError("--cache-size must be a number of bytes, with an optional K, M or G")
     }
@@ -156,4 +168,11 @@ public struct MountCommand: ParsableCommand {
   }
 
   var settingsUmask: UInt32 { UInt32(umask, radix: 8) ?? 0o022 }
+  var settingsConfigMode: UInt32 { Self.configMode(configMode) ?? 0o600 }
+
+  /// A `--config-mode` value: owner read-write, and nothing beyond read for the group and others.
+  static func configMode(_ text: String) -> UInt32? {
+    guard let mode = UInt32(text, radix: 8), mode & 0o600 == 0o600, mode & ~0o644 == 0 else { return nil }
+    return mode
+  }
 }

@@ -37,6 +37,7 @@ struct Startup {
     settings.uid = command.uid ?? getuid()
     settings.gid = command.gid ?? getgid()
     settings.umask = command.settingsUmask
+    settings.configMode = command.settingsConfigMode
     settings.listTTL = .seconds(command.listTtl)
     settings.heartbeatTTL = .seconds(command.heartbeatTtl)
     settings.byDateDeviceClock = command.byDateTz == "device"

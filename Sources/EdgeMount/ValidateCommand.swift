@@ -141,6 +141,11 @@ public struct ValidateCommand: ParsableCommand {
         report.reasons = [error.description]
       }
     }
+    // Valid or not: a file with the device's secrets in plain text is worth a word either way.
+    if let document = try? JSONDocument.parse(bytes) {
+      let secrets = DeviceSecrets.plainTextPaths(in: document)
+      if !secrets.isEmpty { report.notes.append("warning: " + DeviceSecrets.warning(paths: secrets)) }
+    }
     if case .config(let version) = DeviceFileKind(name: name), let device,
       let cfg = device["cfg_name"]?.string, cfg != name
     {

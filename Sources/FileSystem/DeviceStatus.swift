@@ -26,6 +26,9 @@ public struct DeviceStatus: Sendable, Equatable {
   /// (nanoseconds since 1970); nil when none was.
   public var firstRecord: UInt64? = nil
   public var lastRecord: UInt64? = nil
+  /// Device secrets held in plain text by the device's configs that the mount has read
+  /// (`DeviceSecrets`); nil when it has read none.
+  public var plainTextSecrets: Int? = nil
 
   static let models: [String: String] = [
     "0000001D": "CANedge1", "0000005D": "CANedge1 GNSS", "0000001F": "CANedge2", "0000005F": "CANedge2 GNSS",
@@ -37,7 +40,7 @@ public struct DeviceStatus: Sendable, Equatable {
   }
 
   public static let csvHeader =
-    "id,model,fw_ver,last_heartbeat,config_synced,pending_firmware,pending_certs,sessions,bytes,first_record,last_record"
+    "id,model,fw_ver,last_heartbeat,config_synced,pending_firmware,pending_certs,sessions,bytes,first_record,last_record,plaintext_secrets"
 
   public var csvRow: String {
     let heartbeat = lastHeartbeat.map(ISOTime.string) ?? ""
@@ -46,6 +49,7 @@ public struct DeviceStatus: Sendable, Equatable {
     return [
       id, model, firmwareVersion, heartbeat, synced, String(pendingFirmware), String(pendingCertificates),
       String(sessions), String(bytes), firstRecord.map(ISOTime.milliseconds) ?? "", lastRecord.map(ISOTime.milliseconds) ?? "",
+      plainTextSecrets.map(String.init) ?? "",
     ].map(CSV.field).joined(separator: ",")
   }
 }

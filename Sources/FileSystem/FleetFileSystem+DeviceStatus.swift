@@ -20,15 +20,6 @@ extension FleetFileSystem {
     return (json, modified)
   }
 
-  /// The CRC-32 of an object's bytes, cached by ETag (the bytes behind an ETag never change).
-  func crc32(key: String, etag: String) -> String? {
-    if let cached = caches.withLock({ $0.crcs[etag] }) { return cached }
-    guard let bytes = try? s3.getObject(key: key, ifMatch: etag.isEmpty ? nil : etag) else { return nil }
-    let crc = CRC32.hex(bytes)
-    caches.withLock { $0.crcs[etag] = crc }
-    return crc
-  }
-
   /// The version (`MM.mm.pp`) in a firmware image's header, from one ranged GET cached by ETag.
   func firmwareVersion(key: String, etag: String) -> String? {
     if let cached = caches.withLock({ $0.firmwareVersions[etag] }) { return cached }
@@ -70,10 +61,17 @@ extension FleetFileSystem {
       let configName = json["cfg_name"]?.string ?? ""
       if let config = rootObjects[configName]
         ?? rootObjects.first(where: { if case .config = DeviceFileKind(name: $0.key) { true } else { false } })?.value,
-        let crc = crc32(key: config.key, etag: config.etag)
+        let crc = configFacts(key: config.key, etag: config.etag)?.crc
       {
         synced = crc.uppercased() == expected.uppercased()
       }
+    }
+    // Only configs whose bytes the mount has read (the one above, or opened or saved): no GET.
+    var plainTextSecrets: Int?
+    for (name, object) in rootObjects {
+      guard case .config = DeviceFileKind(name: name), let paths = knownConfigFacts(etag: object.etag)?.plainTextSecrets
+      else { continue }
+      plainTextSecrets = (plainTextSecrets ?? 0) + paths.count
     }
     var certificates: [CertificateBundle.Certificate]?
     var loaded: Bool?
@@ -94,7 +92,7 @@ extension FleetFileSystem {
       firmwareVersion: json?["fw_ver"]?.string ?? "", lastHeartbeat: modified, configSynced: synced,
       pendingFirmware: pendingFirmware, pendingCertificates: certificates != nil && loaded != true,
       sessions: countData ? sessions.count : page.commonPrefixes.count, bytes: bytes, certificates: certificates,
-      certificatesLoaded: loaded, firstRecord: records?.first, lastRecord: records?.last)
+      certificatesLoaded: loaded, firstRecord: records?.first, lastRecord: records?.last, plainTextSecrets: plainTextSecrets)
   }
 
   /// The certificates of a bundle on the server, cached by ETag (expired ones included).

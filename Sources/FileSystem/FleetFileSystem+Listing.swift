@@ -148,7 +148,8 @@ extension FleetFileSystem {
           else {
             continue
           }
-          let ino = s.table.upsert(parent: node.ino, name: name, kind: .object(.other), key: object.key) {
+          let role: ObjectRole = if case .config = DeviceFileKind(name: name) { .storedConfig } else { .other }
+          let ino = s.table.upsert(parent: node.ino, name: name, kind: .object(role), key: object.key) {
             $0.size = object.size
             $0.etag = object.etag
             $0.mtime = object.lastModified

@@ -31,7 +31,7 @@ extension FleetFileSystem {
       return register(OpenFile(ino: ino, source: .staged(staged)), directIO: true, keepCache: false)
     }
     switch node.kind {
-    case .object(.log), .object(.other):
+    case .object(.log), .object(.other), .object(.storedConfig):
       if node.kind == .object(.log) { prefetchFollowingFiles(after: node) }
       return register(
         OpenFile(ino: ino, source: .object(key: node.key, etag: node.etag, size: node.size)), directIO: false,
@@ -44,6 +44,7 @@ extension FleetFileSystem {
       }
       // Small files that change (heartbeat, config): fetch the current version whole.
       let (bytes, etag) = try fetchWhole(node)
+      if case .object(.deviceFile(.config)) = node.kind { noteConfig(key: node.key, etag: etag, bytes: bytes) }
       state.withLock { s in
         s.table[ino]?.size = UInt64(bytes.count)
         s.table[ino]?.servedETag = etag

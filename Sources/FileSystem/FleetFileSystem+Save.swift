@@ -12,8 +12,9 @@ extension FleetFileSystem {
     let device = try self.node(node.parent)
     guard case .device(let id) = device.kind else { throw .accessDenied("not in a device folder") }
     let where_ = "\(id)/\(node.name)"
+    let plainTextSecrets: [String]?
     do {
-      try validate(node.name, bytes: bytes, device: device)
+      plainTextSecrets = try validate(node.name, bytes: bytes, device: device)
     } catch {
       reportRejection(where_, error)
       throw error
@@ -26,6 +27,7 @@ extension FleetFileSystem {
       throw error
     }
     logger.info("saved \(node.key) (\(bytes.count) bytes, ETag \(etag))")
+    if let plainTextSecrets { noteConfig(key: node.key, etag: etag, bytes: bytes, plainTextSecrets: plainTextSecrets) }
     state.withLock { s in
       s.table[node.ino]?.etag = etag
       s.table[node.ino]?.servedETag = etag
@@ -115,14 +117,17 @@ extension FleetFileSystem {
     return "application/octet-stream"
   }
 
-  private func validate(_ name: String, bytes: [UInt8], device: Node) throws(FSError) {
+  /// Checks a server file's new content; for a config, returns the paths of the device secrets
+  /// it holds in plain text.
+  private func validate(_ name: String, bytes: [UInt8], device: Node) throws(FSError) -> [String]? {
     switch DeviceFileKind(name: name) {
-    case .config(let version): try validateConfig(name, bytes: bytes, version: version, device: device)
+    case .config(let version): return try validateConfig(name, bytes: bytes, version: version, device: device)
     case .firmware: try validateFirmware(bytes, device: device)
     case .certificates:
       do { _ = try CertificateBundle(bytes) } catch { throw .invalid(error.description) }
     default: throw .accessDenied("\(name) cannot be uploaded")
     }
+    return nil
   }
 
   private func validateFirmware(_ bytes: [UInt8], device: Node) throws(FSError) {
@@ -147,7 +152,9 @@ extension FleetFileSystem {
     }
   }
 
-  private func validateConfig(_ name: String, bytes: [UInt8], version: ConfigVersion, device: Node) throws(FSError) {
+  private func validateConfig(_ name: String, bytes: [UInt8], version: ConfigVersion, device: Node) throws(FSError)
+    -> [String]
+  {
     let context = try deviceContext(device, version: version)
     do {
       let accepted = try ConfigValidator().validate(bytes, version: version, device: context)
@@ -155,6 +162,7 @@ extension FleetFileSystem {
         logger.warning("\(device.key)\(name): \(warning)")
         errors.append("\(device.key)\(name): warning: \(warning)")
       }
+      return accepted.plainTextSecrets
     } catch {
       throw .invalid(error.description)
     }

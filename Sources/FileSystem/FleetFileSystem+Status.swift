@@ -76,7 +76,8 @@ extension FleetFileSystem {
     }
     let small = caches.withLock { c in
       [
-        ("heartbeats", c.heartbeats.count, c.heartbeats.limit), ("config_crcs", c.crcs.count, c.crcs.limit),
+        ("heartbeats", c.heartbeats.count, c.heartbeats.limit), ("config_facts", c.configFacts.count, c.configFacts.limit),
+        ("reported_secrets", c.reportedSecrets.count, c.reportedSecrets.limit),
         ("schemas", c.schemas.count, c.schemas.limit),
         ("firmware_versions", c.firmwareVersions.count, c.firmwareVersions.limit),
         ("object_metadata", c.metadata.count, c.metadata.limit), ("certificate_bundles", c.bundles.count, c.bundles.limit),

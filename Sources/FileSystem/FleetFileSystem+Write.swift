@@ -73,7 +73,7 @@ extension FleetFileSystem {
   func openForWriting(_ node: Node, truncate: Bool) throws(FSError) -> OpenedFile {
     try requireWritable()
     switch node.kind {
-    case .object(.log), .object(.other), .statusFile: throw .accessDenied("\(node.name) is read-only")
+    case .object(.log), .object(.other), .object(.storedConfig), .statusFile: throw .accessDenied("\(node.name) is read-only")
     default: break
     }
     _ = try deviceFolder(node.parent)  // only device folders hold writable files
@@ -96,6 +96,7 @@ extension FleetFileSystem {
     var bytes: [UInt8] = []
     if node.onServer && !truncate {
       let (current, etag) = try fetchWhole(node)
+      if case .object(.deviceFile(.config)) = node.kind { noteConfig(key: node.key, etag: etag, bytes: current) }
       bytes = current
       if case .ifMatch(let expected) = base, etag != expected {
         // The editor may hold the text it read earlier: keep that version as the base, so a

@@ -12,7 +12,7 @@ extension FleetFileSystem {
   public func extendedAttributes(ino: UInt64) throws(FSError) -> [(String, String)] {
     let node = try node(ino)
     switch node.kind {
-    case .object(.log), .object(.other), .object(.deviceFile):
+    case .object(.log), .object(.other), .object(.storedConfig), .object(.deviceFile):
       guard node.present else { return [] }
       var out = [("user.s3.key", node.key), ("user.s3.etag", node.etag)]
       if node.kind == .object(.log) {

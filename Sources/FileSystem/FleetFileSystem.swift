@@ -35,8 +35,11 @@ public final class FleetFileSystem: Sendable {
       var modified: Int64?
     }
     var heartbeats = BoundedCache<String, Heartbeat>(limit: 4096)
-    /// CRC-32 by ETag.
-    var crcs = BoundedCache<String, String>(limit: 4096)
+    /// What configs' bytes say (CRC-32, plain-text secrets) by ETag.
+    var configFacts = BoundedCache<String, ConfigFacts>(limit: 4096)
+    /// The plain-text secret paths last reported in `.edgemount/errors`, by config key: one
+    /// line per device and file, again only when the paths change.
+    var reportedSecrets = BoundedCache<String, [String]>(limit: 4096)
     /// Parsed rule schemas by ETag (one per model and firmware version in practice).
     var schemas = BoundedCache<String, JSONValue>(limit: 32)
     /// Firmware images' header versions by ETag.
@@ -241,9 +244,13 @@ public final class FleetFileSystem: Sendable {
       mtime = Int64(startedAt.timeIntervalSince1970)
       size = 0
     case .object(.scratch):
-      // 0600: visibly not a server file (those are 0644 or 0444); never uploaded.
-      mode = 0o600
+      // A scratch file in a device folder may be an editor's copy of a config (swap file,
+      // backup): the config's mode, 0600 unless --config-mode widens it. Never uploaded.
+      mode = settings.configMode
       timeout = 1
+    case .object(.storedConfig):
+      mode = settings.configMode & ~0o222
+      timeout = Double(settings.listTTL.components.seconds)
     case .object(.log), .object(.other):
       mode = 0o444
       timeout = node.kind == .object(.log) ? settings.immutableTTL : Double(settings.listTTL.components.seconds)
@@ -252,7 +259,11 @@ public final class FleetFileSystem: Sendable {
       case .heartbeat, .schema, .other:
         mode = 0o444
         timeout = Double(settings.heartbeatTTL.components.seconds)
-      case .config, .firmware, .certificates:
+      case .config:
+        // A config can hold the device's secrets (its S3 secret key, Wi-Fi passwords).
+        mode = settings.configMode
+        timeout = 1
+      case .firmware, .certificates:
         mode = 0o644
         timeout = 1
       }

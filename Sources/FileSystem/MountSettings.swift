@@ -7,6 +7,10 @@ public struct MountSettings: Sendable {
   public var uid: UInt32 = 0
   public var gid: UInt32 = 0
   public var umask: UInt32 = 0o022
+  /// Mode of files that can hold a device's secrets: configs (also under `.raw/`, there
+  /// read-only) and scratch files in device folders (`--config-mode`). The owner reads and
+  /// writes; group and others may be given read. `umask` still narrows it.
+  public var configMode: UInt32 = 0o600
   /// How long a listing is trusted (`--list-ttl`).
   public var listTTL: Duration = .seconds(30)
   /// How long device.json and schema files are trusted (`--heartbeat-ttl`).

@@ -32,6 +32,9 @@ public enum ObjectRole: Sendable, Equatable {
   case deviceFile(DeviceFileKind)
   /// Unknown names in a session, and everything under `.raw/`: read-only, as stored.
   case other
+  /// A config as stored, under `.raw/`: read-only, and with the config mode, since it can hold
+  /// the device's secrets.
+  case storedConfig
   /// A local file in a device folder (editor swap file, temp file, backup): never uploaded,
   /// kept until unlinked or unmount.
   case scratch

@@ -37,7 +37,7 @@ struct NodeRecord: Sendable {
     case .object(.scratch): return .scratch
     case .rawDirectory: return .rawDirectory
     case .statusDirectory: return .statusDirectory
-    case .root, .device, .object(.deviceFile), .statusFile, .byDate: return .inExtras
+    case .root, .device, .object(.deviceFile), .object(.storedConfig), .statusFile, .byDate: return .inExtras
     }
   }
 }

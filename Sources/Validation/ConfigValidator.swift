@@ -39,9 +39,11 @@ public struct ConfigValidator: Sendable {
     }
   }
 
-  /// The outcome of an accepted save: any warning to log (no schema to check against).
+  /// The outcome of an accepted save: any warning to log (no schema to check against), and
+  /// the paths of the device secrets it holds in plain text (`DeviceSecrets`).
   public struct Acceptance: Equatable, Sendable {
     public var warning: String?
+    public var plainTextSecrets: [String] = []
   }
 
   public init() {}
@@ -66,6 +68,6 @@ public struct ConfigValidator: Sendable {
     }
     if violations.isEmpty { violations = ConfigRules.check(document, device: device.facts) }
     guard violations.isEmpty else { throw .violations(violations) }
-    return Acceptance(warning: warning)
+    return Acceptance(warning: warning, plainTextSecrets: DeviceSecrets.plainTextPaths(in: document))
   }
 }

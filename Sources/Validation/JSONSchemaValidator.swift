@@ -70,7 +70,8 @@ public final class JSONSchemaValidator: Sendable {
   private func checkEnum(_ value: JSONValue, _ s: [String: JSONValue], _ path: String, _ out: inout [SchemaViolation]) {
     if let options = s["enum"]?.array, !options.contains(value) {
       var v = SchemaViolation(
-        path: path, message: "must be one of \(options.map(Self.render).joined(separator: ", ")), not \(Self.render(value))")
+        path: path,
+        message: "must be one of \(options.map(Self.render).joined(separator: ", ")), not \(Self.render(value, at: path))")
       v.isValueMismatch = true
       out.append(v)
     }
@@ -111,14 +112,15 @@ public final class JSONSchemaValidator: Sendable {
       if let regex = regex(pattern) {
         let range = NSRange(str.startIndex..<str.endIndex, in: str)
         if regex.firstMatch(in: str, options: [], range: range) == nil {
-          out.append(SchemaViolation(path: path, message: "\(Self.render(.string(str))) does not match the pattern \(pattern)"))
+          out.append(
+            SchemaViolation(path: path, message: "\(Self.render(.string(str), at: path)) does not match the pattern \(pattern)"))
         }
       } else {
         out.append(SchemaViolation(path: path, message: "schema pattern \(pattern) is not a valid regular expression"))
       }
     }
     if s["format"]?.string == "date-time", !Self.isDateTime(str) {
-      out.append(SchemaViolation(path: path, message: "\(Self.render(.string(str))) is not an RFC 3339 date-time"))
+      out.append(SchemaViolation(path: path, message: "\(Self.render(.string(str), at: path)) is not an RFC 3339 date-time"))
     }
   }
 
@@ -296,6 +298,11 @@ public final class JSONSchemaValidator: Sendable {
   static func join(_ path: String, _ key: String) -> String {
     let simple = !key.isEmpty && key.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" } && !(key.first?.isNumber ?? false)
     return simple ? "\(path).\(key)" : "\(path)[\(render(.string(key)))]"
+  }
+
+  /// A value as a message quotes it; a device secret's (`DeviceSecrets.isSecretPath`) never.
+  static func render(_ value: JSONValue, at path: String) -> String {
+    DeviceSecrets.isSecretPath(path) ? "the value (not shown: a secret)" : render(value)
   }
 
   static func render(_ value: JSONValue) -> String {

@@ -49,9 +49,12 @@ public struct StrictJSONParser {
     }
   }
 
-  private func describe(_ at: Int) -> String {
+  /// What stands at `at`, for a message. Beside a device secret (`secret`), never the
+  /// character itself: it may be the first of the secret's value.
+  private func describe(_ at: Int, secret: Bool = false) -> String {
     guard at < bytes.count else { return "end of file" }
     let b = bytes[at]
+    if secret, b > 0x20 { return "text (not shown: beside a secret field)" }
     switch b {
     case 0x2F where at + 1 < bytes.count && (bytes[at + 1] == 0x2F || bytes[at + 1] == 0x2A): return "comment (JSON has none)"
     case 0x27: return "single quote (JSON strings use double quotes)"
@@ -65,22 +68,24 @@ public struct StrictJSONParser {
     switch bytes[index] {
     case 0x7B: return try parseObject(depth: depth + 1, path: path)
     case 0x5B: return try parseArray(depth: depth + 1, path: path)
-    case 0x22: return .string(try parseString())
+    case 0x22: return .string(try parseString(secret: DeviceSecrets.isSecretPath(path)))
     case 0x2D, 0x30...0x39: return .number(try parseNumber())
-    case 0x74: try literal("true"); return .bool(true)
-    case 0x66: try literal("false"); return .bool(false)
-    case 0x6E: try literal("null"); return .null
+    case 0x74: try literal("true", path: path); return .bool(true)
+    case 0x66: try literal("false", path: path); return .bool(false)
+    case 0x6E: try literal("null", path: path); return .null
     case 0x4E, 0x49:
       throw Failure(offset: index, message: "NaN and Infinity are not JSON numbers")
     default:
-      throw Failure(offset: index, message: "unexpected \(describe(index)) where a value was expected")
+      let secret = DeviceSecrets.isSecretPath(path)
+      throw Failure(offset: index, message: "unexpected \(describe(index, secret: secret)) where a value was expected")
     }
   }
 
-  private mutating func literal(_ word: StaticString) throws(Failure) {
+  private mutating func literal(_ word: StaticString, path: String) throws(Failure) {
     let text = word.withUTF8Buffer { Array($0) }
     guard bytes.count - index >= text.count, Array(bytes[index..<index + text.count]) == text else {
-      throw Failure(offset: index, message: "unexpected \(describe(index)) where a value was expected")
+      let secret = DeviceSecrets.isSecretPath(path)
+      throw Failure(offset: index, message: "unexpected \(describe(index, secret: secret)) where a value was expected")
     }
     index += text.count
   }
@@ -128,7 +133,9 @@ public struct StrictJSONParser {
       case 0x7D:
         index += 1
         return .object(members)
-      default: throw Failure(offset: index, message: "unexpected \(describe(index)) where ',' or '}' was expected")
+      default:
+        let secret = DeviceSecrets.isSecretPath(memberPath)
+        throw Failure(offset: index, message: "unexpected \(describe(index, secret: secret)) where ',' or '}' was expected")
       }
     }
   }
@@ -160,7 +167,7 @@ public struct StrictJSONParser {
     }
   }
 
-  private mutating func parseString() throws(Failure) -> String {
+  private mutating func parseString(secret: Bool = false) throws(Failure) -> String {
     let start = index
     index += 1  // "
     var out: [UInt8] = []
@@ -172,7 +179,7 @@ public struct StrictJSONParser {
         index += 1
         return String(decoding: out, as: UTF8.self)
       case 0x5C:
-        try parseEscape(into: &out)
+        try parseEscape(into: &out, secret: secret)
       case 0x00...0x1F:
         throw Failure(
           offset: index,
@@ -215,7 +222,7 @@ public struct StrictJSONParser {
     return length
   }
 
-  private mutating func parseEscape(into out: inout [UInt8]) throws(Failure) {
+  private mutating func parseEscape(into out: inout [UInt8], secret: Bool) throws(Failure) {
     let start = index
     guard index + 1 < bytes.count else { throw Failure(offset: start, message: "the file ends inside an escape") }
     let c = bytes[index + 1]
@@ -234,25 +241,29 @@ public struct StrictJSONParser {
       case 0xD800...0xDBFF:
         guard index + 1 < bytes.count, bytes[index] == 0x5C, bytes[index + 1] == 0x75 else {
           throw Failure(
-            offset: start, message: "lone surrogate \\u\(String(unit, radix: 16, uppercase: true)) (no low surrogate follows)")
+            offset: start,
+            message: "lone surrogate \\u\(secret ? "…" : String(unit, radix: 16, uppercase: true)) (no low surrogate follows)")
         }
         index += 2
         let low = try hex4(start)
         guard (0xDC00...0xDFFF).contains(low) else {
           throw Failure(
-            offset: start, message: "lone surrogate \\u\(String(unit, radix: 16, uppercase: true)) (no low surrogate follows)")
+            offset: start,
+            message: "lone surrogate \\u\(secret ? "…" : String(unit, radix: 16, uppercase: true)) (no low surrogate follows)")
         }
         scalar = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
       case 0xDC00...0xDFFF:
         throw Failure(
-          offset: start, message: "lone surrogate \\u\(String(unit, radix: 16, uppercase: true)) (no high surrogate before it)")
+          offset: start,
+          message: "lone surrogate \\u\(secret ? "…" : String(unit, radix: 16, uppercase: true)) (no high surrogate before it)")
       default:
         scalar = unit
       }
       out.append(contentsOf: Array(String(Character(Unicode.Scalar(scalar)!)).utf8))
     default:
       throw Failure(
-        offset: start, message: "invalid escape \\\(c < 0x80 ? String(Character(Unicode.Scalar(c))) : "?") in a string")
+        offset: start, message: "invalid escape \\\(c < 0x80 && !secret ? String(Character(Unicode.Scalar(c))) : "?") in a string"
+      )
     }
   }
 

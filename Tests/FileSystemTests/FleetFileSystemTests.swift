@@ -113,10 +113,50 @@ import Testing
     #expect(log.size == 1234 && log.mtime == 1_577_836_800 && log.mode == 0o444 && !log.isDirectory)
     #expect(log.uid == 1000 && log.gid == 1000)
     #expect(log.timeout >= 3600)
-    #expect(try path(fs, "A1B2C3D4", "config-01.09.json").mode == 0o644)
+    // A config can hold the device's secrets: the owner's only, unless --config-mode widens it.
+    #expect(try path(fs, "A1B2C3D4", "config-01.09.json").mode == 0o600)
     #expect(try path(fs, "A1B2C3D4").mode == 0o755)
     let readOnly = makeFS(s3, readOnly: true)
-    #expect(try path(readOnly, "A1B2C3D4", "config-01.09.json").mode == 0o444)
+    #expect(try path(readOnly, "A1B2C3D4", "config-01.09.json").mode == 0o400)
+  }
+
+  /// Configs, their copies under `.raw/` and scratch files in device folders take the config
+  /// mode (0600, or what `--config-mode` gives); `--umask` only narrows it; logs, device.json,
+  /// schemas and firmware keep their modes.
+  @Test func filesThatCanHoldSecretsTakeTheConfigMode() throws {
+    let server = InMemoryS3()
+    let client = server.client(bucket: "modes")
+    server.put("modes", "A1B2C3D4/config-01.09.json", Array("{}".utf8))
+    server.put("modes", "A1B2C3D4/device.json", Array("{}".utf8))
+    server.put("modes", "A1B2C3D4/schema-01.09.json", Array("{}".utf8))
+    server.put("modes", "A1B2C3D4/firmware.bin", [1, 2, 3])
+    server.put("modes", "A1B2C3D4/00000001/00000001-5E0BE100.MF4", [1, 2, 3])
+    func modes(configMode: UInt32, umask: UInt32) throws -> [String: UInt32] {
+      var settings = MountSettings()
+      settings.configMode = configMode
+      settings.umask = umask
+      let fs = FleetFileSystem(s3: client, settings: settings)
+      let device = try fs.lookup(parent: FleetFileSystem.rootIno, name: "A1B2C3D4").ino
+      let (scratch, handle) = try fs.create(parent: device, name: ".config-01.09.json.swp", flags: O_WRONLY | O_CREAT)
+      fs.release(handle: handle.handle)
+      var out = ["scratch": scratch.mode]
+      for name in ["config-01.09.json", "device.json", "schema-01.09.json", "firmware.bin"] {
+        out[name] = try fs.lookup(parent: device, name: name).mode
+      }
+      out["log"] = try path(fs, "A1B2C3D4", "00000001", "00000001-5E0BE100.MF4").mode
+      out["raw config"] = try path(fs, ".raw", "A1B2C3D4", "config-01.09.json").mode
+      out["raw device.json"] = try path(fs, ".raw", "A1B2C3D4", "device.json").mode
+      return out
+    }
+    #expect(
+      try modes(configMode: 0o600, umask: 0o022) == [
+        "scratch": 0o600, "config-01.09.json": 0o600, "device.json": 0o444, "schema-01.09.json": 0o444,
+        "firmware.bin": 0o644, "log": 0o444, "raw config": 0o400, "raw device.json": 0o444,
+      ])
+    let widened = try modes(configMode: 0o640, umask: 0o022)
+    #expect(widened["config-01.09.json"] == 0o640 && widened["raw config"] == 0o440 && widened["scratch"] == 0o640)
+    let narrowed = try modes(configMode: 0o644, umask: 0o027)
+    #expect(narrowed["config-01.09.json"] == 0o640 && narrowed["raw config"] == 0o440 && narrowed["log"] == 0o440)
   }
 
   @Test func openForWritingIsRefusedAndReadsReturnTheObject() throws {
