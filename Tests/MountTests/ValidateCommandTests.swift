@@ -19,6 +19,23 @@ import Testing
     #expect(try validate([path, "--schema", schema]).status == 0)
   }
 
+  /// A valid config with the device's secrets in plain text passes with a warning that names
+  /// their paths and never their values; an encrypted one passes without.
+  @Test func plainTextSecretsAreAWarningWithPathsAndNoValues() throws {
+    let plain = try temporaryFile(try Fixtures.bytes("configs/ce2-01.09-plaintext-secrets.json"), named: "config-01.09.json")
+    let r = try validate([plain, "--schema", schema])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stderr.contains("warning: 2 plain-text secrets"), "\(r.stderr)")
+    #expect(r.stderr.contains("$.connect.s3.server.secretkey") && r.stderr.contains("$.connect.wifi.accesspoint[0].pwd"))
+    for value in ["Zx9TopSecretS3KeyQw7", "WifiPassDepot42"] { #expect(!(r.stdout + r.stderr).contains(value)) }
+    let device = try temporaryFile(Array(#"{"id":"A1B2C3D4","type":"0000001F","kpub":"AAAA"}"#.utf8), named: "device.json")
+    let encrypted = try temporaryFile(
+      try Fixtures.bytes("configs/ce2-01.09-encrypted-secrets.json"), named: "config-01.09.json")
+    let e = try validate([encrypted, "--schema", schema, "--device-json", device])
+    #expect(e.status == 0, "\(e.stderr)")
+    #expect(!e.stderr.contains("warning"), "\(e.stderr)")
+  }
+
   @Test func strictSyntaxErrorsExitOneWithLineAndColumn() throws {
     let text = String(decoding: try config, as: UTF8.self)
     let trailing = Array(text.replacingOccurrences(of: "\"cyclic\": 1\n", with: "\"cyclic\": 1,\n").utf8)
