@@ -142,7 +142,8 @@ import Testing
       String.init)
     #expect(
       rows.first
-        == "id,model,fw_ver,last_heartbeat,config_synced,pending_firmware,pending_certs,sessions,bytes,first_record,last_record")
+        == "id,model,fw_ver,last_heartbeat,config_synced,pending_firmware,pending_certs,sessions,bytes,first_record,last_record,plaintext_secrets"
+    )
     #expect(rows.dropFirst().map { String($0.prefix(8)) } == seeded.fleet.devices.sorted())
     for id in seeded.fleet.devices {
       let row = try #require(rows.first { $0.hasPrefix(id) }).split(separator: ",", omittingEmptySubsequences: false)
@@ -155,7 +156,7 @@ import Testing
     _ = try FileManager.default.contentsOfDirectory(atPath: mount.file(".by-date/2023-01-11/2F6913DB/00001089"))
     let again = try String(contentsOfFile: mount.file(".edgemount/devices.csv"), encoding: .utf8)
     let sample = try #require(again.split(separator: "\n").first { $0.hasPrefix("2F6913DB,") })
-    #expect(sample.hasSuffix(",2023-01-11T17:42:09.103Z,2023-01-11T17:44:59.772Z"), "\(sample)")
+    #expect(sample.hasSuffix(",2023-01-11T17:42:09.103Z,2023-01-11T17:44:59.772Z,"), "\(sample)")
   }
 
   @Test func versionHelpAndCompletionsWork() throws {

@@ -52,7 +52,8 @@ import Testing
         #expect(s.2 == "444")
       }
     }
-    #expect(stats.first { $0.key.hasSuffix("/config-01.09.json") }?.value.2 == "644")
+    // A config can hold the device's secrets: the owner's only (SEMANTICS.md, who can read a config).
+    #expect(stats.first { $0.key.hasSuffix("/config-01.09.json") }?.value.2 == "600")
     #expect(stats.first { $0.key.hasSuffix("/device.json") }?.value.2 == "444")
   }
 

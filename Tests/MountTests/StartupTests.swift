@@ -131,7 +131,7 @@ import Testing
     let r = try Command.shell("echo '{}' > \(mount.file("A1B2C3D4/config-01.09.json"))")
     #expect(r.stderr.contains("Read-only file system"), "\(r.stderr)")
     let ls = try Command.run(["stat", "-c", "%a", mount.file("A1B2C3D4/config-01.09.json")])
-    #expect(ls.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "444")
+    #expect(ls.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "400")
   }
 
   @Test func mountOptionsThroughDashOWork() throws {
