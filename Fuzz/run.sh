@@ -33,7 +33,12 @@ for target in canedge mf4 listing validation; do
   mkdir -p "$corpus"
   case $target in
     canedge) printf '00000001-5E0BE100.MF4' > "$corpus/a"; printf 'A1B2C3D4/00000001/00000001-5E0BE100.MF4\nA1B2C3D4/00000001/00000001-5E0BE101.MF4' > "$corpus/b" ;;
-    mf4) head -c 110000 Tests/Fixtures/bucket-sample/2F6913DB/00001089/00000001-63BEF5CD.MF4 > "$corpus/a"; head -c 4096 Tests/Fixtures/bucket-sample/5BC57FEC/00000001/00000005-643E503A.MFC > "$corpus/b" ;;
+    mf4)
+      head -c 110000 Tests/Fixtures/bucket-sample/2F6913DB/00001089/00000001-63BEF5CD.MF4 > "$corpus/a"; head -c 4096 Tests/Fixtures/bucket-sample/5BC57FEC/00000001/00000005-643E503A.MFC > "$corpus/b"
+      # Every layout the reader follows (DL, HL, DZ deflated and transposed, sorted, tails), without the gap.
+      mkdir -p "$work/layouts"
+      MF4_LAYOUT_GAP=0 python3 Tests/Support/mf4_layouts.py Tests/Fixtures/bucket-sample/2F6913DB/00001089/00000001-63BEF5CD.MF4 "$work/layouts"
+      cp "$work"/layouts/*.mf4 "$corpus/" ;;
     listing) printf '<ListBucketResult><EncodingType>url</EncodingType><IsTruncated>true</IsTruncated><NextContinuationToken>t</NextContinuationToken><Contents><Key>a%%20b</Key><Size>1</Size><ETag>"e"</ETag><LastModified>2020-01-01T00:00:00.000Z</LastModified></Contents><CommonPrefixes><Prefix>p/</Prefix></CommonPrefixes></ListBucketResult>' > "$corpus/a" ;;
     validation) cp Tests/Fixtures/configs/ce2-01.09-default.json "$corpus/a"; printf '{"log":{"file":{"split_time_period":10,"split_time_offset":20}}}' > "$corpus/b" ;;
   esac

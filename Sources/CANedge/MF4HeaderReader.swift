@@ -1,24 +1,41 @@
-/// Reads an `MF4Header` from the start of a log through bounded ranged reads.
+/// Reads an `MF4Header` from a log through bounded ranged reads.
 ///
-/// It follows the ASAM MDF 4 block chain HD → DG → (CG, CN, CC) and the data block to the
-/// first record, whose first channel is its timestamp. Every link is bounds-checked, every
-/// chain is capped, and the number of reads and their sizes are limited, so a hostile file
-/// gives an `MF4HeaderError` and never a crash, a loop or an unbounded read.
+/// It follows the ASAM MDF 4 block chain HD → DG → (CG, CN, CC) and each data group's data
+/// (a DT, a DZ, or a DL list of them behind an HL) to its first record, whose master channel is
+/// its timestamp; the earliest over the data groups is the log's first record. Every link is
+/// bounds-checked and every chain capped.
 ///
-/// Real CANedge MF4 files keep every block before their first record within the first
-/// 110 KiB (the samples: first record at 106,800), so `firstReadSize` gets the whole answer
-/// in one request; a link further in costs one more read of `laterReadSize`.
+/// The work is bounded by bytes and requests, not by how the links jump: the file is read in
+/// aligned windows of `windowSize`, each kept for the rest of the walk, so blocks that lie close
+/// together, before or after each other, cost no new request. The first read takes the first
+/// `firstReadSize` (a CANedge log's every block before its first record: the samples' first
+/// record is at byte 106,800); at most `maxReads` reads and `maxBytes` in all, and at most
+/// `maxInflatedBytes` decompressed from DZ blocks. A file that needs more, a hostile one among
+/// them, gives `MF4HeaderError.tooLarge`, never a crash, a loop or an unbounded read.
 public struct MF4HeaderReader {
   public static let firstReadSize = 128 * 1024
-  public static let laterReadSize = 16 * 1024
+  /// The alignment and size of every later read (a read that needs more takes several).
+  public static let windowSize = 32 * 1024
   /// Reads allowed for one header, the first included.
-  public static let maxReads = 4
+  public static let maxReads = 12
+  /// Bytes read for one header, all reads together.
+  public static let maxBytes = 512 * 1024
+  /// Bytes decompressed from DZ blocks for one header.
+  public static let maxInflatedBytes = 8 << 20
 
-  private let fileSize: UInt64
+  let fileSize: UInt64
   private let fetch: (Range<UInt64>) throws -> [UInt8]
-  private var chunks: [(offset: UInt64, bytes: [UInt8])] = []
+  /// The windows read so far, by index.
+  private var windows: [UInt64: [UInt8]] = [:]
   /// Ranged reads made so far.
   public private(set) var reads = 0
+  /// Bytes those reads returned.
+  public private(set) var bytesRead = 0
+  /// Bytes decompressed so far.
+  var inflatedBytes = 0
+  /// Whether the file says it is finalized (`MDF     `): an unfinalized file's last data
+  /// block may still give no length.
+  var finalizedFile = true
 
   /// `fetch` returns the bytes of a range of the file (an S3 ranged GET).
   public init(fileSize: UInt64, fetch: @escaping (Range<UInt64>) throws -> [UInt8]) {
@@ -51,7 +68,8 @@ public struct MF4HeaderReader {
       finalized: finalized, sessionStartNanoseconds: hd.u64(0), timeZoneOffsetMinutes: Int16(bitPattern: hd.u16(8)),
       daylightSavingOffsetMinutes: Int16(bitPattern: hd.u16(10)), timeFlags: hd.data[12])
     header.comment = try comment(at: hd.links[5])
-    header.firstRecordOffsetNanoseconds = try firstRecordOffset(firstDataGroup: hd.links[0], finalized: finalized)
+    finalizedFile = finalized
+    header.firstRecordOffsetNanoseconds = try firstRecordOffset(firstDataGroup: hd.links[0])
     return header
   }
 
@@ -67,9 +85,12 @@ public struct MF4HeaderReader {
     func u16(_ at: Int) -> UInt16 { UInt16(littleEndian(data, at, 2)) }
   }
 
-  mutating func block(at offset: UInt64, id: String, maxLength: UInt64, minLinks: Int, minData: Int) throws
-    -> Block
-  {
+  /// The block at `offset`, checked to be an `id` block of at most `maxLength` bytes with at
+  /// least `minLinks` links and `minData` bytes of data; with `dataPrefix`, only that much of
+  /// its data is read (a DZ block's header, not its compressed data).
+  mutating func block(
+    at offset: UInt64, id: String, maxLength: UInt64, minLinks: Int, minData: Int, dataPrefix: Int? = nil
+  ) throws -> Block {
     let head = try bytes(at: offset, count: 24)
     guard head[0] == UInt8(ascii: "#"), head[1] == UInt8(ascii: "#"), Array(head[2..<4]) == Array(id.utf8) else {
       throw MF4HeaderError.badBlock(at: offset, expected: "##\(id)")
@@ -80,7 +101,8 @@ public struct MF4HeaderReader {
     guard linkCount <= (length - 24) / 8, linkCount >= UInt64(minLinks),
       length - 24 - linkCount * 8 >= UInt64(minData)
     else { throw MF4HeaderError.badBlock(at: offset, expected: "##\(id)") }
-    let body = try bytes(at: offset + 24, count: Int(length - 24))
+    let bodyLength = dataPrefix.map { min(length - 24, linkCount * 8 + UInt64($0)) } ?? length - 24
+    let body = try bytes(at: offset + 24, count: Int(bodyLength))
     let links = (0..<Int(linkCount)).map { littleEndian(body, $0 * 8, 8) }
     return Block(links: links, data: Array(body[(Int(linkCount) * 8)...]))
   }
@@ -147,73 +169,48 @@ public struct MF4HeaderReader {
   }
 
   /// The earliest first record over the data groups, relative to the session start.
-  private mutating func firstRecordOffset(firstDataGroup: UInt64, finalized: Bool) throws -> UInt64? {
+  private mutating func firstRecordOffset(firstDataGroup: UInt64) throws -> UInt64? {
     var earliest: UInt64?
     var dg = firstDataGroup
     var seen = Set<UInt64>()
     while dg != 0 {
-      guard seen.insert(dg).inserted, seen.count <= 64 else { throw MF4HeaderError.tooLarge("data group chain") }
+      // A sorted file has a data group per channel group: 73 for the samples' CAN and LIN frames.
+      guard seen.insert(dg).inserted, seen.count <= 4096 else { throw MF4HeaderError.tooLarge("data group chain") }
       let group = try block(at: dg, id: "DG", maxLength: 4096, minLinks: 4, minData: 1)
-      if let t = try firstRecord(of: group, finalized: finalized) { earliest = min(earliest ?? t, t) }
+      if let t = try firstRecord(of: group) { earliest = min(earliest ?? t, t) }
       dg = group.links[0]
     }
     return earliest
   }
 
-  private mutating func firstRecord(of group: Block, finalized: Bool) throws -> UInt64? {
+  /// The time of the first record of a group that has a time master: records of channel
+  /// groups without one (VLSD data, groups with no master) are stepped over.
+  private mutating func firstRecord(of group: Block) throws -> UInt64? {
     let recordIDSize = Int(group.data[0])
     guard [0, 1, 2, 4, 8].contains(recordIDSize) else { throw MF4HeaderError.badBlock(at: 0, expected: "record ID size") }
-    guard let (start, end) = try records(at: group.links[2], finalized: finalized) else { return nil }
-    var position = start
+    guard var stream = try recordStream(at: group.links[2]) else { return nil }
+    var position: UInt64 = 0
     var groups = ChannelGroupIndex(next: group.links[1])
     for _ in 0..<256 {
-      guard position + UInt64(recordIDSize) <= end else { return nil }
-      let recordID = littleEndian(try bytes(at: position, count: recordIDSize), 0, recordIDSize)
+      guard let idBytes = try read(&stream, at: position, count: recordIDSize) else { return nil }
+      let recordID = littleEndian(idBytes, 0, recordIDSize)
       guard let cg = try groups.find(recordID, single: recordIDSize == 0, reader: &self) else {
         throw MF4HeaderError.badBlock(at: position, expected: "channel group for record ID \(recordID)")
       }
       position += UInt64(recordIDSize)
       if cg.variableLength {
-        let length = UInt64(littleEndian(try bytes(at: position, count: 4), 0, 4))
-        position += 4 + length
+        guard let length = try read(&stream, at: position, count: 4) else { return nil }
+        position += 4 + littleEndian(length, 0, 4)
         continue
       }
-      guard let master = cg.master else { return nil }
-      guard cg.recordBytes <= 65_536, position + cg.recordBytes <= end else { return nil }
-      let record = try bytes(at: position, count: Int(cg.recordBytes))
+      guard cg.recordBytes <= 65_536 else { return nil }
+      guard let master = cg.master else {
+        position += cg.recordBytes
+        continue
+      }
+      guard let record = try read(&stream, at: position, count: Int(cg.recordBytes)) else { return nil }
       guard let seconds = master.seconds(record), seconds >= 0, seconds < 3.0e9 else { return nil }
       return UInt64((seconds * 1e9).rounded())
-    }
-    return nil
-  }
-
-  /// Where the records of a data link start and end: a DT block (an unfinalized file's last
-  /// DT runs to the end of the file), or the first DT of a DL or HL list. Compressed (DZ) or
-  /// unknown data gives nil.
-  private mutating func records(at link: UInt64, finalized: Bool) throws -> (UInt64, UInt64)? {
-    var offset = link
-    for _ in 0..<4 {
-      guard offset != 0 else { return nil }
-      let head = try bytes(at: offset, count: 24)
-      let id = String(decoding: head[0..<4], as: UTF8.self)
-      let length = littleEndian(head, 8, 8)
-      switch id {
-      case "##DT":
-        guard length >= 24, offset <= fileSize, length <= fileSize - offset || !finalized else {
-          throw MF4HeaderError.badBlock(at: offset, expected: "##DT")
-        }
-        let start = offset + 24
-        let end = length == 24 && !finalized ? fileSize : min(fileSize, offset + length)
-        return (start, end)
-      case "##DL":
-        let dl = try block(at: offset, id: "DL", maxLength: 1 << 20, minLinks: 2, minData: 8)
-        offset = dl.links[1]
-      case "##HL":
-        let hl = try block(at: offset, id: "HL", maxLength: 4096, minLinks: 1, minData: 0)
-        offset = hl.links[0]
-      default:
-        return nil
-      }
     }
     return nil
   }
@@ -279,31 +276,67 @@ public struct MF4HeaderReader {
 
   // MARK: Bytes
 
-  /// `count` bytes at `offset`, from what was read so far or from one more bounded read.
-  private mutating func bytes(at offset: UInt64, count: Int) throws -> [UInt8] {
+  /// `count` bytes at `offset`, from the windows read so far, reading the missing ones (each
+  /// run of missing windows in one request).
+  mutating func bytes(at offset: UInt64, count: Int) throws -> [UInt8] {
     guard count >= 0, offset <= fileSize, UInt64(count) <= fileSize - offset else {
       throw MF4HeaderError.truncated(at: offset &+ UInt64(max(count, 0)))
     }
+    guard count > 0 else { return [] }
+    let size = UInt64(Self.windowSize)
+    let first = offset / size
+    let last = (offset + UInt64(count) - 1) / size
+    var index = first
+    while index <= last {
+      guard windows[index] == nil else {
+        index += 1
+        continue
+      }
+      var end = index
+      while end < last, windows[end + 1] == nil { end += 1 }
+      if reads == 0, index == 0 { end = max(end, UInt64(Self.firstReadSize) / size - 1) }
+      try read(windows: index...end)
+      index = end + 1
+    }
+    var out = [UInt8]()
+    out.reserveCapacity(count)
+    var position = offset
     let end = offset + UInt64(count)
-    for chunk in chunks where chunk.offset <= offset && end <= chunk.offset + UInt64(chunk.bytes.count) {
-      let start = Int(offset - chunk.offset)
-      return Array(chunk.bytes[start..<(start + count)])
+    while position < end {
+      let window = position / size
+      guard let bytes = windows[window] else { throw MF4HeaderError.truncated(at: position) }
+      let from = Int(position - window * size)
+      let to = min(bytes.count, from + Int(end - position))
+      guard from < to else { throw MF4HeaderError.truncated(at: position) }
+      out += bytes[from..<to]
+      position += UInt64(to - from)
     }
+    return out
+  }
+
+  private mutating func read(windows range: ClosedRange<UInt64>) throws {
+    let size = UInt64(Self.windowSize)
+    let start = range.lowerBound * size
+    let end = min(fileSize, (range.upperBound + 1) * size)
+    guard start < end else { throw MF4HeaderError.truncated(at: start) }
     guard reads < Self.maxReads else { throw MF4HeaderError.tooLarge("more than \(Self.maxReads) reads") }
-    let size = UInt64(max(count, reads == 0 ? Self.firstReadSize : Self.laterReadSize))
-    let range = offset..<min(fileSize, offset + size)
-    reads += 1
-    let fetched = try fetch(range)
-    guard fetched.count == Int(range.upperBound - range.lowerBound) else {
-      throw MF4HeaderError.truncated(at: offset + UInt64(fetched.count))
+    guard bytesRead + Int(end - start) <= Self.maxBytes else {
+      throw MF4HeaderError.tooLarge("more than \(Self.maxBytes / 1024) KiB read")
     }
-    chunks.append((offset, fetched))
-    return Array(fetched[0..<count])
+    reads += 1
+    bytesRead += Int(end - start)
+    let fetched = try fetch(start..<end)
+    guard fetched.count == Int(end - start) else { throw MF4HeaderError.truncated(at: start + UInt64(fetched.count)) }
+    for index in range {
+      let from = Int(index * size - start)
+      guard from < fetched.count else { break }
+      windows[index] = Array(fetched[from..<min(fetched.count, from + Int(size))])
+    }
   }
 }
 
 /// An unsigned little-endian integer of `width` bytes (at most 8) at `at`; 0 past the end.
-private func littleEndian(_ bytes: [UInt8], _ at: Int, _ width: Int) -> UInt64 {
+func littleEndian(_ bytes: [UInt8], _ at: Int, _ width: Int) -> UInt64 {
   var value: UInt64 = 0
   for i in 0..<min(width, 8) where at + i < bytes.count { value |= UInt64(bytes[at + i]) << (8 * UInt64(i)) }
   return value

@@ -8,8 +8,8 @@ import S3
 /// ever: logs are immutable, and with `--cache-dir` what was read is kept on disk
 /// (`HeaderRecordStore`), so a remount reads no header again.
 ///
-/// A header costs one ranged GET of `MF4HeaderReader.firstReadSize` (a second, small one when a
-/// link points further in). Header reads run on a pool of their own, `threads` at a time, so
+/// A header costs one ranged GET of `MF4HeaderReader.firstReadSize` (a window more for each
+/// part of the file further in, within `MF4HeaderReader.maxReads`). Header reads run on a pool of their own, `threads` at a time, so
 /// they never take the threads that serve ordinary reads.
 final class HeaderIndex: Sendable {
   private let entries: Locked<BoundedCache<String, LogTime>>
@@ -22,7 +22,7 @@ final class HeaderIndex: Sendable {
 
   /// For `.edgemount/status`.
   struct Counts: Sendable {
-    /// Headers read: one ranged GET each (two when a link points further in), none when the
+    /// Headers read: one ranged GET each (more when links point further in), none when the
     /// blocks were cached already.
     var read = 0
     /// Headers whose read failed or that are not MF4: placed by upload name.

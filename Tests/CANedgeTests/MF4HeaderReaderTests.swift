@@ -28,6 +28,7 @@ import Testing
     var asammdf_first_record_ns: UInt64?
     var fields: [String: String]?
     var error: String?
+    var mdf_iter_error: String?
   }
 
   static func oracle(_ paths: [String]) throws -> [Oracle] {
@@ -38,9 +39,15 @@ import Testing
 
   /// Reads a header as the mount does: ranged reads of the file, counted.
   static func read(_ bytes: [UInt8]) throws -> (MF4Header, reads: Int) {
+    let (header, reads, _) = try readCounting(bytes)
+    return (header, reads)
+  }
+
+  /// The header, the reads made and the bytes they returned.
+  static func readCounting(_ bytes: [UInt8]) throws -> (MF4Header, reads: Int, bytes: Int) {
     var reader = MF4HeaderReader(fileSize: UInt64(bytes.count)) { Array(bytes[Int($0.lowerBound)..<Int($0.upperBound)]) }
     let header = try reader.read()
-    return (header, reader.reads)
+    return (header, reader.reads, reader.bytesRead)
   }
 
   static func utcDay(_ nanoseconds: UInt64) -> String {
@@ -58,6 +65,8 @@ import Testing
     #expect(header.sessionStartNanoseconds == o.session_start_ns, "\(name)")
     #expect(Int(header.timeZoneOffsetMinutes) == o.tz_offset && Int(header.daylightSavingOffsetMinutes) == o.dst_offset)
     #expect(Int(header.timeFlags) == o.time_flags)
+    // mdf_iter follows no DL, HL or DZ block: there asammdf is the oracle.
+    let busLogging = busLogging && o.mdf_iter_error == nil
     guard let first = header.firstRecordNanoseconds, let theirs = busLogging ? o.first_record_ns : o.asammdf_first_record_ns
     else {
       Issue.record("\(name): no first record (ours \(String(describing: header.firstRecordNanoseconds)))")
@@ -151,6 +160,55 @@ import Testing
     }
   }
 
+  /// Every layout `Tests/Support/mf4_layouts.py` makes of a real CANedge log (data groups at
+  /// the tail with backward links, chains alternating between head and tail, finalized and
+  /// unfinalized, sorted by asammdf, DL over several DT blocks, DZ blocks of both kinds, HL):
+  /// the reader dates each as asammdf does (and mdf_iter, where it reads the file), with the
+  /// reads and bytes each layout takes, within the bound.
+  @Test func everyLayoutIsDatedAsTheOraclesDateIt() throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mf4layouts-\(UUID())")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let r = try Command.run([
+      "python3", Fixtures.directory.path + "/../Support/mf4_layouts.py", Fixtures.url(Self.samples[0]).path, directory.path,
+    ])
+    #expect(r.status == 0, "\(r.stderr)")
+    // Reads and bytes (KiB) each layout takes: the first read is 128 KiB, later ones 32 KiB windows.
+    let layouts: [(name: String, reads: Int, kib: Int, mdfIter: Bool)] = [
+      ("unsorted-tail", 6, 259, true), ("unsorted-alternate", 4, 224, true), ("finalized-unsorted", 6, 259, true),
+      ("unsorted-dl", 6, 259, false), ("unsorted-hl-dz", 6, 285, false), ("sorted", 2, 160, true),
+      ("sorted-tail", 5, 225, true), ("sorted-dz-deflate", 1, 128, false), ("sorted-dz-transposed", 1, 128, false),
+    ]
+    let paths = layouts.map { directory.appendingPathComponent("\($0.name).mf4").path }
+    let oracles = try Self.oracle(paths)
+    let sampleStart = try Self.read(try Fixtures.bytes(Self.samples[0])).0.firstRecordNanoseconds
+    for (layout, (path, o)) in zip(layouts, zip(paths, oracles)) {
+      let (header, reads, bytes) = try Self.readCounting([UInt8](try Data(contentsOf: URL(fileURLWithPath: path))))
+      check(header, against: o, layout.name, busLogging: true)
+      #expect(header.firstRecordNanoseconds == sampleStart, "\(layout.name): the sample's own first record")
+      #expect(o.mdf_iter_error == nil || !layout.mdfIter, "\(layout.name): \(o.mdf_iter_error ?? "")")
+      #expect(reads == layout.reads && bytes / 1024 == layout.kib, "\(layout.name): \(reads) reads, \(bytes / 1024) KiB")
+      #expect(reads <= MF4HeaderReader.maxReads && bytes <= MF4HeaderReader.maxBytes)
+    }
+    // Mutations of the DL, HL and DZ layouts: a header or an error, within the bound.
+    var rng = SplitMix64(seed: 26)
+    for name in ["unsorted-dl", "unsorted-hl-dz", "sorted-dz-transposed", "sorted-dz-deflate"] {
+      let original = [UInt8](try Data(contentsOf: directory.appendingPathComponent("\(name).mf4")))
+      for _ in 0..<1_000 {
+        var bytes = original
+        for _ in 0..<(1 + Int(rng.next() % 8)) {
+          // Mostly the tail, where these layouts keep their blocks.
+          let at = Int(rng.next() % UInt64(bytes.count))
+          bytes[at] = UInt8(truncatingIfNeeded: rng.next())
+        }
+        do {
+          let (_, reads, read) = try Self.readCounting(bytes)
+          #expect(reads <= MF4HeaderReader.maxReads && read <= MF4HeaderReader.maxBytes)
+        } catch is MF4HeaderError {}
+      }
+    }
+  }
+
   // MARK: Hostile files
 
   @Test func aLinkFurtherInCostsOneMoreRead() throws {
@@ -179,10 +237,33 @@ import Testing
     var selfLoop = SyntheticMF4()
     selfLoop.dataGroupLoops = true
     #expect(throws: MF4HeaderError.tooLarge("data group chain")) { try Self.read(selfLoop.bytes) }
-    // Links spread out so that each needs a read of its own: bounded.
+    // Blocks far apart cost a read each: four such cost five reads.
     var spread = SyntheticMF4(dataAt: 900_000)
     spread.spreadBlocks = true
-    #expect(throws: MF4HeaderError.tooLarge("more than \(MF4HeaderReader.maxReads) reads")) { try Self.read(spread.bytes) }
+    #expect(try Self.read(spread.bytes).reads == 5)
+    // A chain that needs more windows than the bound allows stops at the bound.
+    var chain = SyntheticMF4()
+    chain.spreadChannels = MF4HeaderReader.maxReads
+    #expect(throws: MF4HeaderError.tooLarge("more than \(MF4HeaderReader.maxReads) reads")) { try Self.read(chain.bytes) }
+    chain.spreadChannels = MF4HeaderReader.maxReads - 1
+    #expect(try Self.read(chain.bytes).reads == MF4HeaderReader.maxReads)
+    // DZ data: deflated and transposed read back; a claim beyond the bound and data that is
+    // not zlib give errors, after reading no more than the block.
+    for kind in [SyntheticMF4.DataBlock.deflated, .transposed] {
+      var zipped = SyntheticMF4()
+      zipped.data = kind
+      #expect(try Self.read(zipped.bytes).0.firstRecordOffsetNanoseconds == 2_500_000_000, "\(kind)")
+    }
+    var bomb = SyntheticMF4()
+    bomb.data = .transposedClaiming(1 << 40)
+    #expect(throws: MF4HeaderError.tooLarge("more than \(MF4HeaderReader.maxInflatedBytes >> 20) MiB decompressed")) {
+      try Self.read(bomb.bytes)
+    }
+    bomb.data = .transposedClaiming(100)
+    #expect(throws: MF4HeaderError.self) { try Self.read(bomb.bytes) }
+    var garbage = SyntheticMF4()
+    garbage.data = .garbage
+    #expect(throws: MF4HeaderError.badBlock(at: 4096 + 48, expected: "deflated data")) { try Self.read(garbage.bytes) }
     // Truncated files, at every length up to the first record.
     let whole = SyntheticMF4().bytes
     for length in stride(from: 0, to: whole.count, by: 7) {
@@ -232,6 +313,37 @@ struct SyntheticMF4 {
   var dataGroupLoops = false
   var spreadBlocks = false
   var firstRecordID: UInt8 = 1
+  /// Channels without a time master before the master one, each in a window of its own.
+  var spreadChannels = 0
+  var data = DataBlock.stored
+
+  /// How the data group's two records (2.5 s and 3.5 s) are stored.
+  enum DataBlock {
+    case stored
+    /// A DZ block, deflated (zlib's stored blocks), or transposed (9 columns: a record's bytes).
+    case deflated, transposed
+    /// A transposed DZ block that claims this many bytes.
+    case transposedClaiming(UInt64)
+    /// A DZ block whose data is not zlib.
+    case garbage
+  }
+
+  /// The records' bytes: ID 1, a 48-bit microsecond time, two bytes of padding.
+  static let records: [UInt8] = [1, 0xA0, 0x25, 0x26, 0, 0, 0, 0, 0] + [1, 0xE0, 0x67, 0x35, 0, 0, 0, 0, 0]
+
+  /// A zlib stream of `bytes` in one stored (uncompressed) deflate block.
+  static func zlibStored(_ bytes: [UInt8]) -> [UInt8] {
+    let n = UInt16(bytes.count)
+    var a: UInt32 = 1
+    var b: UInt32 = 0
+    for x in bytes {
+      a = (a + UInt32(x)) % 65_521
+      b = (b + a) % 65_521
+    }
+    let adler = (b << 16) | a
+    return [0x78, 0x01, 0x01, UInt8(n & 0xFF), UInt8(n >> 8), UInt8(~n & 0xFF), UInt8(~n >> 8)] + bytes
+      + [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: adler >> $0) }
+  }
 
   var bytes: [UInt8] {
     let dg: UInt64 = dataGroupLink
@@ -259,7 +371,14 @@ struct SyntheticMF4 {
     d = block("CG", at: cg, length: 104, links: [loopChannelGroups ? cg : 0, cn, 0, 0, 0, 0])
     put(1, 8, at: d)
     put(8, 4, at: d + 24)
-    d = block("CN", at: cn, length: 160, links: [0, 0, 0, 0, cc, 0, 0, 0])
+    // Channels before the master, each 64 KiB from the last.
+    var channel = cn
+    for i in 0..<spreadChannels {
+      let next = 1_000_000 + UInt64(i + 1) * 65_536
+      _ = block("CN", at: channel, length: 160, links: [next, 0, 0, 0, 0, 0, 0, 0])
+      channel = next
+    }
+    d = block("CN", at: channel, length: 160, links: [0, 0, 0, 0, cc, 0, 0, 0])
     file[d] = 2
     file[d + 1] = 1
     put(48, 4, at: d + 8)
@@ -267,10 +386,30 @@ struct SyntheticMF4 {
     file[d] = 1
     put(2, 2, at: d + 6)
     put(1e-6.bitPattern, 8, at: d + 32)
-    d = block("DT", at: dataAt, length: 24, links: [])
-    if file.count < d + 9 { file += [UInt8](repeating: 0, count: d + 9 - file.count) }
-    file[d] = firstRecordID
-    put(2_500_000, 6, at: d + 1)
+    var records = Self.records
+    records[0] = firstRecordID
+    func dz(_ zipType: UInt8, _ original: UInt64, _ payload: [UInt8]) {
+      let d = block("DZ", at: dataAt, length: 48 + UInt64(payload.count), links: [])
+      if file.count < d + 24 + payload.count { file += [UInt8](repeating: 0, count: d + 24 + payload.count - file.count) }
+      file[d] = UInt8(ascii: "D")
+      file[d + 1] = UInt8(ascii: "T")
+      file[d + 2] = zipType
+      put(zipType == 1 ? 9 : 0, 4, at: d + 4)
+      put(original, 8, at: d + 8)
+      put(UInt64(payload.count), 8, at: d + 16)
+      file.replaceSubrange((d + 24)..<(d + 24 + payload.count), with: payload)
+    }
+    let transposed = (0..<9).flatMap { column in [records[column], records[9 + column]] }
+    switch data {
+    case .stored:
+      d = block("DT", at: dataAt, length: 24, links: [])
+      if file.count < d + records.count { file += [UInt8](repeating: 0, count: d + records.count - file.count) }
+      file.replaceSubrange(d..<(d + records.count), with: records)
+    case .deflated: dz(0, UInt64(records.count), Self.zlibStored(records))
+    case .transposed: dz(1, UInt64(records.count), Self.zlibStored(transposed))
+    case .transposedClaiming(let size): dz(1, size, Self.zlibStored(transposed))
+    case .garbage: dz(0, UInt64(records.count), [0x12, 0x34] + records)
+    }
     return file
   }
 }

@@ -153,4 +153,39 @@ import Testing
     #expect(counters["requests_get"] == 0, "header GETs after a remount: \(counters["requests_get"] ?? -1)")
     #expect(counters["headers_read"] == 0 && counters["headers_loaded_from_cache_dir"]! > 0)
   }
+
+  /// Logs of every MF4 layout (`Tests/Support/mf4_layouts.py`: data groups at the tail, chains
+  /// alternating head and tail, finalized, sorted, DL, DZ of both kinds, HL), uploaded the day
+  /// after they were recorded: each is under its recording day, dated from its header.
+  @Test func logsOfEveryLayoutAreUnderTheirRecordingDay() throws {
+    let s3 = try TestS3.freshBucket("bydatelayouts")
+    let layouts = try temporaryDirectory("layouts")
+    defer { try? FileManager.default.removeItem(atPath: layouts) }
+    let made = try Command.run([
+      "python3", Fixtures.directory.path + "/../Support/mf4_layouts.py", Fixtures.url(SampleLog.fixture).path, layouts,
+    ])
+    #expect(made.status == 0, "\(made.stderr)")
+    let files = try FileManager.default.contentsOfDirectory(atPath: layouts).filter { $0.hasSuffix(".mf4") }.sorted()
+    #expect(files.count == 9)
+    // Uploaded 2023-01-12 00:30 UTC: the upload names say the next day.
+    var names: [String: String] = [:]
+    for (i, file) in files.enumerated() {
+      let name = SampleLog.name(split: i + 1, uploaded: 1_673_483_400 + Int64(i))
+      names[name] = file
+      try s3.putObject(
+        key: "2F6913DB/00001089/" + name, body: [UInt8](try Data(contentsOf: URL(fileURLWithPath: layouts + "/" + file))))
+    }
+    let mount = try MountedBucket(bucket: s3.bucket)
+    defer { mount.unmount() }
+    let day = try FileManager.default.contentsOfDirectory(atPath: mount.file(".by-date/2023-01-11/2F6913DB/00001089"))
+    #expect(day.sorted() == names.keys.sorted())
+    for (name, file) in names {
+      let path = mount.file("2F6913DB/00001089/" + name)
+      #expect(
+        try xattr(path, "user.canedge.time_source") == "header",
+        "\(file): \((try? xattr(path, "user.canedge.header_error")) ?? "")")
+      #expect(try xattr(path, "user.canedge.start_time") == "2023-01-11T17:42:09.103Z", "\(file)")
+    }
+    #expect(try mount.counters()["headers_unreadable"] == 0)
+  }
 }

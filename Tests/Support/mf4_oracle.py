@@ -4,7 +4,8 @@
 Prints one JSON object a line: file, session_start_ns (asammdf's header abs_time), tz_offset
 and dst_offset (minutes), time_flags, first_record_ns (mdf_iter's first measurement),
 asammdf_first_record_ns (asammdf: session start + the smallest first master value over the
-channel groups), fields (mdf_iter's HD comment metadata, name -> raw value), or error.
+channel groups), fields (mdf_iter's HD comment metadata, name -> raw value), or error;
+mdf_iter_error when asammdf reads the file and mdf_iter does not (it follows no DL, HL or DZ).
 """
 import json
 import sys
@@ -33,9 +34,12 @@ for path in sys.argv[1:]:
                 firsts.append(float(master[0]))
         if firsts:
             out["asammdf_first_record_ns"] = int(header.abs_time) + round(min(firsts) * 1e9)
-        iterated = mdf_iter.MdfFile(path)
-        out["first_record_ns"] = int(iterated.get_first_measurement())
-        out["fields"] = {v["name"]: v["value_raw"] for v in iterated.get_metadata().values()}
-    except Exception as error:  # the file is not one the libraries read
+        try:
+            iterated = mdf_iter.MdfFile(path)
+            out["first_record_ns"] = int(iterated.get_first_measurement())
+            out["fields"] = {v["name"]: v["value_raw"] for v in iterated.get_metadata().values()}
+        except Exception as error:  # mdf_iter reads no DL, HL or DZ block: asammdf alone is the oracle
+            out["mdf_iter_error"] = f"{type(error).__name__}: {error}"[:200]
+    except Exception as error:  # the file is not one asammdf reads
         out["error"] = f"{type(error).__name__}: {error}"[:200]
     print(json.dumps(out))
