@@ -42,8 +42,27 @@ struct S3Options: ParsableArguments {
     let chain = CredentialChain(profile: profile)
     let files = chain.loadFiles()
     for warning in files.warnings { logger.warning("\(warning)") }
+    var transportOptions = TransportOptions()
+    transportOptions.caFile = caFile
+    let transport = CurlTransport(options: transportOptions)
+    // The instance and container endpoints answer at once or not at all (off EC2).
+    var metadataOptions = TransportOptions()
+    metadataOptions.connectTimeout = .seconds(1)
+    metadataOptions.totalTimeout = .seconds(5)
+    let resolved: CredentialChain.Resolved
+    do {
+      resolved = try chain.resolveProvider(
+        files: files, http: transport, metadataHTTP: CurlTransport(options: metadataOptions))
+    } catch { throw Failure(description: error.description) }
+    let refreshing = RefreshingCredentials(
+      provider: resolved.provider, rechecks: resolved.rechecks, logger: Logger(label: "edgemount.credentials"))
     let credentials: Credentials
-    do { credentials = try chain.resolveCredentials(files: files) } catch { throw Failure(description: error.description) }
+    do { credentials = try refreshing.current() } catch {
+      if resolved.provider is InstanceMetadataCredentialProvider {
+        throw Failure(description: "\(chain.noCredentials) (EC2 instance metadata: \(error.description))")
+      }
+      throw Failure(description: "cannot get AWS credentials from \(resolved.provider.name): \(error.description)")
+    }
     let region = self.region ?? chain.region(files: files) ?? "us-east-1"
     let endpoint: S3Endpoint
     do {
@@ -58,10 +77,8 @@ struct S3Options: ParsableArguments {
     if let caFile, !FileManager.default.isReadableFile(atPath: caFile) {
       throw Failure(description: "--ca-file \(caFile) does not exist or cannot be read")
     }
-    var transportOptions = TransportOptions()
-    transportOptions.caFile = caFile
     let client = S3Client(
-      bucket: bucket, endpoint: endpoint, credentials: credentials, transport: CurlTransport(options: transportOptions),
+      bucket: bucket, endpoint: endpoint, credentials: refreshing, transport: transport,
       logger: Logger(label: "edgemount.s3"), listPageSize: listPageSize)
     return (client, credentials)
   }

@@ -60,6 +60,11 @@ struct Startup {
       "\(endpoint.description) (\(endpoint.pathStyle ? "path-style" : "virtual-hosted"), region \(region))"
     let fs = FleetFileSystem(
       s3: client, settings: settings, diskCache: disk, headerStore: headerStore, logger: Logger(label: "edgemount.fs"))
+    // Temporary credentials are refreshed ahead of their expiry for the life of the mount; a
+    // refresh that fails says why in .edgemount/errors.
+    let errors = fs.errors
+    client.credentials.setFailureHandler { errors.append($0) }
+    client.credentials.startRefreshing()
 
     var options = FUSEMount.Options()
     options.allowOther = command.allowOther
@@ -141,6 +146,8 @@ struct Startup {
         }
       case .invalidResponse(let why):
         sentence = "\(at) does not answer like S3: \(why)"
+      case .credentials(let why):
+        sentence = why
       }
       throw Failure(description: sentence)
     }

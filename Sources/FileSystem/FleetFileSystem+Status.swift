@@ -26,12 +26,18 @@ extension FleetFileSystem {
     }
     let uptime = Int(Date().timeIntervalSince(startedAt))
     let h = headers.snapshot
+    let k = s3.credentials.status
     return """
       endpoint: \(settings.endpointDescription)
       bucket: \(s3.bucket)
       prefix: \(settings.rootPrefix.isEmpty ? "(none)" : settings.rootPrefix)
       read_only: \(settings.readOnly)
       conditional_put: \(settings.conditionalPut)
+      credentials_source: \(k.source)
+      credentials_expire_at: \(k.expiresAt.map { ISOTime.string(Int64($0.timeIntervalSince1970)) } ?? "never")
+      credentials_refreshed: \(k.refreshed)
+      credentials_refresh_failed: \(k.refreshFailed)
+      clock_offset_seconds: \(Int(s3.clockOffsetSeconds.rounded()))
       uptime_seconds: \(uptime)
       list_ttl_seconds: \(settings.listTTL.components.seconds)
       heartbeat_ttl_seconds: \(settings.heartbeatTTL.components.seconds)

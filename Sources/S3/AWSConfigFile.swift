@@ -23,8 +23,11 @@ public struct AWSConfigFile: Sendable, Equatable {
         if isConfigFile {
           if name.hasPrefix("profile ") {
             name = String(name.dropFirst("profile ".count)).trimmingCharacters(in: .whitespaces)
+          } else if name.hasPrefix("sso-session ") {
+            // Kept as "sso-session NAME", which no profile name can clash with.
+            name = "sso-session " + String(name.dropFirst("sso-session ".count)).trimmingCharacters(in: .whitespaces)
           } else if name != "default" {
-            section = nil  // [sso-session x], [services x]: not profiles
+            section = nil  // [services x]: not a profile
             continue
           }
         }

@@ -33,6 +33,16 @@ public enum Digest {
     return Array(out.prefix(Int(length)))
   }
 
+  /// SHA-1, as the AWS SSO token cache names its files.
+  public static func sha1(_ data: some ContiguousBytes) -> [UInt8] {
+    var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+    var length: UInt32 = 0
+    data.withUnsafeBytes { buf in
+      _ = EVP_Digest(buf.baseAddress, buf.count, &out, &length, EVP_sha1(), nil)
+    }
+    return Array(out.prefix(Int(length)))
+  }
+
   public static func hex(_ bytes: [UInt8]) -> String {
     let digits: [UInt8] = Array("0123456789abcdef".utf8)
     var chars = [UInt8]()

@@ -34,6 +34,8 @@ public struct RetryPolicy: Sendable, Equatable {
       }
     case .invalidResponse:
       return true  // a truncated or garbled body from a flaky proxy
+    case .credentials:
+      return false  // the refresher tries again on its own schedule
     }
   }
 

@@ -25,7 +25,14 @@ public final class S3Client: Sendable {
   /// A server that refuses a size above 1,000 (400) is asked for 1,000 from then on.
   private let pageSize: Locked<Int>
   public static let preferredPageSize = 10_000
-  private let credentials: Credentials
+  /// The credentials requests are signed with, refreshed before they expire.
+  public let credentials: RefreshingCredentials
+  /// The server's clock minus this machine's, in seconds, once a refusal showed they differ by
+  /// more than 5 minutes (RequestTimeTooSkewed): requests are signed at the server's time, as
+  /// the AWS SDKs do. Shared by every client made from this one.
+  private let clockOffset: Locked<TimeInterval>
+  public var clockOffsetSeconds: TimeInterval { clockOffset.withLock { $0 } }
+  static let skewTolerance: TimeInterval = 300
   private let transport: any HTTPTransport
   private let logger: Logger
 
@@ -35,16 +42,28 @@ public final class S3Client: Sendable {
     requestTimeout: Duration? = nil, counters: RequestCounters = RequestCounters(), listPageSize: Int = preferredPageSize
   ) {
     self.init(
+      bucket: bucket, endpoint: endpoint, credentials: RefreshingCredentials(credentials), transport: transport,
+      retryPolicy: retryPolicy, logger: logger, requestTimeout: requestTimeout, counters: counters,
+      listPageSize: listPageSize)
+  }
+
+  public convenience init(
+    bucket: String, endpoint: S3Endpoint, credentials: RefreshingCredentials, transport: any HTTPTransport,
+    retryPolicy: RetryPolicy = RetryPolicy(), logger: Logger = Logger(label: "edgemount.s3"),
+    requestTimeout: Duration? = nil, counters: RequestCounters = RequestCounters(), listPageSize: Int = preferredPageSize
+  ) {
+    self.init(
       bucket: bucket, endpoint: endpoint, credentials: credentials, transport: transport, retryPolicy: retryPolicy,
       logger: logger, requestTimeout: requestTimeout, counters: counters, pageSize: Locked(listPageSize),
-      location: Locked(endpoint))
+      location: Locked(endpoint), clockOffset: Locked(0))
   }
 
   private init(
-    bucket: String, endpoint: S3Endpoint, credentials: Credentials, transport: any HTTPTransport,
+    bucket: String, endpoint: S3Endpoint, credentials: RefreshingCredentials, transport: any HTTPTransport,
     retryPolicy: RetryPolicy, logger: Logger, requestTimeout: Duration?, counters: RequestCounters, pageSize: Locked<Int>,
-    location: Locked<S3Endpoint>
+    location: Locked<S3Endpoint>, clockOffset: Locked<TimeInterval>
   ) {
+    self.clockOffset = clockOffset
     self.pageSize = pageSize
     self.requestTimeout = requestTimeout
     self.counters = counters
@@ -63,7 +82,7 @@ public final class S3Client: Sendable {
     S3Client(
       bucket: bucket, endpoint: endpoint, credentials: credentials, transport: transport,
       retryPolicy: retryPolicy, logger: logger, requestTimeout: requestTimeout ?? self.requestTimeout, counters: counters,
-      pageSize: pageSize, location: location)
+      pageSize: pageSize, location: location, clockOffset: clockOffset)
   }
 
   // MARK: Operations
@@ -289,16 +308,31 @@ public final class S3Client: Sendable {
     let recentlyUnreachable = unreachableSince.withLock { $0.map { start - $0 < Self.quickFailWindow } ?? false }
     let policy = recentlyUnreachable ? RetryPolicy.none : retryPolicy
     let timeout = recentlyUnreachable ? min(requestTimeout ?? .seconds(3), .seconds(3)) : requestTimeout
+    // Each once per request: signing again at the server's time, and with fresh credentials.
+    var correctedClock = false
+    var refreshedCredentials = false
     while true {
+      var signedWith: Credentials?
       do {
         let response = try sendOnce(
           method: method, key: key, query: query, headers: headers, body: body, segmentSize: segmentSize,
-          receiver: receiver, kind: kind, timeout: timeout)
+          receiver: receiver, kind: kind, timeout: timeout, signedWith: &signedWith)
         try validate(response)
         unreachableSince.withLock { $0 = nil }
         return response
       } catch {
         if case .service(let e) = error, let region = e.wrongRegion, switchRegion(to: region) { continue }
+        if case .service(let e) = error, !correctedClock, correctClock(after: e) {
+          correctedClock = true
+          continue
+        }
+        if case .service(let e) = error, !refreshedCredentials, Self.credentialRefusals.contains(e.code),
+          let signedWith, credentials.rejected(signedWith)
+        {
+          refreshedCredentials = true
+          logger.notice("\(method) \(key ?? "/"): \(e.code): asking \(credentials.provider.name) for fresh credentials")
+          continue
+        }
         let elapsed = ContinuousClock.now - start
         if case .transport = error, !policy.allowsAttempt(attempt + 1, elapsed: elapsed) || !policy.isRetryable(error) {
           unreachableSince.withLock { $0 = .now }
@@ -323,18 +357,41 @@ public final class S3Client: Sendable {
     }
   }
 
+  /// Answers that say the key signed with is expired, revoked or unknown.
+  static let credentialRefusals: Set<String> = [
+    "ExpiredToken", "InvalidToken", "InvalidAccessKeyId", "TokenRefreshRequired", "ExpiredTokenException",
+  ]
+
+  /// After a refusal for a skewed clock (RequestTimeTooSkewed, or a 403 whose `Date` is more
+  /// than 5 minutes from ours), takes the server's time as the offset. True when it changed.
+  private func correctClock(after error: ServiceError) -> Bool {
+    guard error.status == 403 || error.code == "RequestTimeTooSkewed", let server = error.serverTime else { return false }
+    let offset = TimeInterval(server) - Date().timeIntervalSince1970
+    let previous = clockOffset.withLock { $0 }
+    guard error.code == "RequestTimeTooSkewed" || abs(offset - previous) > Self.skewTolerance else { return false }
+    guard abs(offset - previous) > 1 else { return false }
+    clockOffset.withLock { $0 = offset }
+    logger.notice("S3's clock is \(Int(offset.rounded())) s from this machine's: signing at the server's time from now on")
+    return true
+  }
+
   private func sendOnce(
     method: String, key: String?, query: [(String, String)], headers: [(String, String)], body: [UInt8],
-    segmentSize: Int?, receiver: (any SegmentReceiver)?, kind: WritableKeyPath<RequestCounts, Int>, timeout: Duration?
+    segmentSize: Int?, receiver: (any SegmentReceiver)?, kind: WritableKeyPath<RequestCounts, Int>, timeout: Duration?,
+    signedWith: inout Credentials?
   ) throws(S3Error) -> HTTPResponse {
     let endpoint = self.endpoint
+    let credentials: Credentials
+    do { credentials = try self.credentials.current() } catch { throw .credentials(error.description) }
+    signedWith = credentials
     let signer = SigV4(credentials: credentials, region: endpoint.region)
     let (host, path) = endpoint.location(bucket: bucket, key: key)
     let payloadHash = body.isEmpty ? SigV4.emptyPayloadHash : Digest.hex(Digest.sha256(body))
     var allHeaders = headers
     allHeaders.append(("Host", host))
     let signature = signer.sign(
-      method: method, path: path, query: query, headers: allHeaders, payloadHash: payloadHash, date: Date())
+      method: method, path: path, query: query, headers: allHeaders, payloadHash: payloadHash,
+      date: Date().addingTimeInterval(clockOffset.withLock { $0 }))
     // What the server must compute to check the signature: holds no secret (the key is only in
     // the HMAC), and a session token, if any, is left out.
     logger.debug(
@@ -357,10 +414,11 @@ public final class S3Client: Sendable {
     }
     counters.record { $0.bytesDownloaded += UInt64(response.bodyCount) }
     guard (200..<300).contains(response.status) else {
-      throw .service(
-        ErrorResponseParser.parse(
-          status: response.status, body: method == "HEAD" ? [] : response.body,
-          requestID: response.header("x-amz-request-id"), bucketRegion: response.header("x-amz-bucket-region")))
+      var error = ErrorResponseParser.parse(
+        status: response.status, body: method == "HEAD" ? [] : response.body,
+        requestID: response.header("x-amz-request-id"), bucketRegion: response.header("x-amz-bucket-region"))
+      if response.status == 403 { error.serverTime = response.header("date").flatMap(HTTPDate.parseRFC1123) }
+      throw .service(error)
     }
     return response
   }

@@ -6,12 +6,16 @@ public enum S3Error: Error, Equatable, Sendable, CustomStringConvertible {
   case transport(TransportError)
   /// The server answered something we could not understand (malformed XML, wrong length).
   case invalidResponse(String)
+  /// No request was sent: there are no valid credentials to sign it with (they expired and
+  /// the provider does not answer), with why.
+  case credentials(String)
 
   public var description: String {
     switch self {
     case .service(let e): return e.description
     case .transport(let e): return e.description
     case .invalidResponse(let why): return "invalid response from S3: \(why)"
+    case .credentials(let why): return why
     }
   }
 
@@ -21,6 +25,7 @@ public enum S3Error: Error, Equatable, Sendable, CustomStringConvertible {
   public var isPreconditionFailed: Bool { status == 412 }
   /// Wrong key, wrong secret, skewed clock or missing permission.
   public var isAuthenticationFailure: Bool {
+    if case .credentials = self { return true }
     guard case .service(let e) = self else { return false }
     return e.status == 403
       || [
@@ -40,6 +45,8 @@ public struct ServiceError: Equatable, Sendable, CustomStringConvertible {
   /// The bucket's region, when the answer names it (`x-amz-bucket-region`, or `<Region>` in a
   /// PermanentRedirect or AuthorizationHeaderMalformed body).
   public var region: String?
+  /// The server's `Date` (seconds since 1970) on a 403: a clock skew shows there.
+  public var serverTime: Int64?
 
   public init(
     status: Int, code: String, message: String, requestID: String? = nil, resource: String? = nil, region: String? = nil

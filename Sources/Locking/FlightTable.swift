@@ -1,15 +1,15 @@
-import Locking
-
 /// The `Flight`s under way, by what they are for: the first caller for a key does the work,
 /// and callers for the same key meanwhile wait for its outcome instead of doing it again.
-final class FlightTable<Key: Hashable & Sendable, Outcome: Sendable>: Sendable {
+public final class FlightTable<Key: Hashable & Sendable, Outcome: Sendable>: Sendable {
+  public init() {}
+
   private let flights = Locked<[Key: Flight<Outcome>]>([:])
 
   /// Whether a run for `key` is under way.
-  func isUnderWay(_ key: Key) -> Bool { flights.withLock { $0[key] != nil } }
+  public func isUnderWay(_ key: Key) -> Bool { flights.withLock { $0[key] != nil } }
 
   /// `work`'s outcome for `key`: run here, or the one a run already under way gives.
-  func outcome(for key: Key, _ work: () -> Outcome) -> Outcome {
+  public func outcome(for key: Key, _ work: () -> Outcome) -> Outcome {
     let (flight, mine) = flights.withLock { flights -> (Flight<Outcome>, Bool) in
       if let flight = flights[key] { return (flight, false) }
       let flight = Flight<Outcome>()

@@ -1,0 +1,143 @@
+import Foundation
+import Locking
+import Testing
+
+@testable import S3
+
+/// A clock the test moves: `sleep` returns at once (the refresher is not started in these tests).
+final class ManualWallClock: WallClock {
+  private let time: Locked<Date>
+  init(_ start: Date = Date(timeIntervalSince1970: 1_800_000_000)) { time = Locked(start) }
+  func now() -> Date { time.withLock { $0 } }
+  func sleep(for duration: Duration, wake: Wakeup) {}
+  func advance(_ seconds: TimeInterval) { time.withLock { $0 = $0.addingTimeInterval(seconds) } }
+}
+
+/// A provider that hands out numbered credentials valid for `lifetime`, or fails while `down`.
+final class CountingProvider: CredentialProvider {
+  let clock: ManualWallClock
+  let lifetime: TimeInterval
+  let fetches = Locked(0)
+  let down = Locked(false)
+  /// How long each fetch takes (real time), so concurrent callers overlap.
+  let delay: TimeInterval
+  var name: String { "counting" }
+
+  init(clock: ManualWallClock, lifetime: TimeInterval, delay: TimeInterval = 0) {
+    self.clock = clock
+    self.lifetime = lifetime
+    self.delay = delay
+  }
+
+  func fetch() throws(CredentialError) -> Credentials {
+    if delay > 0 { Thread.sleep(forTimeInterval: delay) }
+    if down.withLock({ $0 }) { throw CredentialError("the provider is down") }
+    let n = fetches.withLock {
+      $0 += 1
+      return $0
+    }
+    return Credentials(
+      accessKeyID: "AKID\(n)", secretAccessKey: "secret\(n)", sessionToken: "token\(n)", source: name,
+      expiration: clock.now().addingTimeInterval(lifetime))
+  }
+}
+
+@Suite struct CredentialRefreshTests {
+  let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+
+  func credentials(_ n: Int, expiring: Date?) -> Credentials {
+    Credentials(accessKeyID: "AKID\(n)", secretAccessKey: "s", sessionToken: "t", source: "test", expiration: expiring)
+  }
+
+  @Test func longLivedCredentialsRefreshFiveMinutesBeforeExpiryAndShortOnesAtHalfTheirLife() {
+    var long = CredentialRefresh()
+    long.refreshed(credentials(1, expiring: t0.addingTimeInterval(3600)), at: t0)
+    #expect(long.refreshAt == t0.addingTimeInterval(3300))
+    var short = CredentialRefresh()
+    short.refreshed(credentials(1, expiring: t0.addingTimeInterval(60)), at: t0)
+    #expect(short.refreshAt == t0.addingTimeInterval(30))
+    #expect(!short.isDue(at: t0.addingTimeInterval(29)) && short.isDue(at: t0.addingTimeInterval(30)))
+    // Until they expire, requests use them, even once the refresh is due.
+    #expect(short.request(at: t0.addingTimeInterval(59)) == .use(credentials(1, expiring: t0.addingTimeInterval(60))))
+    #expect(short.request(at: t0.addingTimeInterval(60)) == .refresh)
+    var fixed = CredentialRefresh()
+    fixed.refreshed(credentials(1, expiring: nil), at: t0)
+    #expect(fixed.refreshAt == nil && fixed.nextBackgroundRefresh() == nil)
+    var files = CredentialRefresh(rechecks: true)
+    files.refreshed(credentials(1, expiring: nil), at: t0)
+    #expect(files.refreshAt == t0.addingTimeInterval(CredentialRefresh.recheckInterval))
+  }
+
+  @Test func aFailedRefreshKeepsWorkingKeysThenFailsFastAndRecovers() {
+    var s = CredentialRefresh()
+    let first = credentials(1, expiring: t0.addingTimeInterval(60))
+    s.refreshed(first, at: t0)
+    s.refreshFailed("down", at: t0.addingTimeInterval(30))
+    #expect(s.request(at: t0.addingTimeInterval(40)) == .use(first))
+    #expect(s.nextBackgroundRefresh() == t0.addingTimeInterval(31))
+    // Expired, the provider was just asked and failed: no request waits, each says why.
+    s.refreshFailed("down", at: t0.addingTimeInterval(60))
+    #expect(s.request(at: t0.addingTimeInterval(60.5)) == .fail("down"))
+    // The back-off doubles to at most 10 s; once it is over, one request asks again.
+    for i in 0..<6 { s.refreshFailed("down", at: t0.addingTimeInterval(100 + Double(i))) }
+    #expect(s.nextBackgroundRefresh() == t0.addingTimeInterval(105 + CredentialRefresh.maximumBackoff))
+    #expect(s.request(at: t0.addingTimeInterval(116)) == .refresh)
+    let second = credentials(2, expiring: t0.addingTimeInterval(200))
+    s.refreshed(second, at: t0.addingTimeInterval(116))
+    #expect(s.request(at: t0.addingTimeInterval(117)) == .use(second))
+    #expect(s.refreshCount == 1 && s.failureCount == 8)
+  }
+
+  @Test func aRefusedKeyIsReplacedOnceAndAnOldRefusalChangesNothing() {
+    var s = CredentialRefresh()
+    s.refreshed(credentials(1, expiring: t0.addingTimeInterval(3600)), at: t0)
+    let current = s.rejected(accessKeyID: "AKID1")
+    #expect(current)
+    #expect(s.request(at: t0.addingTimeInterval(1)) == .refresh)
+    s.refreshed(credentials(2, expiring: t0.addingTimeInterval(3600)), at: t0.addingTimeInterval(1))
+    let old = s.rejected(accessKeyID: "AKID1")
+    #expect(!old)
+    #expect(s.request(at: t0.addingTimeInterval(2)) == .use(credentials(2, expiring: t0.addingTimeInterval(3600))))
+  }
+
+  /// Eight threads that need credentials at once after expiry make one fetch between them.
+  @Test func threadsThatFindTheKeysExpiredShareOneRefresh() throws {
+    let clock = ManualWallClock(t0)
+    let provider = CountingProvider(clock: clock, lifetime: 60, delay: 0.2)
+    let refreshing = RefreshingCredentials(provider: provider, clock: clock)
+    #expect(try refreshing.current().accessKeyID == "AKID1")
+    clock.advance(61)
+    let keys = Locked<[String]>([])
+    let group = DispatchGroup()
+    for _ in 0..<8 {
+      group.enter()
+      Thread.detachNewThread {
+        if let key = try? refreshing.current().accessKeyID { keys.withLock { $0.append(key) } }
+        group.leave()
+      }
+    }
+    group.wait()
+    #expect(provider.fetches.withLock { $0 } == 2)
+    #expect(keys.withLock { $0 } == Array(repeating: "AKID2", count: 8))
+    #expect(refreshing.status.refreshed == 1)
+  }
+
+  @Test func expiredKeysWithTheProviderDownFailFastWithTheReason() throws {
+    let clock = ManualWallClock(t0)
+    let provider = CountingProvider(clock: clock, lifetime: 60)
+    let refreshing = RefreshingCredentials(provider: provider, clock: clock)
+    let reasons = Locked<[String]>([])
+    refreshing.setFailureHandler { reason in reasons.withLock { $0.append(reason) } }
+    _ = try refreshing.current()
+    provider.down.withLock { $0 = true }
+    clock.advance(61)
+    #expect(throws: CredentialError.self) { try refreshing.current() }
+    // Within the back-off: no fetch, the same reason.
+    let error = #expect(throws: CredentialError.self) { try refreshing.current() }
+    #expect(error?.description.contains("the provider is down") == true)
+    #expect(reasons.withLock { $0.count } == 1)
+    provider.down.withLock { $0 = false }
+    clock.advance(CredentialRefresh.maximumBackoff)
+    #expect(try refreshing.current().accessKeyID == "AKID2")
+  }
+}
