@@ -20,7 +20,7 @@ credentials valid now, for the credential tests. One process, two ports on 127.0
                    GET /_stats    requests per service
                    GET /_issue    fresh credentials as credential_process prints them
 
-  aws_emulator.py --s3-port P --services-port Q --upstream URL --upstream-key ID
+  aws_emulator.py --s3-port P --services-port Q (0: any free port; "ready S3PORT SERVICESPORT" says which) --upstream URL --upstream-key ID
                   --upstream-secret S --root-key ID --root-secret S
 The root key never expires: it signs AssumeRole, as a user's long-lived key would.
 """
@@ -330,7 +330,7 @@ def main():
     for server in servers:
         server.daemon_threads = True
         threading.Thread(target=server.serve_forever, daemon=True).start()
-    print("ready", flush=True)
+    print(f"ready {servers[0].server_address[1]} {servers[1].server_address[1]}", flush=True)
     threading.Event().wait()
 
 
