@@ -28,6 +28,9 @@ struct S3Options: ParsableArguments {
 
   /// Rejects what no server would accept, before anything is mounted.
   func validate() throws {
+    if let region, !S3Endpoint.isRegionName(region) {
+      throw ValidationError("--region '\(region)' is not a region name: letters, digits and dashes, such as eu-west-1")
+    }
     guard (1000...10000).contains(listPageSize) else {
       throw ValidationError("--list-page-size must be between 1000 and 10000, not \(listPageSize)")
     }
@@ -64,12 +67,15 @@ struct S3Options: ParsableArguments {
       throw Failure(description: "cannot get AWS credentials from \(resolved.provider.name): \(error.description)")
     }
     let region = self.region ?? chain.region(files: files) ?? "us-east-1"
+    guard S3Endpoint.isRegionName(region) else {
+      throw Failure(description: "region '\(region)' (from AWS_REGION, AWS_DEFAULT_REGION or the profile) is not a region name")
+    }
     let endpoint: S3Endpoint
     do {
       if let url = self.endpoint ?? chain.endpoint(files: files) {
         endpoint = try S3Endpoint(url: url, region: region, pathStyle: pathStyle)
       } else {
-        var aws = S3Endpoint.aws(region: region)
+        var aws = try S3Endpoint.aws(region: region)
         if let style = pathStyle { aws.pathStyle = style }
         endpoint = aws
       }

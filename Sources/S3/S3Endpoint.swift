@@ -63,9 +63,18 @@ public struct S3Endpoint: Sendable, Equatable {
   }
 
   /// The default AWS endpoint for a region.
-  public static func aws(region: String) -> S3Endpoint {
-    // swift-format-ignore
-    try! S3Endpoint(url: "https://s3.\(region).amazonaws.com", region: region, pathStyle: false)
+  /// AWS's regional endpoint; a region that is not a region name (letters, digits and dashes)
+  /// is refused with a sentence.
+  public static func aws(region: String) throws(InvalidURL) -> S3Endpoint {
+    guard isRegionName(region) else {
+      throw InvalidURL(description: "region '\(region)' is not a region name (letters, digits and dashes, such as eu-west-1)")
+    }
+    return try S3Endpoint(url: "https://s3.\(region).amazonaws.com", region: region, pathStyle: false)
+  }
+
+  /// Whether `region` can name a region (and sit in a SigV4 credential scope).
+  public static func isRegionName(_ region: String) -> Bool {
+    !region.isEmpty && region.count <= 64 && region.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
   }
 
   var authority: String { port.map { "\(host):\($0)" } ?? host }

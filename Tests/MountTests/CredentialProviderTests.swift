@@ -204,6 +204,28 @@ import Testing
     try expectNoSecret(in: dir, daemon)
   }
 
+  /// Long-lived keys rotated by editing `~/.aws/credentials`: once the old key is revoked, the
+  /// first refusal (InvalidAccessKeyId) makes the mount read the files again and retry, and no
+  /// operation fails.
+  @Test func keysRotatedInTheSharedFilesAreTakenWithoutARemount() throws {
+    defer { emulator.stop() }
+    let (env, _, _, _) = try configure(.profileKeys)
+    let (dir, daemon) = try mount(env, ["--heartbeat-ttl", "0"])
+    defer { unmount(dir, daemon) }
+    try useTheMount(dir, splitSize: 80)
+    let newSecret = "rotated-\(UUID().uuidString)"
+    try emulator.control(["keys": ["AKIAROTATED0001": newSecret]])
+    try write(
+      "[default]\naws_access_key_id = AKIAROTATED0001\naws_secret_access_key = \(newSecret)\n", home + "/.aws/credentials")
+    try emulator.control(["revoke": [emulator.rootKey]])
+    let read = try Command.run(["cat", "\(dir)/\(Self.device)/device.json"])
+    #expect(read.status == 0, "\(read.stderr)")
+    try useTheMount(dir, splitSize: 81)
+    #expect(try emulator.stats()["s3_refused_InvalidAccessKeyId"] == 1)
+    #expect(status(dir).contains("credentials_refreshed: 1"), "\(status(dir))")
+    try expectNoSecret(in: dir, daemon)
+  }
+
   /// A server clock 20 minutes ahead: the first request is refused, signed again at the
   /// server's time, and everything after works.
   @Test func aSkewedServerClockIsCorrectedFromItsDate() throws {

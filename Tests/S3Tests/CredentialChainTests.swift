@@ -31,7 +31,8 @@ import Testing
     let config = AWSConfigFile(text: configText, isConfigFile: true)
     #expect(config.value("region", profile: "fleet") == "us-west-2")
     #expect(config.value("s3.endpoint_url", profile: "fleet") == "http://127.0.0.1:9000")
-    #expect(config.profiles["x"] == nil && config.profiles["sso-session x"] == nil)
+    // [sso-session x] is no profile x: it is kept apart, for the SSO provider.
+    #expect(config.profiles["x"] == nil && config.profiles["sso-session x"] != nil)
   }
 
   func withFiles(_ body: (String, String) throws -> Void) throws {

@@ -126,7 +126,7 @@ import Testing
 
   @Test func anAWSRegionalEndpointFollowsTheRegion() throws {
     let client = S3Client(
-      bucket: "fleet", endpoint: S3Endpoint.aws(region: "us-east-1"),
+      bucket: "fleet", endpoint: try S3Endpoint.aws(region: "us-east-1"),
       credentials: Credentials(accessKeyID: "AKID", secretAccessKey: "secret", source: "test"), transport: InMemoryS3())
     #expect(client.switchRegion(to: "ap-southeast-2"))
     #expect(client.endpoint.host == "s3.ap-southeast-2.amazonaws.com")

@@ -15,7 +15,8 @@ credentials valid now, for the credential tests. One process, two ports on 127.0
                  the Authorization token), the SSO portal (GET /federation/credentials with
                  x-amz-sso_bearer_token), and a control API for the tests:
                    POST /_control {"lifetime": s, "down": bool, "skew": s, "web_token": t,
-                                   "container_token": t, "sso_token": t}
+                                   "container_token": t, "sso_token": t, "keys": {id: secret},
+                                   "revoke": [id]}
                    GET /_issued   every secret and token issued (the leak search)
                    GET /_stats    requests per service
                    GET /_issue    fresh credentials as credential_process prints them
@@ -282,8 +283,15 @@ class Services(Handler):
         body = self.body()
         url = urllib.parse.urlsplit(self.path)
         if url.path == "/_control":
+            settings = json.loads(body or b"{}")
             with LOCK:
-                STATE.update(json.loads(body or b"{}"))
+                # Long-lived keys added ({"keys": {id: secret}}) or revoked ({"revoke": [id]}).
+                for key, secret in settings.pop("keys", {}).items():
+                    CREDENTIALS[key] = {"secret": secret, "token": None, "expires": None}
+                    ISSUED.append(secret)
+                for key in settings.pop("revoke", []):
+                    CREDENTIALS.pop(key, None)
+                STATE.update(settings)
             return self.send(200, b"{}", "application/json")
         # STS: form-encoded Action.
         params = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode()).items()}
