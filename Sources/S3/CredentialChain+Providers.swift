@@ -166,7 +166,7 @@ extension CredentialChain {
     }
     let portal = environment["AWS_ENDPOINT_URL_SSO"] ?? "https://portal.sso.\(region).amazonaws.com"
     return SSOCredentialProvider(
-      cacheKey: cacheKey, region: region, accountID: account, roleName: role, home: home, portal: portal, http: http,
+      cacheKey: cacheKey, accountID: account, roleName: role, home: home, portal: portal, http: http,
       profile: name)
   }
 

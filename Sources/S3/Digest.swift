@@ -24,21 +24,16 @@ public enum Digest {
     return Array(out.prefix(Int(length)))
   }
 
-  public static func md5(_ data: some ContiguousBytes) -> [UInt8] {
-    var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-    var length: UInt32 = 0
-    data.withUnsafeBytes { buf in
-      _ = EVP_Digest(buf.baseAddress, buf.count, &out, &length, EVP_md5(), nil)
-    }
-    return Array(out.prefix(Int(length)))
-  }
+  public static func md5(_ data: some ContiguousBytes) -> [UInt8] { digest(data, EVP_md5()) }
 
   /// SHA-1, as the AWS SSO token cache names its files.
-  public static func sha1(_ data: some ContiguousBytes) -> [UInt8] {
+  public static func sha1(_ data: some ContiguousBytes) -> [UInt8] { digest(data, EVP_sha1()) }
+
+  private static func digest(_ data: some ContiguousBytes, _ type: OpaquePointer?) -> [UInt8] {
     var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
     var length: UInt32 = 0
     data.withUnsafeBytes { buf in
-      _ = EVP_Digest(buf.baseAddress, buf.count, &out, &length, EVP_sha1(), nil)
+      _ = EVP_Digest(buf.baseAddress, buf.count, &out, &length, type, nil)
     }
     return Array(out.prefix(Int(length)))
   }

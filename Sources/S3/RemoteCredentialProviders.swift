@@ -203,7 +203,6 @@ public final class InstanceMetadataCredentialProvider: CredentialProvider {
 /// exchanged at the portal's `GetRoleCredentials` for the account's role.
 public struct SSOCredentialProvider: CredentialProvider {
   let cacheKey: String
-  let region: String
   let accountID: String
   let roleName: String
   let home: String
