@@ -37,13 +37,15 @@ put = lambda key, path: s3.put_object(Bucket=bucket, Key=key, Body=open(path, "r
 put("A1B2C3D4/config-01.09.json", "Tests/Fixtures/configs/ce2-01.09-default.json")
 put("A1B2C3D4/schema-01.09.json", "Tests/Fixtures/schemas/CANedge2/schema-01.09.json")
 sample = open("Tests/Fixtures/bucket-sample/2F6913DB/00001089/00000001-63BEF5CD.MF4", "rb").read()
-for i in range(duration * 2 + 10):
-    s3.put_object(Bucket=bucket, Key=f"A1B2C3D4/00000001/{i + 1:08d}-{0x5E0BE100 + i:08X}.MF4", Body=sample)
+# Sessions of ten logs: each listing is one small LIST.
+for i in range(duration * 4 + 10):
+    s3.put_object(Bucket=bucket, Key=f"A1B2C3D4/{i // 10 + 1:08d}/{i + 1:08d}-{0x5E0BE100 + i:08X}.MF4", Body=sample)
 PY
 root_key=AKIASOAKROOT
 root_secret=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
-python3 Tests/Support/aws_emulator.py --s3-port 0 --services-port 0 --upstream "$E" --upstream-key "$AWS_ACCESS_KEY_ID" \
-  --upstream-secret "$AWS_SECRET_ACCESS_KEY" --root-key "$root_key" --root-secret "$root_secret" > "$work/emulator.out" 2>&1 &
+EMULATOR_UPSTREAM_SECRET=$AWS_SECRET_ACCESS_KEY EMULATOR_ROOT_SECRET=$root_secret python3 Tests/Support/aws_emulator.py \
+  --s3-port 0 --services-port 0 --upstream "$E" --upstream-key "$AWS_ACCESS_KEY_ID" --root-key "$root_key" \
+  > "$work/emulator.out" 2>&1 &
 emulator_pid=$!
 for _ in $(seq 50); do grep -q '^ready' "$work/emulator.out" 2>/dev/null && break; sleep 0.1; done
 read -r _ s3_port services_port < "$work/emulator.out"
@@ -52,7 +54,7 @@ curl -sf -X POST --data "{\"lifetime\": $lifetime}" "$services/_control" >/dev/n
 mkdir -p "$work/home/.aws" "$work/mnt"
 printf '[default]\ncredential_process = curl -sf %s/_issue\n' "$services" > "$work/home/.aws/config"
 env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN HOME="$work/home" AWS_EC2_METADATA_DISABLED=true \
-  .build/release/edgemount "$bucket" "$work/mnt" --endpoint "http://127.0.0.1:$s3_port" --foreground --list-ttl 0 \
+  .build/release/edgemount "$bucket" "$work/mnt" --endpoint "http://127.0.0.1:$s3_port" --foreground --list-ttl 1 \
   --heartbeat-ttl 0 > "$work/mount.log" 2>&1 &
 mount_pid=$!
 for _ in $(seq 100); do grep -q " $work/mnt " /proc/mounts && break; sleep 0.1; done
@@ -60,8 +62,9 @@ ops=0; failures=0; i=0; size=51
 end=$((SECONDS + duration))
 while [ $SECONDS -lt $end ]; do
   i=$((i + 1))
-  ls -l "$work/mnt/A1B2C3D4/00000001" > /dev/null 2>>"$work/failures" || failures=$((failures + 1))
-  log=$(printf '%s/mnt/A1B2C3D4/00000001/%08d-%08X.MF4' "$work" "$i" $((0x5E0BE100 + i - 1)))
+  session=$(printf '%s/mnt/A1B2C3D4/%08d' "$work" $(((i - 1) / 10 + 1)))
+  ls -l "$session" > /dev/null 2>>"$work/failures" || failures=$((failures + 1))
+  log=$(printf '%s/%08d-%08X.MF4' "$session" "$i" $((0x5E0BE100 + i - 1)))
   cat "$log" > /dev/null 2>>"$work/failures" || failures=$((failures + 1))
   ops=$((ops + 2))
   if [ $((i % 10)) -eq 0 ]; then
@@ -70,7 +73,7 @@ while [ $SECONDS -lt $end ]; do
       || failures=$((failures + 1))
     ops=$((ops + 1))
   fi
-  sleep 0.5
+  sleep 0.2
 done
 status=$(cat "$work/mnt/.edgemount/status")
 stats=$(curl -sf "$services/_stats")

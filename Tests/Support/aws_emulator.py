@@ -21,8 +21,10 @@ credentials valid now, for the credential tests. One process, two ports on 127.0
                    GET /_stats    requests per service
                    GET /_issue    fresh credentials as credential_process prints them
 
-  aws_emulator.py --s3-port P --services-port Q (0: any free port; "ready S3PORT SERVICESPORT" says which) --upstream URL --upstream-key ID
-                  --upstream-secret S --root-key ID --root-secret S
+  EMULATOR_UPSTREAM_SECRET=S EMULATOR_ROOT_SECRET=S \\
+  aws_emulator.py --s3-port P --services-port Q --upstream URL --upstream-key ID --root-key ID
+(ports 0: any free ones, which "ready S3PORT SERVICESPORT" names; the secrets come in the
+environment, never on the command line, which ps shows to every user)
 The root key never expires: it signs AssumeRole, as a user's long-lived key would.
 """
 import argparse
@@ -31,6 +33,7 @@ import hashlib
 import hmac
 import http.client
 import json
+import os
 import secrets
 import threading
 import time
@@ -329,9 +332,12 @@ def main():
     parser = argparse.ArgumentParser()
     for name in ("--s3-port", "--services-port"):
         parser.add_argument(name, type=int, required=True)
-    for name in ("--upstream", "--upstream-key", "--upstream-secret", "--root-key", "--root-secret"):
+    for name in ("--upstream", "--upstream-key", "--root-key"):
         parser.add_argument(name, required=True)
     ARGS = parser.parse_args()
+    # Secrets come in the environment, never on the command line (ps shows it to everyone).
+    ARGS.upstream_secret = os.environ["EMULATOR_UPSTREAM_SECRET"]
+    ARGS.root_secret = os.environ["EMULATOR_ROOT_SECRET"]
     CREDENTIALS[ARGS.root_key] = {"secret": ARGS.root_secret, "token": None, "expires": None}
     servers = [ThreadingHTTPServer(("127.0.0.1", ARGS.s3_port), S3Front),
                ThreadingHTTPServer(("127.0.0.1", ARGS.services_port), Services)]

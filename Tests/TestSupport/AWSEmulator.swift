@@ -12,11 +12,15 @@ public final class AWSEmulator: @unchecked Sendable {
 
   public init() throws {
     let upstream = try TestS3.credentials
-    process = try BackgroundProcess([
-      "/usr/bin/env", "python3", Fixtures.directory.path + "/../Support/aws_emulator.py", "--s3-port", "0",
-      "--services-port", "0", "--upstream", try TestS3.endpointURL, "--upstream-key", upstream.accessKeyID,
-      "--upstream-secret", upstream.secretAccessKey, "--root-key", self.rootKey, "--root-secret", self.rootSecret,
-    ])
+    var environment = ProcessInfo.processInfo.environment
+    environment["EMULATOR_UPSTREAM_SECRET"] = upstream.secretAccessKey
+    environment["EMULATOR_ROOT_SECRET"] = rootSecret
+    process = try BackgroundProcess(
+      [
+        "/usr/bin/env", "python3", Fixtures.directory.path + "/../Support/aws_emulator.py", "--s3-port", "0",
+        "--services-port", "0", "--upstream", try TestS3.endpointURL, "--upstream-key", upstream.accessKeyID,
+        "--root-key", rootKey,
+      ], environment: environment)
     var ports: [Substring] = []
     for _ in 0..<100 {
       if let line = process.output.split(separator: "\n").first(where: { $0.hasPrefix("ready ") }) {
