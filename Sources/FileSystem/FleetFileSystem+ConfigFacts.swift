@@ -15,9 +15,12 @@ extension FleetFileSystem {
   /// `.edgemount/errors` (its paths, never the values) once per device and file.
   @discardableResult
   func noteConfig(key: String, etag: String, bytes: [UInt8], plainTextSecrets known: [String]? = nil) -> ConfigFacts {
-    let facts = ConfigFacts(
-      crc: CRC32.hex(bytes),
-      plainTextSecrets: known ?? (try? JSONDocument.parse(bytes)).map(DeviceSecrets.plainTextPaths(in:)))
+    // An editor opens a config several times: its bytes are read once per ETag.
+    let facts =
+      knownConfigFacts(etag: etag)
+      ?? ConfigFacts(
+        crc: CRC32.hex(bytes),
+        plainTextSecrets: known ?? (try? JSONDocument.parse(bytes)).map(DeviceSecrets.plainTextPaths(in:)))
     let paths = facts.plainTextSecrets ?? []
     let report = caches.withLock { c -> Bool in
       if !etag.isEmpty { c.configFacts[etag] = facts }

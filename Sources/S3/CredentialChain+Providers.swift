@@ -94,7 +94,7 @@ extension CredentialChain {
         guard !visited.contains(sourceProfile) else {
           throw Failure(description: "profile '\(name)': source_profile '\(sourceProfile)' leads back to itself")
         }
-        if sourceProfile == name || (value("aws_access_key_id") != nil && sourceProfile == name) {
+        if sourceProfile == name {
           source = ProfileKeysCredentialProvider(chain: self, profile: name)
         } else if let inner = try profileProvider(
           sourceProfile, files: files, visited: visited.union([name]), remote: remote, local: local)

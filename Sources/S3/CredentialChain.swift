@@ -55,15 +55,7 @@ public struct CredentialChain: Sendable {
       let token = environment["AWS_SESSION_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
       return Credentials(accessKeyID: id, secretAccessKey: secret, sessionToken: token, source: "environment")
     }
-    for (file, path) in [(files.credentials, credentialsPath), (files.config, configPath)] {
-      guard let file, file.profiles[profile] != nil else { continue }
-      guard let id = file.value("aws_access_key_id", profile: profile), !id.isEmpty else { continue }
-      guard let secret = file.value("aws_secret_access_key", profile: profile), !secret.isEmpty else {
-        throw Failure(description: "profile '\(profile)' in \(path) has aws_access_key_id but no aws_secret_access_key")
-      }
-      let token = file.value("aws_session_token", profile: profile)
-      return Credentials(accessKeyID: id, secretAccessKey: secret, sessionToken: token, source: "\(path) [\(profile)]")
-    }
+    if let keys = try profileKeys(profile, files: files) { return keys }
     if profileOverride != nil || environment["AWS_PROFILE"] != nil,
       files.credentials?.profiles[profile] == nil, files.config?.profiles[profile] == nil
     {
@@ -73,6 +65,21 @@ public struct CredentialChain: Sendable {
       description:
         "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or add profile '\(profile)' to \(credentialsPath)"
     )
+  }
+
+  /// A profile's static keys: the credentials file first, then the config file; nil when
+  /// neither has an `aws_access_key_id` for it.
+  func profileKeys(_ profile: String, files: Files) throws(Failure) -> Credentials? {
+    for (file, path) in [(files.credentials, credentialsPath), (files.config, configPath)] {
+      guard let file, file.profiles[profile] != nil else { continue }
+      guard let id = file.value("aws_access_key_id", profile: profile), !id.isEmpty else { continue }
+      guard let secret = file.value("aws_secret_access_key", profile: profile), !secret.isEmpty else {
+        throw Failure(description: "profile '\(profile)' in \(path) has aws_access_key_id but no aws_secret_access_key")
+      }
+      let token = file.value("aws_session_token", profile: profile)
+      return Credentials(accessKeyID: id, secretAccessKey: secret, sessionToken: token, source: "\(path) [\(profile)]")
+    }
+    return nil
   }
 
   /// `AWS_REGION`, `AWS_DEFAULT_REGION`, then the profile's `region`.

@@ -25,17 +25,12 @@ public struct ProfileKeysCredentialProvider: CredentialProvider {
   public var name: String { "profile \(profile) (shared files)" }
 
   public func fetch() throws(CredentialError) -> Credentials {
-    let files = chain.loadFiles()
-    for (file, path) in [(files.credentials, chain.credentialsPath), (files.config, chain.configPath)] {
-      guard let file, file.profiles[profile] != nil else { continue }
-      guard let id = file.value("aws_access_key_id", profile: profile), !id.isEmpty else { continue }
-      guard let secret = file.value("aws_secret_access_key", profile: profile), !secret.isEmpty else {
-        throw CredentialError("profile '\(profile)' in \(path) has aws_access_key_id but no aws_secret_access_key")
-      }
-      let token = file.value("aws_session_token", profile: profile)
-      return Credentials(accessKeyID: id, secretAccessKey: secret, sessionToken: token, source: "\(path) [\(profile)]")
+    let keys: Credentials?
+    do { keys = try chain.profileKeys(profile, files: chain.loadFiles()) } catch { throw CredentialError(error.description) }
+    guard let keys else {
+      throw CredentialError("profile '\(profile)' has no aws_access_key_id in \(chain.credentialsPath) or \(chain.configPath)")
     }
-    throw CredentialError("profile '\(profile)' has no aws_access_key_id in \(chain.credentialsPath) or \(chain.configPath)")
+    return keys
   }
 }
 

@@ -60,11 +60,13 @@ public final class RefreshingCredentials: Sendable {
   /// Asks the provider once for all threads; a failure keeps credentials that still work.
   private func refresh() -> Result<Credentials, CredentialError> {
     flights.outcome(for: 0) {
-      // Another thread may have refreshed while this one waited for the lock.
-      if case .use(let credentials) = state.withLock({ $0.request(at: clock.now()) }),
-        !state.withLock({ $0.isDue(at: clock.now()) })
-      {
-        return .success(credentials)
+      // Another thread may have refreshed while this one waited for the flight.
+      let now = clock.now()
+      if let still = state.withLock({ s -> Credentials? in
+        guard !s.isDue(at: now), case .use(let credentials) = s.request(at: now) else { return nil }
+        return credentials
+      }) {
+        return .success(still)
       }
       do throws(CredentialError) {
         let fresh = try provider.fetch()
@@ -94,7 +96,7 @@ public final class RefreshingCredentials: Sendable {
 
   /// Starts the thread that refreshes ahead of expiry (once; a no-op for keys that never change).
   public func startRefreshing() {
-    guard state.withLock({ $0.nextBackgroundRefresh() }) != nil || state.withLock({ $0.current == nil }) else { return }
+    guard state.withLock({ $0.current == nil || $0.nextBackgroundRefresh() != nil }) else { return }
     guard
       running.withLock({ (r: inout Bool) -> Bool in
         defer { r = true }

@@ -68,7 +68,7 @@ public struct StrictJSONParser {
     switch bytes[index] {
     case 0x7B: return try parseObject(depth: depth + 1, path: path)
     case 0x5B: return try parseArray(depth: depth + 1, path: path)
-    case 0x22: return .string(try parseString(secret: DeviceSecrets.isSecretPath(path)))
+    case 0x22: return .string(try parseString(valueAt: path))
     case 0x2D, 0x30...0x39: return .number(try parseNumber())
     case 0x74: try literal("true", path: path); return .bool(true)
     case 0x66: try literal("false", path: path); return .bool(false)
@@ -167,7 +167,9 @@ public struct StrictJSONParser {
     }
   }
 
-  private mutating func parseString(secret: Bool = false) throws(Failure) -> String {
+  /// A string; `valueAt`, the path of the member whose value it is (nil for member names),
+  /// decides only what an error may quote.
+  private mutating func parseString(valueAt path: String? = nil) throws(Failure) -> String {
     let start = index
     index += 1  // "
     var out: [UInt8] = []
@@ -179,7 +181,7 @@ public struct StrictJSONParser {
         index += 1
         return String(decoding: out, as: UTF8.self)
       case 0x5C:
-        try parseEscape(into: &out, secret: secret)
+        try parseEscape(into: &out, valueAt: path)
       case 0x00...0x1F:
         throw Failure(
           offset: index,
@@ -222,7 +224,9 @@ public struct StrictJSONParser {
     return length
   }
 
-  private mutating func parseEscape(into out: inout [UInt8], secret: Bool) throws(Failure) {
+  private mutating func parseEscape(into out: inout [UInt8], valueAt path: String?) throws(Failure) {
+    // Looked up only for a message: most strings have no error.
+    var secret: Bool { path.map(DeviceSecrets.isSecretPath) ?? false }
     let start = index
     guard index + 1 < bytes.count else { throw Failure(offset: start, message: "the file ends inside an escape") }
     let c = bytes[index + 1]
@@ -242,20 +246,20 @@ public struct StrictJSONParser {
         guard index + 1 < bytes.count, bytes[index] == 0x5C, bytes[index + 1] == 0x75 else {
           throw Failure(
             offset: start,
-            message: "lone surrogate \\u\(secret ? "…" : String(unit, radix: 16, uppercase: true)) (no low surrogate follows)")
+            message: "lone surrogate \(Self.escape(unit, hidden: secret)) (no low surrogate follows)")
         }
         index += 2
         let low = try hex4(start)
         guard (0xDC00...0xDFFF).contains(low) else {
           throw Failure(
             offset: start,
-            message: "lone surrogate \\u\(secret ? "…" : String(unit, radix: 16, uppercase: true)) (no low surrogate follows)")
+            message: "lone surrogate \(Self.escape(unit, hidden: secret)) (no low surrogate follows)")
         }
         scalar = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
       case 0xDC00...0xDFFF:
         throw Failure(
           offset: start,
-          message: "lone surrogate \\u\(secret ? "…" : String(unit, radix: 16, uppercase: true)) (no high surrogate before it)")
+          message: "lone surrogate \(Self.escape(unit, hidden: secret)) (no high surrogate before it)")
       default:
         scalar = unit
       }
@@ -265,6 +269,11 @@ public struct StrictJSONParser {
         offset: start, message: "invalid escape \\\(c < 0x80 && !secret ? String(Character(Unicode.Scalar(c))) : "?") in a string"
       )
     }
+  }
+
+  /// `\uXXXX` for a message, or `\u…` inside a device secret.
+  private static func escape(_ unit: UInt32, hidden: Bool) -> String {
+    "\\u" + (hidden ? "…" : String(unit, radix: 16, uppercase: true))
   }
 
   private mutating func hex4(_ escapeStart: Int) throws(Failure) -> UInt32 {
