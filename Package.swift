@@ -30,21 +30,23 @@ let package = Package(
 
     // A pthread-mutex-guarded value (visible to ThreadSanitizer), shared by the layers.
     .target(name: "Locking"),
+    // SHA-256, HMAC, MD5 and SHA-1 from OpenSSL: SigV4, ETags, cache file names.
+    .target(name: "Digest", dependencies: ["COpenSSL"]),
     // The S3 client: SigV4, credentials, libcurl transport, XML listings.
     .target(
       name: "S3",
-      dependencies: ["CCurl", "COpenSSL", "Locking", .product(name: "Logging", package: "swift-log")]),
+      dependencies: ["CCurl", "Digest", "Locking", .product(name: "Logging", package: "swift-log")]),
     // The CANedge bucket model: keys, devices, sessions, splits, duplicate folding.
     .target(name: "CANedge", dependencies: ["CZlib"]),
     // Caches of immutable log data: blocks in memory and on disk (--cache-dir).
-    .target(name: "Cache", dependencies: ["CFileIO", "CISAL", "Locking", "S3"]),
+    .target(name: "Cache", dependencies: ["CFileIO", "CISAL", "Digest", "Locking"]),
     // Validation of what users upload: JSON, JSON Schema, the device's cross-field rules.
     .target(name: "Validation", dependencies: ["CANedge", "COpenSSL", "Locking"]),
     // The filesystem core: inode table, directory model, attributes, errno mapping.
     .target(
       name: "FileSystem",
       dependencies: [
-        "S3", "CANedge", "Validation", "Cache", "Locking", .product(name: "Logging", package: "swift-log"),
+        "S3", "CANedge", "Validation", "Cache", "Digest", "Locking", .product(name: "Logging", package: "swift-log"),
       ]),
     // The thin libfuse3 low-level adapter over the filesystem core.
     .target(
@@ -76,8 +78,8 @@ let package = Package(
       ],
       path: "Benchmarks/Allocations"),
 
-    .target(name: "TestSupport", dependencies: ["S3", "DemoFleet", "Locking"], path: "Tests/TestSupport"),
-    .testTarget(name: "S3Tests", dependencies: ["S3", "TestSupport"]),
+    .target(name: "TestSupport", dependencies: ["S3", "Digest", "DemoFleet", "Locking"], path: "Tests/TestSupport"),
+    .testTarget(name: "S3Tests", dependencies: ["S3", "Digest", "TestSupport"]),
     .testTarget(
       name: "CANedgeTests", dependencies: ["CANedge", "TestSupport", "DemoFleet"]),
     .testTarget(name: "CacheTests", dependencies: ["Cache", "CANedge", "CFileIO", "DemoFleet"]),
@@ -89,7 +91,7 @@ let package = Package(
         .product(name: "Logging", package: "swift-log"),
       ]),
     .testTarget(name: "EdgeMountTests", dependencies: ["EdgeMount", "TestSupport"]),
-    .testTarget(name: "MountTests", dependencies: ["S3", "TestSupport", "DemoFleet", "CANedge", "Locking"]),
+    .testTarget(name: "MountTests", dependencies: ["S3", "Digest", "TestSupport", "DemoFleet", "CANedge", "Locking"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -1,8 +1,8 @@
 import CFileIO
 import CISAL
+import Digest
 import Foundation
 import Locking
-import S3
 
 /// Blocks of immutable objects on disk (`--cache-dir`), bounded by `--cache-size`, least
 /// recently used evicted, kept across remounts.

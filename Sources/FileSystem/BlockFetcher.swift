@@ -15,24 +15,7 @@ final class BlockFetcher: Sendable {
 
   /// A fetch under way; readers of the same block wait on it. A prefetch that was dropped
   /// (its lane full) ends with nil: the reader then fetches the block itself.
-  final class Pending: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var result: Result<[UInt8], FSError>??
-
-    func finish(_ r: Result<[UInt8], FSError>?) {
-      condition.lock()
-      result = .some(r)
-      condition.broadcast()
-      condition.unlock()
-    }
-
-    func wait() -> Result<[UInt8], FSError>? {
-      condition.lock()
-      defer { condition.unlock() }
-      while result == nil { condition.wait() }
-      return result!
-    }
-  }
+  typealias Pending = Flight<Result<[UInt8], FSError>?>
 
   /// Two lanes, each bounded: block prefetches, and listings ahead of a walk. A storm of
   /// listings never queues in front of a block a reader waits for.
@@ -199,13 +182,13 @@ final class BlockFetcher: Sendable {
     }
   }
 
-  /// Hands out the blocks of one GET as they arrive, each once (a retried GET delivers again).
-  /// Used only on the thread performing the GET.
-  private final class RunDelivery: SegmentReceiver, @unchecked Sendable {
+  /// Hands out the blocks of one GET as they arrive, each once (a retried GET delivers again),
+  /// whichever thread the transport calls back on.
+  private final class RunDelivery: SegmentReceiver, Sendable {
     let run: [(BlockID, Pending)]
     let lengths: [Int]
     let fetcher: BlockFetcher
-    private var delivered: Set<Int> = []
+    private let delivered = Locked<Set<Int>>([])
 
     init(run: [(BlockID, Pending)], lengths: [Int], fetcher: BlockFetcher) {
       self.run = run
@@ -216,7 +199,9 @@ final class BlockFetcher: Sendable {
     func accept(status: Int, headers: [(String, String)]) -> Bool { true }
 
     func receive(segment index: Int, _ bytes: [UInt8]) {
-      guard index < run.count, bytes.count == lengths[index], delivered.insert(index).inserted else { return }
+      guard index < run.count, bytes.count == lengths[index], delivered.withLock({ $0.insert(index).inserted }) else {
+        return
+      }
       let (id, pending) = run[index]
       fetcher.memory.put(id, bytes)
       fetcher.disk?.putLater(id, bytes)
@@ -224,7 +209,7 @@ final class BlockFetcher: Sendable {
     }
 
     func failRest(_ error: FSError) {
-      for (index, (id, pending)) in run.enumerated() where delivered.insert(index).inserted {
+      for (index, (id, pending)) in run.enumerated() where delivered.withLock({ $0.insert(index).inserted }) {
         fetcher.finish(id, pending, .failure(error))
       }
     }

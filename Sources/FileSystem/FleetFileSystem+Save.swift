@@ -1,4 +1,5 @@
 import CANedge
+import Digest
 import Foundation
 import S3
 import Validation

@@ -1,25 +1,14 @@
-import Foundation
+/// Work under way (a folder's listing, a log's header read, a block's GET) whose outcome other
+/// callers for the same thing wait for, instead of doing it again.
+public final class Flight<Outcome: Sendable>: Sendable {
+  private let outcome = Monitor<Outcome?>(nil)
 
-/// Work under way (a folder's listing, a log's header read) whose outcome other callers for
-/// the same thing wait for, instead of doing it again.
-/// `@unchecked`: `outcome` is only touched with `condition` held.
-public final class Flight<Outcome: Sendable>: @unchecked Sendable {
   public init() {}
 
-  private let condition = NSCondition()
-  private var outcome: Outcome?
-
+  /// Sets the outcome (the first one counts) and wakes every waiter.
   public func finish(_ value: Outcome) {
-    condition.lock()
-    outcome = value
-    condition.broadcast()
-    condition.unlock()
+    outcome.withLockNotifying { if $0 == nil { $0 = value } }
   }
 
-  public func wait() -> Outcome {
-    condition.lock()
-    defer { condition.unlock() }
-    while outcome == nil { condition.wait() }
-    return outcome!
-  }
+  public func wait() -> Outcome { outcome.withLockWaiting { $0 } }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 
 /// A value guarded by a pthread mutex: `withLock` gives exclusive access.
@@ -5,7 +6,10 @@ import Glibc
 /// Used instead of the Synchronization module's `Mutex` because its Linux implementation
 /// (raw futexes) is invisible to ThreadSanitizer, which then reports every guarded access as a
 /// race; pthread mutexes are intercepted, so `scripts/stress` finds real races only.
-public final class Locked<Value>: @unchecked Sendable {
+///
+/// Sendable only when `Value` is, as swift-nio's `NIOLockedValueBox`: a lock does not make a
+/// non-Sendable value safe to hand to another thread.
+public final class Locked<Value> {
   private let mutex: UnsafeMutablePointer<pthread_mutex_t>
   private var value: Value
 
@@ -27,9 +31,13 @@ public final class Locked<Value>: @unchecked Sendable {
   }
 }
 
+/// `@unchecked`: `value` is only touched with `mutex` held.
+extension Locked: @unchecked Sendable where Value: Sendable {}
+
 /// A value guarded by a pthread mutex with a condition variable: `withLock` as in `Locked`,
 /// plus waiting until another thread changes the value (`wait` releases the lock meanwhile).
-public final class Monitor<Value>: @unchecked Sendable {
+/// The one primitive for "wait for an outcome": `Flight` and `Wakeup` are built on it.
+public final class Monitor<Value> {
   private let mutex: UnsafeMutablePointer<pthread_mutex_t>
   private let condition: UnsafeMutablePointer<pthread_cond_t>
   private var value: Value
@@ -59,6 +67,21 @@ public final class Monitor<Value>: @unchecked Sendable {
     }
   }
 
+  /// As `withLockWaiting`, but gives up at `deadline` (wall time): then `body` runs once more
+  /// with `timedOut` true and its answer (nil included) is returned.
+  public func withLockWaiting<Result>(until deadline: Date, _ body: (inout Value, _ timedOut: Bool) -> Result?)
+    -> Result?
+  {
+    pthread_mutex_lock(mutex)
+    defer { pthread_mutex_unlock(mutex) }
+    let seconds = deadline.timeIntervalSince1970
+    var limit = timespec(tv_sec: Int(seconds.rounded(.down)), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9))
+    while true {
+      if let result = body(&value, false) { return result }
+      if pthread_cond_timedwait(condition, mutex, &limit) == ETIMEDOUT { return body(&value, true) }
+    }
+  }
+
   /// Changes the value and wakes every waiter.
   public func withLockNotifying<Result, Failure: Error>(_ body: (inout Value) throws(Failure) -> Result) throws(Failure)
     -> Result
@@ -71,3 +94,6 @@ public final class Monitor<Value>: @unchecked Sendable {
     return try body(&value)
   }
 }
+
+/// `@unchecked`: `value` is only touched with `mutex` held.
+extension Monitor: @unchecked Sendable where Value: Sendable {}

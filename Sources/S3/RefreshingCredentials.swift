@@ -8,7 +8,7 @@ import Logging
 /// decides when; this type does the asking).
 public final class RefreshingCredentials: Sendable {
   public let provider: any CredentialProvider
-  private let clock: any WallClock
+  private let clock: any MountClock
   private let state: Locked<CredentialRefresh>
   /// A refresh under way: every thread that needs one waits for it instead of asking again.
   private let flights = FlightTable<Int, Result<Credentials, CredentialError>>()
@@ -20,7 +20,7 @@ public final class RefreshingCredentials: Sendable {
 
   /// `rechecks`: keys without an expiry are asked for again every 30 s (they come from files).
   public init(
-    provider: any CredentialProvider, rechecks: Bool = false, clock: any WallClock = SystemWallClock(),
+    provider: any CredentialProvider, rechecks: Bool = false, clock: any MountClock = SystemClock(),
     logger: Logger = Logger(label: "edgemount.credentials")
   ) {
     self.provider = provider

@@ -1,3 +1,4 @@
+import Digest
 import Foundation
 
 /// AWS Signature Version 4 (header authentication) for one request.

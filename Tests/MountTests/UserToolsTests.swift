@@ -1,4 +1,5 @@
 import DemoFleet
+import Digest
 import Foundation
 import S3
 import TestSupport

@@ -1,21 +1,13 @@
 import Foundation
 import Locking
+import TestSupport
 import Testing
 
 @testable import S3
 
-/// A clock the test moves: `sleep` returns at once (the refresher is not started in these tests).
-final class ManualWallClock: WallClock {
-  private let time: Locked<Date>
-  init(_ start: Date = Date(timeIntervalSince1970: 1_800_000_000)) { time = Locked(start) }
-  func now() -> Date { time.withLock { $0 } }
-  func sleep(for duration: Duration, wake: Wakeup) {}
-  func advance(_ seconds: TimeInterval) { time.withLock { $0 = $0.addingTimeInterval(seconds) } }
-}
-
 /// A provider that hands out numbered credentials valid for `lifetime`, or fails while `down`.
 final class CountingProvider: CredentialProvider {
-  let clock: ManualWallClock
+  let clock: ManualClock
   let lifetime: TimeInterval
   let fetches = Locked(0)
   let down = Locked(false)
@@ -23,7 +15,7 @@ final class CountingProvider: CredentialProvider {
   let delay: TimeInterval
   var name: String { "counting" }
 
-  init(clock: ManualWallClock, lifetime: TimeInterval, delay: TimeInterval = 0) {
+  init(clock: ManualClock, lifetime: TimeInterval, delay: TimeInterval = 0) {
     self.clock = clock
     self.lifetime = lifetime
     self.delay = delay
@@ -102,7 +94,7 @@ final class CountingProvider: CredentialProvider {
 
   /// Eight threads that need credentials at once after expiry make one fetch between them.
   @Test func threadsThatFindTheKeysExpiredShareOneRefresh() throws {
-    let clock = ManualWallClock(t0)
+    let clock = ManualClock(t0)
     let provider = CountingProvider(clock: clock, lifetime: 60, delay: 0.2)
     let refreshing = RefreshingCredentials(provider: provider, clock: clock)
     #expect(try refreshing.current().accessKeyID == "AKID1")
@@ -123,7 +115,7 @@ final class CountingProvider: CredentialProvider {
   }
 
   @Test func expiredKeysWithTheProviderDownFailFastWithTheReason() throws {
-    let clock = ManualWallClock(t0)
+    let clock = ManualClock(t0)
     let provider = CountingProvider(clock: clock, lifetime: 60)
     let refreshing = RefreshingCredentials(provider: provider, clock: clock)
     let reasons = Locked<[String]>([])
