@@ -20,5 +20,16 @@ public struct BlockID: Hashable, Sendable, CustomStringConvertible {
     offset..<min(objectSize, offset + UInt64(Self.size))
   }
 
+  /// The index of the block holding byte `offset`.
+  public static func index(of offset: UInt64) -> Int { Int(offset / UInt64(size)) }
+
+  /// How many blocks an object of `objectSize` bytes has.
+  public static func count(for objectSize: UInt64) -> Int { objectSize == 0 ? 0 : index(of: objectSize - 1) + 1 }
+
+  /// The blocks that hold the bytes of `range` (not empty).
+  public static func indices(covering range: Range<UInt64>) -> ClosedRange<Int> {
+    index(of: range.lowerBound)...index(of: max(range.lowerBound, range.upperBound - 1))
+  }
+
   public var description: String { "\(key)@\(etag)#\(index)" }
 }

@@ -15,7 +15,8 @@ private func name(_ cName: UnsafePointer<CChar>?) -> String {
   cName.map { String(cString: $0) } ?? ""
 }
 
-/// A request the mount refuses to carry out: the tree is read-only until the write paths exist.
+/// A change the mount does not allow here (mkdir, symlink, link, mknod): EROFS on a read-only
+/// mount, else EACCES with a reason.
 private func refuse(_ req: fuse_req_t?) {
   reply(req, mount(req).fs.refuseChange())
 }
@@ -164,12 +165,7 @@ func makeOperations() -> fuse_lowlevel_ops {
     guard let fi else { return reply(req, FSError.badHandle) }
     let m = mount(req)
     do {
-      let entries = try m.fs.listDirectory(ino: UInt64(ino))
-      let attrs = try m.fs.attributes(ino: UInt64(ino))
-      var dot = attrs
-      dot.timeout = 0
-      let all = [DirectoryEntry(name: ".", attributes: dot), DirectoryEntry(name: "..", attributes: dot)] + entries
-      fi.pointee.fh = m.openDirectory(all)
+      fi.pointee.fh = try m.fs.openDirectory(ino: UInt64(ino))
       fuse_reply_open(req, fi)
     } catch { reply(req, error) }
   }
@@ -183,7 +179,7 @@ func makeOperations() -> fuse_lowlevel_ops {
   }
 
   ops.releasedir = { req, _, fi in
-    if let fi { mount(req).closeDirectory(fi.pointee.fh) }
+    if let fi { mount(req).fs.closeDirectory(handle: fi.pointee.fh) }
     fuse_reply_err(req, 0)
   }
 
@@ -254,7 +250,7 @@ private func readDirectory(
 ) {
   guard let fi else { return reply(req, FSError.badHandle) }
   let m = mount(req)
-  guard let entries = m.directoryEntries(fi.pointee.fh) else { return reply(req, FSError.badHandle) }
+  guard let entries = m.fs.directoryEntries(handle: fi.pointee.fh) else { return reply(req, FSError.badHandle) }
   var buffer = [CChar](repeating: 0, count: size)
   var used = 0
   var index = Int(max(0, offset))

@@ -13,7 +13,6 @@ public final class FUSEMount: @unchecked Sendable {
   let logger: Logger
   let mountpoint: String
   private var session: OpaquePointer?
-  private let directories = Locked<DirectoryHandles>(DirectoryHandles())
   /// Serialises `stop()` (signal thread) against the end of `run()` (main thread), so the
   /// session is never unmounted or flagged while it is being destroyed.
   private let lifecycle = NSLock()
@@ -152,23 +151,4 @@ public final class FUSEMount: @unchecked Sendable {
       }
     }
   }
-
-  /// Stable snapshots of directory listings, one per open directory handle, so readdir
-  /// offsets stay valid while the kernel reads a directory in several calls.
-  struct DirectoryHandles: Sendable {
-    var next: UInt64 = 1
-    var open: [UInt64: [DirectoryEntry]] = [:]
-  }
-
-  func openDirectory(_ entries: [DirectoryEntry]) -> UInt64 {
-    directories.withLock { d in
-      let h = d.next
-      d.next += 1
-      d.open[h] = entries
-      return h
-    }
-  }
-
-  func directoryEntries(_ handle: UInt64) -> [DirectoryEntry]? { directories.withLock { $0.open[handle] } }
-  func closeDirectory(_ handle: UInt64) { _ = directories.withLock { $0.open.removeValue(forKey: handle) } }
 }

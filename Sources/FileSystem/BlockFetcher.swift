@@ -56,8 +56,8 @@ final class BlockFetcher: Sendable {
     guard !range.isEmpty, range.upperBound <= objectSize else { return nil }
     var out = [UInt8]()
     out.reserveCapacity(Int(range.upperBound - range.lowerBound))
-    let first = Int(range.lowerBound / UInt64(BlockID.size))
-    let last = Int((range.upperBound - 1) / UInt64(BlockID.size))
+    let blocks = BlockID.indices(covering: range)
+    let (first, last) = (blocks.lowerBound, blocks.upperBound)
     for index in first...last {
       let id = BlockID(key: key, etag: etag, index: index)
       let span = id.range(objectSize: objectSize)

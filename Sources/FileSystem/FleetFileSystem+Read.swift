@@ -1,6 +1,7 @@
 import CANedge
 import Cache
 import Glibc
+import Locking
 import S3
 
 /// How the kernel should treat an open file.
@@ -13,13 +14,6 @@ public struct OpenedFile: Sendable, Equatable {
 }
 
 extension FleetFileSystem {
-  func node(_ ino: UInt64) throws(FSError) -> Node {
-    try state.withLock { (s: inout State) throws(FSError) -> Node in
-      guard let node = s.table[ino] else { throw .notFound }
-      return node
-    }
-  }
-
   /// Opens a file. Reading needs no more than the listing; writing is allowed on the files a
   /// user may change (configs, scratch files) and stages the content locally.
   public func open(ino: UInt64, flags: Int32) throws(FSError) -> OpenedFile {
@@ -27,7 +21,7 @@ extension FleetFileSystem {
     if node.kind.isDirectory { throw .isDirectory }
     let wantsWrite = flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0
     if wantsWrite { return try openForWriting(node, truncate: flags & O_TRUNC != 0) }
-    if let staged = state.withLock({ $0.scratch[ino] }) {
+    if let staged = saves.scratch(ino) {
       return register(OpenFile(ino: ino, source: .staged(staged)), directIO: true, keepCache: false)
     }
     switch node.kind {
@@ -39,16 +33,16 @@ extension FleetFileSystem {
     case .object(.deviceFile):
       guard node.onServer else {
         // Created here and not saved yet: what the save being written holds so far.
-        let local = state.withLock { $0.latestSave[ino] }?.bytes ?? []
+        let local = saves.latestSave(ino)?.bytes ?? []
         return register(OpenFile(ino: ino, source: .snapshot(local)), directIO: true, keepCache: false)
       }
       // Small files that change (heartbeat, config): fetch the current version whole.
       let (bytes, etag) = try fetchWhole(node)
-      if case .object(.deviceFile(.config)) = node.kind { noteConfig(key: node.key, etag: etag, bytes: bytes) }
-      state.withLock { s in
-        s.table[ino]?.size = UInt64(bytes.count)
-        s.table[ino]?.servedETag = etag
-        if !etag.isEmpty { s.table[ino]?.etag = etag }
+      if case .object(.deviceFile(.config)) = node.kind { facts.noteConfig(key: node.key, etag: etag, bytes: bytes) }
+      tree.update(ino) { n in
+        n.size = UInt64(bytes.count)
+        n.servedETag = etag
+        if !etag.isEmpty { n.etag = etag }
       }
       // Direct I/O: the kernel may still hold an older size for a file that just changed, and
       // would cut the new content at it.
@@ -66,16 +60,10 @@ extension FleetFileSystem {
   /// file is opened right after its predecessor, the first blocks of the next few are fetched
   /// ahead, so each small file does not wait for its own first GET.
   private func prefetchFollowingFiles(after node: Node) {
-    let next: [Node] = state.withLock { s in
-      defer { s.lastOpened[node.parent] = node.ino }
-      guard let previous = s.lastOpened[node.parent] else { return [] }
-      let order = folderOrder(&s, node.parent)
-      guard order.isRightBefore(previous, node.ino) else { return [] }
-      return order.following(node.ino, limit: Self.filesReadAhead).compactMap { s.table[$0] }
-    }
-    for file in next where file.size > 0 {
-      let blocks = Int((file.size - 1) / UInt64(BlockID.size)) + 1
-      let ids = (0..<min(blocks, Self.blocksReadAheadPerFile)).map { BlockID(key: file.key, etag: file.etag, index: $0) }
+    for file in tree.logsAfterOpening(node, limit: Self.filesReadAhead) where file.size > 0 {
+      let ids = (0..<min(BlockID.count(for: file.size), Self.blocksReadAheadPerFile)).map {
+        BlockID(key: file.key, etag: file.etag, index: $0)
+      }
       fetcher.prefetch(ids, objectSize: file.size)
     }
   }
@@ -97,18 +85,11 @@ extension FleetFileSystem {
   }
 
   func register(_ file: OpenFile, directIO: Bool, keepCache: Bool) -> OpenedFile {
-    let handle = state.withLock { s in
-      let h = s.nextHandle
-      s.nextHandle += 1
-      s.handles[h] = file
-      s.openHandles[file.ino, default: 0] += 1
-      return h
-    }
-    return OpenedFile(handle: handle, directIO: directIO, keepCache: keepCache)
+    OpenedFile(handle: handles.open(file), directIO: directIO, keepCache: keepCache)
   }
 
   public func read(handle: UInt64, offset: UInt64, count: Int) throws(FSError) -> ReadBytes {
-    guard let file = state.withLock({ $0.handles[handle] }) else { throw .badHandle }
+    guard let file = handles.file(handle) else { throw .badHandle }
     do {
       return try file.read(offset: offset, count: count, fetcher: fetcher)
     } catch {
@@ -116,7 +97,7 @@ extension FleetFileSystem {
         errors.append("read \(key) at \(offset): \(error)")
         if case .s3(let s3Error) = error, s3Error.isPreconditionFailed {
           // The object changed under us: never mix versions; the next listing shows the new one.
-          state.withLock { s in s.table[file.ino].map { s.listedAt[$0.parent] = nil } }
+          if let parent = tree.existingNode(file.ino)?.parent { tree.forgetListing(parent) }
         }
       }
       throw error
@@ -126,13 +107,7 @@ extension FleetFileSystem {
   /// Closes a handle. A save is committed at flush; release only ends it, and reports a save
   /// that never reached the server (a shell's `> file` with nothing written after it).
   public func release(handle: UInt64) {
-    let (file, remaining) = state.withLock { s -> (OpenFile?, Int) in
-      guard let file = s.handles.removeValue(forKey: handle) else { return (nil, 0) }
-      let remaining = (s.openHandles[file.ino] ?? 1) - 1
-      s.openHandles[file.ino] = remaining > 0 ? remaining : nil
-      return (file, remaining)
-    }
-    guard let file, case .save(let view) = file.source else { return }
+    guard let (file, remaining) = handles.close(handle), case .save(let view) = file.source else { return }
     let action = view.release()
     let node = try? node(file.ino)
     let name = node.map { n in (try? self.node(n.parent)).map { "\($0.name)/\(n.name)" } ?? n.name } ?? "?"
@@ -148,12 +123,15 @@ extension FleetFileSystem {
       errors.append(line)
       logger.warning("\(line)")
     }
-    let vanished = state.withLock { s -> Bool in
-      if s.latestSave[file.ino] === view { s.latestSave[file.ino] = nil }
-      // A name created for a save that never reached the server goes with its last handle.
-      guard remaining <= 0, let n = s.table[file.ino], !n.onServer, n.present, s.scratch[file.ino] == nil else { return false }
-      s.table[file.ino]?.present = false
-      return true
+    saves.forget(view)
+    // A name created for a save that never reached the server goes with its last handle.
+    var vanished = false
+    if remaining <= 0, !saves.hasScratch(file.ino) {
+      tree.update(file.ino) { n in
+        guard !n.onServer, n.present else { return }
+        n.present = false
+        vanished = true
+      }
     }
     if let node {
       invalidations.fire(.inode(node.ino))

@@ -9,7 +9,10 @@ extension FleetFileSystem {
     case .errors: return errors.text
     case .duplicates: return duplicatesReport()
     case .devices: return devicesReport()
-    case .days: return daysReport()
+    case .days:
+      let report = byDate.daysReport()
+      reportSizes.withLock { $0[.days] = report.utf8.count }
+      return report
     }
   }
 
@@ -21,9 +24,8 @@ extension FleetFileSystem {
 
   private func statusReport() -> String {
     let c = s3.counters.snapshot
-    let (inodes, metadata, handles, listed) = state.withLock {
-      ($0.table.count, $0.table.metadataBytes, $0.handles.count, $0.listedAt.count)
-    }
+    let (inodes, metadata, listed) = tree.sizes
+    let handles = self.handles.count.files
     let uptime = Int(Date().timeIntervalSince(startedAt))
     let h = headers.snapshot
     let k = s3.credentials.status
@@ -80,23 +82,8 @@ extension FleetFileSystem {
     } else {
       lines += "\ncache_dir: (none: --cache-dir not given)"
     }
-    let small = caches.withLock { c in
-      [
-        ("heartbeats", c.heartbeats.count, c.heartbeats.limit), ("config_facts", c.configFacts.count, c.configFacts.limit),
-        ("reported_secrets", c.reportedSecrets.count, c.reportedSecrets.limit),
-        ("schemas", c.schemas.count, c.schemas.limit),
-        ("firmware_versions", c.firmwareVersions.count, c.firmwareVersions.limit),
-        ("object_metadata", c.metadata.count, c.metadata.limit), ("certificate_bundles", c.bundles.count, c.bundles.limit),
-      ]
-    }
-    let tree = state.withLock { s in
-      [
-        ("sessions_read_ahead", s.lastOpened.count, s.lastOpened.limit),
-        ("folder_orders", s.folderOrders.count, s.folderOrders.limit),
-        ("by_date_session_folders", s.byDateFiles.count, s.byDateFiles.limit),
-      ]
-    }
-    for (name, count, limit) in small + tree {
+    let placed = byDate.sessionFolders
+    for (name, count, limit) in facts.cacheSizes + tree.cacheSizes + [("by_date_session_folders", placed.count, placed.limit)] {
       lines += "\ncache_\(name): \(count) of \(limit)"
     }
     let h = headers.snapshot
@@ -109,9 +96,7 @@ extension FleetFileSystem {
 
   /// Folded and conflicting copies in every session listed so far.
   private func duplicatesReport() -> String {
-    let folds = state.withLock { s in
-      s.folds.compactMap { (ino, fold) in s.table[ino].map { ($0.key, fold) } }.sorted { $0.0 < $1.0 }
-    }
+    let folds = tree.allFolds().map { ($0.0.key, $0.1) }.sorted { $0.0 < $1.0 }
     var out = "# kind\tshown\tcopy\tsize\tetag\n"
     out += "# folded: an identical copy, hidden behind the lowest-epoch copy (shown)\n"
     out += "# conflict: copies of one split that differ; all are shown\n"

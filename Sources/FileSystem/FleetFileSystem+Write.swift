@@ -14,7 +14,7 @@ extension FleetFileSystem {
     case refused(String)
   }
 
-  func writeTarget(name: String, existing: Node?) -> WriteTarget {
+  static func writeTarget(name: String, existing: Node?) -> WriteTarget {
     if let existing, existing.kind == .object(.scratch) { return .scratch }
     switch DeviceFileKind(name: name) {
     case .config: return .serverFile(DeviceFileKind(name: name))
@@ -43,11 +43,13 @@ extension FleetFileSystem {
 
   /// The folder, if it is one of `.by-date/`.
   private func byDateFolder(_ ino: UInt64) -> Node? {
-    state.withLock { s in
-      guard case .byDate? = s.table.kind(of: ino) else { return nil }
-      return s.table[ino]
-    }
+    guard case .byDate? = tree.kind(of: ino) else { return nil }
+    return tree.existingNode(ino)
   }
+
+  /// Why nothing can be changed in `.by-date/`.
+  static let byDateIsReadOnly = FSError.readOnlyView(
+    "the .by-date view is read-only: change files in their device folders (DEVICE/SESSION/)")
 
   /// EROFS for a change under `.by-date/`, with the reason in the log and `.edgemount/errors`.
   func refuseInByDate(_ folder: Node) -> FSError {
@@ -77,10 +79,10 @@ extension FleetFileSystem {
     default: break
     }
     _ = try deviceFolder(node.parent)  // only device folders hold writable files
-    switch writeTarget(name: node.name, existing: node) {
+    switch Self.writeTarget(name: node.name, existing: node) {
     case .refused(let why): throw .accessDenied(why)
     case .scratch:
-      guard let staged = state.withLock({ $0.scratch[node.ino] }) else { throw .notFound }
+      guard let staged = saves.scratch(node.ino) else { throw .notFound }
       if truncate { try staged.truncate(to: 0) }
       return register(OpenFile(ino: node.ino, source: .staged(staged)), directIO: true, keepCache: false)
     case .serverFile:
@@ -96,7 +98,7 @@ extension FleetFileSystem {
     var bytes: [UInt8] = []
     if node.onServer && !truncate {
       let (current, etag) = try fetchWhole(node)
-      if case .object(.deviceFile(.config)) = node.kind { noteConfig(key: node.key, etag: etag, bytes: current) }
+      if case .object(.deviceFile(.config)) = node.kind { facts.noteConfig(key: node.key, etag: etag, bytes: current) }
       bytes = current
       if case .ifMatch(let expected) = base, etag != expected {
         // The editor may hold the text it read earlier: keep that version as the base, so a
@@ -114,23 +116,24 @@ extension FleetFileSystem {
     guard name.utf8.count <= 255 else { throw .nameTooLong }
     let folder = try deviceFolder(parent)
     try refreshIfStale(parent)
-    let existing = state.withLock { $0.table.child(of: parent, named: name) }
-    if let existing, existing.present || state.withLock({ $0.scratch[existing.ino] != nil }) {
+    let existing = tree.child(of: parent, named: name)
+    if let existing, existing.present || saves.hasScratch(existing.ino) {
       if flags & O_EXCL != 0 { throw .exists }
       let opened = try openForWriting(existing, truncate: flags & O_TRUNC != 0)
-      state.withLock { $0.table.addLookups(existing.ino, 1) }
+      tree.addLookups(existing.ino, 1)
       return (attributes(of: try node(existing.ino)), opened)
     }
-    switch writeTarget(name: name, existing: existing) {
+    let now = Int64(clock.now().timeIntervalSince1970)
+    switch Self.writeTarget(name: name, existing: existing) {
     case .refused(let why): throw .accessDenied(why)
     case .serverFile(let kind):
-      let ino = state.withLock { s in
-        // A save of a name whose DELETE is waiting replaces the object instead (mv, install).
-        if let existing { s.pendingDeletes.remove(existing.ino) }
-        return s.table.upsert(parent: parent, name: name, kind: .object(.deviceFile(kind)), key: folder.key + name) { n in
+      // A save of a name whose DELETE is waiting replaces the object instead (mv, install).
+      if let existing { tree.cancelDelete(existing.ino) }
+      let ino = tree.withTable { table in
+        table.upsert(parent: parent, name: name, kind: .object(.deviceFile(kind)), key: folder.key + name) { n in
           // Visible while open; `onServer` (kept from an earlier listing or rename) decides the base.
           n.present = true
-          n.mtime = Int64(Date.now.timeIntervalSince1970)
+          n.mtime = now
           n.lookups += 1
         }
       }
@@ -139,16 +142,15 @@ extension FleetFileSystem {
       return (attributes(of: try node(ino)), opened)
     case .scratch:
       try refuseIfMisnamed(name, in: folder)
-      let (ino, staged) = state.withLock { s in
-        let ino = s.table.upsert(parent: parent, name: name, kind: .object(.scratch), key: "") { n in
+      let ino = tree.withTable { table in
+        table.upsert(parent: parent, name: name, kind: .object(.scratch), key: "") { n in
           n.present = true
-          n.mtime = Int64(Date.now.timeIntervalSince1970)
+          n.mtime = now
           n.lookups += 1
         }
-        let staged = StagedFile(bytes: [])
-        s.scratch[ino] = staged
-        return (ino, staged)
       }
+      let staged = StagedFile(bytes: [])
+      saves.setScratch(ino, staged)
       let opened = register(OpenFile(ino: ino, source: .staged(staged)), directIO: true, keepCache: false)
       return (attributes(of: try node(ino)), opened)
     }
@@ -157,41 +159,27 @@ extension FleetFileSystem {
   /// A write through `handle`; `owner` is the kernel's lock owner of the writing process
   /// (0: unknown), so that only a process that wrote commits at its close.
   public func write(handle: UInt64, offset: UInt64, data: [UInt8], owner: UInt64 = 0) throws(FSError) -> Int {
-    guard let file = state.withLock({ $0.handles[handle] }) else { throw .badHandle }
-    var save: SaveView?
+    guard let file = handles.file(handle) else { throw .badHandle }
     switch file.source {
     case .staged(let staged): try staged.write(data, at: offset)
     case .save(let view):
       do { try view.write(data, at: offset, owner: owner) } catch {
-        reportRefusal(file.ino, error)
+        saves.reportRefusal(file.ino, error)
         throw error
       }
-      save = view
+      saves.wrote(view)
     default: throw .badHandle
     }
-    state.withLock { s in
-      if let save { s.latestSave[file.ino] = save }
-      s.table[file.ino]?.mtime = Int64(Date.now.timeIntervalSince1970)
-    }
+    let now = Int64(clock.now().timeIntervalSince1970)
+    tree.update(file.ino) { $0.mtime = now }
     return data.count
-  }
-
-  /// Whether `node` still holds its name (a rename onto the name displaces it).
-  func isCurrent(_ node: Node) -> Bool {
-    state.withLock { $0.table.child(of: node.parent, named: node.name)?.ino == node.ino }
-  }
-
-  /// A refusal that happens outside a commit (a write past the size limit, a dying writer).
-  private func reportRefusal(_ ino: UInt64, _ error: FSError) {
-    guard let node = try? node(ino) else { return }
-    reportRejection("\((try? self.node(node.parent))?.name ?? "?")/\(node.name)", error)
   }
 
   /// A new local file whose name looks like a server file the device never reads is refused,
   /// with the name to use: a copy under it would deploy nothing while the copy succeeds.
   private func refuseIfMisnamed(_ name: String, in folder: Node) throws(FSError) {
     guard let why = DeviceFileKind.misnamedReason(name) else { return }
-    reportRejection("\(folder.name)/\(name)", .invalid(why))
+    saves.reportRejection("\(folder.name)/\(name)", .invalid(why))
     throw .invalid(why)
   }
 
@@ -208,38 +196,14 @@ extension FleetFileSystem {
   /// close by a process that wrote nothing through the save uploads nothing (see
   /// `SaveLifecycle`).
   public func flush(handle: UInt64, owner: UInt64? = nil, writerFailure: () -> String? = { nil }) throws(FSError) {
-    guard let file = state.withLock({ $0.handles[handle] }) else { throw .badHandle }
+    guard let file = handles.file(handle) else { throw .badHandle }
     guard case .save(let view) = file.source else { return }
-    let ino = file.ino
     if view.wouldCommit(for: owner), let writerFailure = writerFailure() {
       let error = FSError.invalid("the program writing it \(writerFailure) before closing it: nothing was uploaded")
-      reportRefusal(ino, error)
+      saves.reportRefusal(file.ino, error)
       throw error
     }
-    try view.flush(
-      owner: owner,
-      upload: { (bytes, base) throws(FSError) -> String in
-        let node = try self.node(ino)
-        guard case .serverFile = self.writeTarget(name: node.name, existing: node) else {
-          throw .accessDenied("\(node.name) is no longer a server file")
-        }
-        guard self.isCurrent(node) else {
-          // Another file was renamed onto this name while it was open (POSIX: this descriptor
-          // now holds an unlinked file); its content must not replace the new file.
-          let error = FSError.conflict(
-            "\(node.name) was replaced by a rename while open; this descriptor's changes are not saved")
-          self.reportRefusal(ino, error)
-          throw error
-        }
-        return try self.commit(node, bytes: bytes, base: base)
-      },
-      refused: {
-        // Other opens and stat show the server's version again; this descriptor keeps its own.
-        self.state.withLock { s in
-          if s.latestSave[ino] === view { s.latestSave[ino] = nil }
-        }
-        self.invalidations.fire(.inode(ino))
-      })
+    try saves.flush(view, owner: owner)
   }
 
   /// Changes attributes. Size changes edit staged content; mode, owner and time changes on
@@ -250,19 +214,19 @@ extension FleetFileSystem {
     guard inDeviceFolder, !node.kind.isDirectory else { throw refuseChange() }
     try requireWritable()
     if let size {
-      let file = handle.flatMap { h in state.withLock { $0.handles[h] } }
+      let file = handle.flatMap { handles.file($0) }
       switch file?.source {
       case .save(let view)?:
         do { try view.truncate(to: size) } catch {
-          reportRefusal(ino, error)
+          saves.reportRefusal(ino, error)
           throw error
         }
-        state.withLock { $0.latestSave[ino] = view }
+        saves.wrote(view)
       case .staged(let staged)?:
         try staged.truncate(to: size)
       default:
-        guard let staged = state.withLock({ $0.scratch[ino] }) else {
-          if case .refused(let why) = writeTarget(name: node.name, existing: node) { throw .accessDenied(why) }
+        guard let staged = saves.scratch(ino) else {
+          if case .refused(let why) = Self.writeTarget(name: node.name, existing: node) { throw .accessDenied(why) }
           throw .accessDenied("\(node.name) can only be truncated while open for writing (truncate -s opens it)")
         }
         try staged.truncate(to: size)
@@ -282,21 +246,19 @@ extension FleetFileSystem {
     }
     guard case .device = folderNode.kind else { throw refuseChange(in: parent) }
     try requireWritable()
-    guard let child = state.withLock({ $0.table.child(of: parent, named: name) }),
-      child.present || state.withLock({ $0.scratch[child.ino] != nil })
-    else { throw .notFound }
+    guard let child = tree.child(of: parent, named: name), child.present || saves.hasScratch(child.ino) else {
+      throw .notFound
+    }
     if child.kind.isDirectory { throw .isDirectory }
-    switch writeTarget(name: name, existing: child) {
+    switch Self.writeTarget(name: name, existing: child) {
     case .refused(let why): throw .accessDenied(why)
     case .scratch:
-      state.withLock { s in
-        s.table[child.ino]?.present = false
-        s.scratch[child.ino] = nil
-      }
+      tree.update(child.ino) { $0.present = false }
+      saves.setScratch(child.ino, nil)
     case .serverFile:
       guard child.onServer else {
         // Created here and never saved: nothing on the server to delete.
-        state.withLock { s in s.table[child.ino]?.present = false }
+        tree.update(child.ino) { $0.present = false }
         return
       }
       guard settings.allowDelete else {
@@ -308,53 +270,22 @@ extension FleetFileSystem {
       }
       // The name goes now; the DELETE follows after a moment unless a save of the same name
       // (mv or install from another filesystem) takes its place first.
-      state.withLock { s in
-        s.table[child.ino]?.present = false
-        s.pendingDeletes.insert(child.ino)
-      }
+      saves.deleteAfterGrace(child.ino)
       invalidations.fire(.inode(child.ino))
       invalidations.fire(.entry(parent: parent, name: name))
-      let ino = child.ino
-      DispatchQueue.global().asyncAfter(deadline: .now() + Self.deleteGrace) { [weak self] in self?.finishPendingDelete(ino) }
-    }
-  }
-
-  /// How long the DELETE of an unlinked server file waits for a save of the same name.
-  public static let deleteGrace: DispatchTimeInterval = .seconds(1)
-
-  /// Sends a waiting DELETE, unless a save of the name took its place.
-  func finishPendingDelete(_ ino: UInt64) {
-    let node = state.withLock { s -> Node? in
-      guard s.pendingDeletes.remove(ino) != nil, let n = s.table[ino], !n.present else { return nil }
-      return n
-    }
-    guard let node else { return }
-    do {
-      try s3.deleteObject(key: node.key)
-      logger.info("deleted \(node.key) on the server")
-      state.withLock { $0.table[ino]?.onServer = false }
-    } catch {
-      let line = "DELETE \(node.key): \(error) (the file is still on the server)"
-      errors.append(line)
-      logger.error("\(line)")
-      state.withLock { $0.table[ino]?.present = true }
     }
   }
 
   /// Sends every waiting DELETE now (at unmount).
-  public func finishPendingDeletes() {
-    for ino in state.withLock({ $0.pendingDeletes }) { finishPendingDelete(ino) }
-  }
+  public func finishPendingDeletes() { saves.finishPendingDeletes() }
 
   /// `rm` of a log file with `--allow-delete`: every stored copy of the split goes (the one
   /// shown and the identical copies folded into it), so the file does not come back.
   private func deleteLog(in session: Node, name: String) throws(FSError) {
-    guard let child = state.withLock({ $0.table.child(of: session.ino, named: name) }), child.present else { throw .notFound }
+    guard let child = tree.child(of: session.ino, named: name), child.present else { throw .notFound }
     guard child.kind == .object(.log) else { throw .accessDenied("only log files can be deleted") }
-    let keys = state.withLock { s -> [String] in
-      let folded = s.folds[session.ino]?.folded.filter { $0.keeper.name == name }.map { session.key + $0.hidden.name } ?? []
-      return [child.key] + folded
-    }
+    let folded = tree.folds(of: session.ino)?.folded.filter { $0.keeper.name == name }.map { session.key + $0.hidden.name }
+    let keys = [child.key] + (folded ?? [])
     for key in keys {
       do {
         try s3.deleteObject(key: key)
@@ -364,11 +295,7 @@ extension FleetFileSystem {
       }
     }
     logger.info("deleted \(keys.count) stored cop\(keys.count == 1 ? "y" : "ies") of \(child.key)")
-    state.withLock { s in
-      s.folderOrders[session.ino] = nil
-      s.table[child.ino]?.present = false
-      s.listedAt[session.ino] = nil
-    }
+    tree.logDeleted(child.ino, from: session.ino)
   }
 
   public static let renameNoReplace: UInt32 = 1
@@ -385,25 +312,25 @@ extension FleetFileSystem {
     try requireWritable()
     guard parent == newParent else { throw .crossDevice }
     guard newName.utf8.count <= 255 else { throw .nameTooLong }
-    guard let source = state.withLock({ $0.table.child(of: parent, named: name) }),
-      source.present || state.withLock({ $0.scratch[source.ino] != nil })
-    else { throw .notFound }
+    guard let source = tree.child(of: parent, named: name), source.present || saves.hasScratch(source.ino) else {
+      throw .notFound
+    }
     if source.kind.isDirectory { throw .accessDenied("sessions cannot be renamed") }
-    let target = state.withLock { $0.table.child(of: parent, named: newName) }
-    let targetExists = target.map { t in t.present || state.withLock { s in s.scratch[t.ino] != nil } } ?? false
+    let target = tree.child(of: parent, named: newName)
+    let targetExists = target.map { $0.present || saves.hasScratch($0.ino) } ?? false
     if flags & Self.renameNoReplace != 0, targetExists { throw .exists }
     if name == newName { return }
-    if case .refused(let why) = writeTarget(name: name, existing: source) { throw .accessDenied(why) }
+    if case .refused(let why) = Self.writeTarget(name: name, existing: source) { throw .accessDenied(why) }
 
     // The content being moved: a scratch file's, or the server file's (staged or current).
     let sourceBytes: [UInt8]
-    if let staged = state.withLock({ $0.scratch[source.ino] }) {
+    if let staged = saves.scratch(source.ino) {
       sourceBytes = staged.bytes
     } else {
       sourceBytes = try fetchWhole(source).0
     }
 
-    switch writeTarget(name: newName, existing: target) {
+    switch Self.writeTarget(name: newName, existing: target) {
     case .refused(let why):
       throw .accessDenied(why)
     case .serverFile(let kind):
@@ -418,22 +345,18 @@ extension FleetFileSystem {
       uploaded.name = newName
       uploaded.kind = .object(.deviceFile(kind))
       uploaded.key = folder.key + newName
-      if let target { _ = state.withLock { $0.pendingDeletes.remove(target.ino) } }
+      if let target { tree.cancelDelete(target.ino) }
       // The commit recorded the new version on the source's node; the move gives it the name.
-      try commit(uploaded, bytes: sourceBytes, base: base)
-      state.withLock { s in
-        s.table.move(source.ino, to: newName, kind: uploaded.kind, key: uploaded.key)
-        s.scratch[source.ino] = nil
-      }
+      try saves.commit(uploaded, bytes: sourceBytes, base: base)
+      tree.withTable { $0.move(source.ino, to: newName, kind: uploaded.kind, key: uploaded.key) }
+      saves.setScratch(source.ino, nil)
       leaveBehind(source, in: folder)
       invalidations.fire(.inode(source.ino))
       if let target { invalidations.fire(.inode(target.ino)) }
     case .scratch:
       try refuseIfMisnamed(newName, in: folder)
-      state.withLock { s in
-        s.table.move(source.ino, to: newName, kind: .object(.scratch), key: "")
-        s.scratch[source.ino] = StagedFile(bytes: sourceBytes)
-      }
+      tree.withTable { $0.move(source.ino, to: newName, kind: .object(.scratch), key: "") }
+      saves.setScratch(source.ino, StagedFile(bytes: sourceBytes))
       leaveBehind(source, in: folder)
       invalidations.fire(.inode(source.ino))
     }
@@ -444,13 +367,13 @@ extension FleetFileSystem {
   /// (the editor's next step) replaces exactly that version.
   private func leaveBehind(_ source: Node, in folder: Node) {
     guard source.kind != .object(.scratch), source.present else { return }
-    state.withLock { s in
-      let placeholder = s.table.reserve(parent: folder.ino, name: source.name, kind: source.kind, key: source.key)
-      s.table[placeholder]?.etag = source.etag
-      s.table[placeholder]?.servedETag = source.servedETag
-      s.table[placeholder]?.size = source.size
-      s.table[placeholder]?.present = false
-      s.table[placeholder]?.onServer = source.onServer
+    tree.withTable { table in
+      let placeholder = table.reserve(parent: folder.ino, name: source.name, kind: source.kind, key: source.key)
+      table[placeholder]?.etag = source.etag
+      table[placeholder]?.servedETag = source.servedETag
+      table[placeholder]?.size = source.size
+      table[placeholder]?.present = false
+      table[placeholder]?.onServer = source.onServer
     }
   }
 }

@@ -17,7 +17,7 @@ extension FleetFileSystem {
       var out = [("user.s3.key", node.key), ("user.s3.etag", node.etag)]
       if node.kind == .object(.log) {
         out += timeAttributes(node)
-        let meta = try objectMetadata(key: node.key, etag: node.etag)
+        let meta = try facts.objectMetadata(key: node.key, etag: node.etag)
         for (attribute, header) in [
           ("hw", "hw"), ("fw", "fw"), ("net", "net"), ("timestamp", "timestamp"), ("put_index", "put-index"),
         ] {
@@ -78,7 +78,7 @@ extension FleetFileSystem {
   /// read, and the HD comment's fields as `user.canedge.hd.NAME` (`serial_number`, ...).
   func timeAttributes(_ node: Node) -> [(String, String)] {
     guard let name = LogFileName(node.name) else { return [] }
-    let time = logTime(key: node.key, etag: node.etag, size: node.size, name: name)
+    let time = byDate.logTime(key: node.key, etag: node.etag, size: node.size, name: name)
     var out = [
       ("user.canedge.start_time", ISOTime.milliseconds(time.placement(uploadEpoch: Int64(name.epoch), deviceClock: false)))
     ]
@@ -91,18 +91,5 @@ extension FleetFileSystem {
       out.append(("user.canedge.hd.\(attribute)", value))
     }
     return out
-  }
-
-  /// `x-amz-meta-*` of an object, from one HEAD cached by key and ETag.
-  private func objectMetadata(key: String, etag: String) throws(FSError) -> [String: String] {
-    let cacheKey = key + "\u{0}" + etag
-    if let cached = caches.withLock({ $0.metadata[cacheKey] }) { return cached }
-    do {
-      let head = try s3.headObject(key: key)
-      caches.withLock { $0.metadata[cacheKey] = head.metadata }
-      return head.metadata
-    } catch {
-      throw .s3(error)
-    }
   }
 }

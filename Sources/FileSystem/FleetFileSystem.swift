@@ -16,95 +16,51 @@ public final class FleetFileSystem: Sendable {
   public static let rootIno = InodeTable.rootIno
   public static let statusDirectoryName = ".edgemount"
   public static let rawDirectoryName = ".raw"
+  public static let byDateDirectoryName = ".by-date"
 
   public let s3: S3Client
   public let settings: MountSettings
   public let errors = ErrorLog()
   let logger: Logger
-  let startedAt = Date()
-  let state: Locked<State>
-  /// Small caches of things fetched on demand (heartbeats, config CRCs, object metadata).
-  let caches = Locked(Caches())
-
-  /// Every one bounded, least recently used dropped first (`.edgemount/status` shows their
-  /// sizes and limits).
-  struct Caches: Sendable {
-    struct Heartbeat: Sendable {
-      var fetched: ContinuousClock.Instant
-      var json: JSONValue?
-      var modified: Int64?
-    }
-    var heartbeats = BoundedCache<String, Heartbeat>(limit: 4096)
-    /// What configs' bytes say (CRC-32, plain-text secrets) by ETag.
-    var configFacts = BoundedCache<String, ConfigFacts>(limit: 4096)
-    /// The plain-text secret paths last reported in `.edgemount/errors`, by config key: one
-    /// line per device and file, again only when the paths change.
-    var reportedSecrets = BoundedCache<String, [String]>(limit: 4096)
-    /// Parsed rule schemas by ETag (one per model and firmware version in practice).
-    var schemas = BoundedCache<String, JSONValue>(limit: 32)
-    /// Firmware images' header versions by ETag.
-    var firmwareVersions = BoundedCache<String, String>(limit: 1024)
-    /// HeadObject metadata by key + ETag.
-    var metadata = BoundedCache<String, [String: String]>(limit: 65_536)
-    /// The sizes of devices.csv and days.csv at their last open (they walk the fleet).
-    var reportSizes: [StatusFile: Int] = [:]
-    /// Certificates of bundles by ETag.
-    var bundles = BoundedCache<String, [CertificateBundle.Certificate]>(limit: 1024)
-  }
-
-  struct State: Sendable {
-    var table: InodeTable
-    /// When each directory was last listed.
-    var listedAt: [UInt64: ContinuousClock.Instant] = [:]
-    var handles: [UInt64: OpenFile] = [:]
-    var nextHandle: UInt64 = 1
-    /// Folding results per session directory, for `.edgemount/duplicates`.
-    var folds: [UInt64: FoldedSession] = [:]
-    /// Scratch files' content by inode.
-    var scratch: [UInt64: StagedFile] = [:]
-    /// Server files unlinked with `--allow-delete` whose DELETE waits a moment, by inode: `mv`
-    /// and `install` from another filesystem unlink the target and create it again at once,
-    /// and that save then replaces the object instead (there is never a moment without it).
-    var pendingDeletes: Set<UInt64> = []
-    /// The save that wrote last, by inode: its size is what `stat` shows while it is open.
-    var latestSave: [UInt64: SaveView] = [:]
-    /// Open handles per inode, so a staged save is dropped when its last handle closes.
-    var openHandles: [UInt64: Int] = [:]
-    /// When a device folder (or the fleet folder) was last listed: a walk through the fleet
-    /// lists them in a row.
-    var lastDeviceListing: (ino: UInt64, at: ContinuousClock.Instant)?
-    /// The log file last opened in each session (a copy walks them in name order).
-    var lastOpened = BoundedCache<UInt64, UInt64>(limit: 4096)
-    /// Device folders of the root, and log files of sessions, in name order: dropped at each
-    /// listing of the folder, built again on the next walk step.
-    var folderOrders = BoundedCache<UInt64, FolderOrder>(limit: 1024)
-    /// The logs of each `.by-date/` session folder: the device tree's session and those of its
-    /// log inodes that are on the day. A folder dropped from it is placed again (from the
-    /// headers already read) when it is next used.
-    var byDateFiles = BoundedCache<UInt64, ByDateSessionFiles>(limit: 4096)
-  }
+  let clock: any MountClock
+  let startedAt: Date
 
   /// Called after a save changed a file, so the kernel drops its cached pages and attributes.
   public let invalidations = InvalidationHook()
 
+  // The collaborators, each the one owner of its state and its lock.
+  /// The namespace and its listings.
+  let tree: FleetTree
+  /// Local content and saves of the files users change.
+  let saves: SaveCoordinator
+  /// What the mount knows of devices' files (heartbeats, config CRCs, schemas, ...).
+  let facts: DeviceFacts
+  /// `.by-date/`.
+  let byDate: ByDateView
+  /// Open files and directories.
+  let handles = FileHandles()
   /// Blocks of log files: memory, the disk cache if any, prefetching.
   let fetcher: BlockFetcher
   /// Logs' recording times from their MF4 headers, for `.by-date/` and the time xattrs.
   let headers: HeaderIndex
-  /// Listings under way, so a folder is listed once however many threads ask.
-  let listingFlights = FlightTable<UInt64, FSError?>()
+  /// The sizes of devices.csv and days.csv at their last open (they walk the fleet).
+  let reportSizes = Locked<[StatusFile: Int]>([:])
 
   /// `headerStore`: where headers read are kept across mounts (in `--cache-dir`), with the
-  /// records it already holds.
+  /// records it already holds. `clock`: the time every TTL, grace and back-off of the core
+  /// reads (a manual clock in tests).
   public init(
     s3: S3Client, settings: MountSettings, diskCache: DiskBlockCache? = nil,
-    headerStore: (HeaderRecordStore, [HeaderRecordStore.Record])? = nil, logger: Logger = Logger(label: "edgemount.fs")
+    headerStore: (HeaderRecordStore, [HeaderRecordStore.Record])? = nil, logger: Logger = Logger(label: "edgemount.fs"),
+    clock: any MountClock = SystemClock()
   ) {
     fetcher = BlockFetcher(s3: s3, memory: MemoryBlockCache(capacity: settings.memoryCacheBytes), disk: diskCache)
     headers = HeaderIndex(store: headerStore?.0, records: headerStore?.1 ?? [])
     self.s3 = s3
     self.settings = settings
     self.logger = logger
+    self.clock = clock
+    startedAt = clock.now()
     var table = InodeTable(rootPrefix: settings.rootPrefix)
     let statusIno = table.upsert(parent: InodeTable.rootIno, name: Self.statusDirectoryName, kind: .statusDirectory, key: "")
     for file in StatusFile.allCases {
@@ -112,32 +68,40 @@ public final class FleetFileSystem: Sendable {
     }
     table.upsert(parent: InodeTable.rootIno, name: Self.rawDirectoryName, kind: .rawDirectory, key: settings.rootPrefix)
     table.upsert(parent: InodeTable.rootIno, name: Self.byDateDirectoryName, kind: .byDate(.root), key: "")
-    var initial = State(table: table)
-    initial.byDateFiles = BoundedCache(limit: settings.byDateFolderLimit)
-    state = Locked(initial)
-    state.withLock { $0.listedAt[statusIno] = .now + .seconds(1_000_000_000) }
+    tree = FleetTree(
+      table: table, s3: s3, settings: settings, errors: errors, logger: logger, clock: clock, invalidations: invalidations,
+      fetcher: fetcher)
+    facts = DeviceFacts(s3: s3, settings: settings, errors: errors, logger: logger, clock: clock)
+    saves = SaveCoordinator(
+      tree: tree, facts: facts, s3: s3, settings: settings, errors: errors, logger: logger, clock: clock,
+      invalidations: invalidations)
+    byDate = ByDateView(tree: tree, headers: headers, fetcher: fetcher, settings: settings, clock: clock)
   }
+
+  /// Lists `ino` if its listing is older than its TTL: from S3, or (`.by-date/`) from the
+  /// device tree's listings and the logs' headers.
+  func refreshIfStale(_ ino: UInt64) throws(FSError) {
+    if case .byDate(let folder)? = tree.kind(of: ino) { return try byDate.refreshIfStale(ino, folder) }
+    try tree.refreshIfStale(ino)
+  }
+
+  func node(_ ino: UInt64) throws(FSError) -> Node { try tree.node(ino) }
 
   // MARK: Lookup and attributes
 
   /// Finds `name` in directory `parent` and counts one kernel reference to it.
   public func lookup(parent: UInt64, name: String) throws(FSError) -> Attributes {
     guard name.utf8.count <= 255 else { throw .nameTooLong }
-    if case .byDate(let folder)? = state.withLock({ $0.table.kind(of: parent) }) {
-      let stat = try lookupByDate(parent, folder, name: name)
-      state.withLock { $0.table.addLookups(stat.ino, 1) }
+    let kind = tree.kind(of: parent)
+    if case .byDate(let folder)? = kind {
+      let stat = try byDate.lookup(parent, folder, name: name)
+      tree.addLookups(stat.ino, 1)
       return attributes(of: stat)
     }
+    guard let kind else { throw .notFound }
+    guard kind.isDirectory else { throw .notDirectory }
     try refreshIfStale(parent)
-    let stat = try state.withLock { (s: inout State) throws(FSError) -> InodeTable.Stat in
-      guard let kind = s.table.kind(of: parent) else { throw .notFound }
-      guard kind.isDirectory else { throw .notDirectory }
-      guard let ino = s.table.childIno(of: parent, named: name), let stat = s.table.stat(ino), stat.present else {
-        throw .notFound
-      }
-      s.table.addLookups(ino, 1)
-      return stat
-    }
+    guard let stat = tree.lookUp(parent: parent, name: name) else { throw .notFound }
     return attributes(of: stat)
   }
 
@@ -153,76 +117,64 @@ public final class FleetFileSystem: Sendable {
   }
 
   private func lookupListed(parent: UInt64, nameBytes: UnsafeRawBufferPointer) throws(FSError) -> InodeTable.Stat? {
-    guard let kind = state.withLock({ $0.table.kind(of: parent) }), kind.isDirectory else { return nil }
+    guard let kind = tree.kind(of: parent), kind.isDirectory else { return nil }
     if case .byDate = kind { return nil }
-    try refreshIfStale(parent)
-    return state.withLock { s in
-      guard let ino = s.table.childIno(of: parent, nameBytes: nameBytes), let stat = s.table.stat(ino), stat.present
-      else { return nil }
-      s.table.addLookups(ino, 1)
-      return stat
-    }
+    try tree.refreshIfStale(parent)
+    return tree.lookUp(parent: parent, nameBytes: nameBytes)
   }
 
   /// The kernel dropped `count` references to `ino`. Nodes stay in the table (their numbers
   /// are reserved for their paths), so this only keeps the count honest.
   public func forget(ino: UInt64, count: UInt64) {
-    state.withLock { s in
-      s.table.dropLookups(ino, count)
-    }
+    tree.dropLookups(ino, count)
   }
 
   public func attributes(ino: UInt64) throws(FSError) -> Attributes {
-    guard let stat = state.withLock({ $0.table.stat(ino) }) else { throw .notFound }
+    guard let stat = tree.stat(ino) else { throw .notFound }
     return attributes(of: stat)
   }
 
   /// The entries of a directory (without `.` and `..`), listing S3 first if the cached
   /// listing is older than its time-to-live.
   public func listDirectory(ino: UInt64) throws(FSError) -> [DirectoryEntry] {
-    let kind = state.withLock { $0.table.kind(of: ino) }
-    if case .device? = kind, let node = state.withLock({ $0.table[ino] }) { prefetchNextDevices(after: node) }
+    guard let kind = tree.kind(of: ino) else { throw .notFound }
+    guard kind.isDirectory else { throw .notDirectory }
+    if case .device = kind, let node = tree.existingNode(ino) { tree.prefetchNextDevices(after: node) }
     try refreshIfStale(ino)
     if kind == .byDate(.session) {
-      return try byDateFiles(ino).map { DirectoryEntry(name: $0.name, attributes: attributes(of: $0)) }
+      return try byDate.files(ino).map { DirectoryEntry(name: $0.name, attributes: attributes(of: $0)) }
     }
-    let children = try state.withLock { (s: inout State) throws(FSError) -> [Node] in
-      guard let node = s.table[ino] else { throw .notFound }
-      guard node.kind.isDirectory else { throw .notDirectory }
-      // .raw/ and .edgemount/ are reachable by name but not listed, so find, du and rsync of
-      // the whole mount walk every object once and copy only the fleet.
-      // A walk reads the fleet folder and then goes into its devices: the first device listed
-      // soon after counts as a step of the walk, and lists the next devices ahead.
-      if ino == Self.rootIno { s.lastDeviceListing = (ino, .now) }
-      return s.table.presentChildren(of: ino).filter {
-        !(ino == Self.rootIno && ($0.kind == .rawDirectory || $0.kind == .statusDirectory || $0.kind == .byDate(.root)))
-      }
+    // .raw/ and .edgemount/ are reachable by name but not listed, so find, du and rsync of
+    // the whole mount walk every object once and copy only the fleet.
+    // A walk reads the fleet folder and then goes into its devices: the first device listed
+    // soon after counts as a step of the walk, and lists the next devices ahead.
+    if ino == Self.rootIno { tree.rootWasRead() }
+    let children = tree.presentChildren(of: ino).filter {
+      !(ino == Self.rootIno && ($0.kind == .rawDirectory || $0.kind == .statusDirectory || $0.kind == .byDate(.root)))
     }
     return children.map { DirectoryEntry(name: $0.name, attributes: attributes(of: $0)) }
   }
 
   /// Counts one kernel reference for each entry a readdirplus reply handed out.
   public func retain(ino: UInt64) {
-    state.withLock { $0.table.addLookups(ino, 1) }
+    tree.addLookups(ino, 1)
   }
 
-  public var inodeCount: Int { state.withLock { $0.table.count } }
+  public var inodeCount: Int { tree.count }
 
-  /// The folder's devices or logs in name order, built if needed.
-  func folderOrder(_ s: inout State, _ folder: UInt64) -> FolderOrder {
-    if let order = s.folderOrders[folder] { return order }
-    let order = FolderOrder(
-      s.table.presentChildren(of: folder).filter {
-        switch $0.kind {
-        case .device, .object(.log): return true
-        default: return false
-        }
-      })
-    s.folderOrders[folder] = order
-    return order
+  /// Opens a directory: its entries (with `.` and `..`) as they are now, kept for the handle
+  /// so readdir offsets stay valid while the kernel reads it in several calls.
+  public func openDirectory(ino: UInt64) throws(FSError) -> UInt64 {
+    let entries = try listDirectory(ino: ino)
+    var dot = try attributes(ino: ino)
+    dot.timeout = 0
+    return handles.openDirectory(
+      [DirectoryEntry(name: ".", attributes: dot), DirectoryEntry(name: "..", attributes: dot)] + entries)
   }
 
-  /// Never call with `state` locked: status files and staged files read `state`.
+  public func directoryEntries(handle: UInt64) -> [DirectoryEntry]? { handles.directoryEntries(handle) }
+  public func closeDirectory(handle: UInt64) { handles.closeDirectory(handle) }
+
   func attributes(of node: Node) -> Attributes {
     attributes(of: InodeTable.Stat(ino: node.ino, kind: node.kind, size: node.size, mtime: node.mtime, present: node.present))
   }
@@ -230,9 +182,7 @@ public final class FleetFileSystem: Sendable {
   /// getattr's and lookup's path: from the packed record, no node unpacked, no string built.
   func attributes(of node: InodeTable.Stat) -> Attributes {
     var node = node
-    // One lock for both.
-    let local: (scratch: StagedFile?, save: SaveView?) = state.withLock { ($0.scratch[node.ino], $0.latestSave[node.ino]) }
-    if let size = local.scratch?.size ?? local.save?.size { node.size = size }
+    if let size = saves.localSize(node.ino) { node.size = size }
     let mode: UInt32
     let timeout: Double
     var size = node.size
@@ -273,8 +223,8 @@ public final class FleetFileSystem: Sendable {
       // devices.csv and days.csv walk the whole fleet: their size is the one from their last open.
       size =
         file == .devices || file == .days
-        ? UInt64(caches.withLock { $0.reportSizes[file] ?? 0 }) : UInt64(statusText(file).utf8.count)
-      mtime = Int64(Date().timeIntervalSince1970)
+        ? UInt64(reportSizes.withLock { $0[file] ?? 0 }) : UInt64(statusText(file).utf8.count)
+      mtime = Int64(clock.now().timeIntervalSince1970)
     }
     var effective = mode & ~settings.umask
     if settings.readOnly { effective &= ~0o222 }

@@ -62,11 +62,10 @@ final class OpenFile: Sendable {
     case .object(let key, let etag, let size):
       guard offset < size, count > 0, let fetcher else { return .empty }
       let end = min(size, offset + UInt64(count))
-      let blockSize = UInt64(BlockID.size)
-      let first = Int(offset / blockSize)
-      let last = Int((end - 1) / blockSize)
+      let blocks = BlockID.indices(covering: offset..<end)
+      let (first, last) = (blocks.lowerBound, blocks.upperBound)
       let ahead = pattern.withLock { $0.blocksToPrefetch(offset: offset, end: end) }
-      let lastBlock = Int((size - 1) / blockSize)
+      let lastBlock = BlockID.count(for: size) - 1
       if ahead > 0, last < lastBlock {
         // At full speed the far edge is rounded up to whole groups, so new blocks come in runs
         // that one GET fetches; while the window still grows, only the window is fetched, so a

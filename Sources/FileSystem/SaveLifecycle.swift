@@ -27,8 +27,8 @@ struct SaveLifecycle: Sendable, Equatable {
     /// Unsaved content, but the closing process wrote none of it: reply success and leave the
     /// commit to the writer's own close.
     case leftToWriter
-    /// Validate and upload the content of `generation`; report with `commitSucceeded`,
-    /// `commitRefused` or `commitFailed`.
+    /// Validate and upload the content of `generation`; report with `commitSucceeded` or
+    /// `commitEnded`.
     case commit(generation: Int)
     /// A commit is running: wait for it to finish, then ask again.
     case wait
@@ -103,14 +103,10 @@ struct SaveLifecycle: Sendable, Equatable {
     if settled == generation { writers = [] }
   }
 
-  /// S3 could not be reached: the content stays dirty, a later flush tries again.
-  mutating func commitFailed() {
-    committing = nil
-  }
-
-  /// The server refused the content (invalid, conflict): it stays unsaved, and a later flush
-  /// checks it again (a write since may have made it valid; a conflict stays one).
-  mutating func commitRefused() {
+  /// The commit did not land: S3 could not be reached, or the content was refused (invalid, a
+  /// conflict). The content stays unsaved, and a later flush tries and checks it again (a
+  /// write since may have made it valid; a conflict stays one).
+  mutating func commitEnded() {
     committing = nil
   }
 

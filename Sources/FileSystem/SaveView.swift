@@ -57,41 +57,40 @@ final class SaveView: Sendable {
     content.withLockNotifying { $0.file.read(offset: offset, count: count) }
   }
 
-  /// A close (by lock owner `owner`) or an fsync (nil). Commits the newest content if the
-  /// server does not hold it: `upload` validates and PUTs it and returns the new ETag. A
-  /// refusal (invalid, conflict) keeps the content unsaved, and `refused` is told so the
-  /// file's other opens show the server's version; after a failure to reach S3 it stays too.
-  /// Either way a later close or fsync checks it again.
-  func flush(
-    owner: UInt64? = nil,
-    upload: ([UInt8], PutCondition) throws(FSError) -> String,
-    refused: () -> Void
-  ) throws(FSError) {
-    let (action, bytes, base) = content.withLockWaiting { c -> (SaveLifecycle.FlushAction, [UInt8], PutCondition)? in
-      let action = c.lifecycle.flushRequested(by: owner)
-      return action == .wait ? nil : (action, c.file.bytes, c.base)
-    }
-    switch action {
-    case .none, .leftToWriter, .wait: return
-    case .fail(let error): throw error
-    case .commit(let generation):
-      do {
-        let etag = try upload(bytes, base)
-        content.withLockNotifying { c in
-          c.lifecycle.commitSucceeded(generation: generation)
-          c.base = .ifMatch(etag)
-        }
-      } catch {
-        if case .s3 = error {
-          content.withLockNotifying { $0.lifecycle.commitFailed() }
-        } else {
-          content.withLockNotifying { $0.lifecycle.commitRefused() }
-          refused()
-        }
-        throw error
+  /// What a flush asks of its caller.
+  enum FlushStep: Sendable {
+    /// Reply success: nothing to upload, or it is left to the writer's own close.
+    case done
+    /// Reply this error (a write that could not be staged).
+    case fail(FSError)
+    /// Validate `bytes` and upload them against `base`, then report with `committed` or
+    /// `commitEnded`.
+    case upload(generation: Int, bytes: [UInt8], base: PutCondition)
+  }
+
+  /// A close (by lock owner `owner`) or an fsync (nil): the step to take. A flush that arrives
+  /// during another's upload waits for it to end first.
+  func beginFlush(owner: UInt64?) -> FlushStep {
+    content.withLockWaiting { c -> FlushStep? in
+      switch c.lifecycle.flushRequested(by: owner) {
+      case .wait: return nil
+      case .none, .leftToWriter: return .done
+      case .fail(let error): return .fail(error)
+      case .commit(let generation): return .upload(generation: generation, bytes: c.file.bytes, base: c.base)
       }
     }
   }
+
+  /// The upload of `generation` landed as `etag`: the next commit replaces that version.
+  func committed(generation: Int, etag: String) {
+    content.withLockNotifying { c in
+      c.lifecycle.commitSucceeded(generation: generation)
+      c.base = .ifMatch(etag)
+    }
+  }
+
+  /// The upload did not land (S3 unreachable, or refused): the content stays unsaved.
+  func commitEnded() { content.withLockNotifying { $0.lifecycle.commitEnded() } }
 
   func release() -> SaveLifecycle.ReleaseAction { content.withLockNotifying { $0.lifecycle.released() } }
 }

@@ -70,11 +70,11 @@ import Testing
     var l = SaveLifecycle()
     l.didWrite(by: 7)
     #expect(l.flushRequested(by: 7) == .commit(generation: 1))
-    l.commitRefused()
+    l.commitEnded()
     // Whichever process heard the refusal, the next close does not report success for it.
     #expect(l.isDirty)
     #expect(l.flushRequested(by: 7) == .commit(generation: 1))
-    l.commitRefused()
+    l.commitEnded()
     #expect(l.released() == .reportDropped)
   }
 
@@ -83,7 +83,7 @@ import Testing
     l.didWrite()
     #expect(l.flushRequested() == .commit(generation: 1))
     l.didWrite()
-    l.commitRefused()
+    l.commitEnded()
     #expect(l.flushRequested() == .commit(generation: 2))
   }
 
@@ -126,9 +126,9 @@ import Testing
     var l = SaveLifecycle()
     l.didWrite()
     #expect(l.flushRequested() == .commit(generation: 1))
-    l.commitFailed()
+    l.commitEnded()
     #expect(l.flushRequested() == .commit(generation: 1))
-    l.commitFailed()
+    l.commitEnded()
     #expect(l.released() == .reportDropped)
   }
 

@@ -1,7 +1,7 @@
 import CANedge
 import S3
 
-extension FleetFileSystem {
+extension FleetTree {
   /// The time-to-live of a directory's listing: device folders follow the heartbeat TTL so
   /// device.json stays fresh.
   func listTTL(for kind: NodeKind) -> Duration {
@@ -12,18 +12,19 @@ extension FleetFileSystem {
   /// Lists `ino` from S3 if it is a directory whose cached listing has expired.
   func refreshIfStale(_ ino: UInt64) throws(FSError) {
     // The common case, a fresh listing, reads the packed kind only: no node is unpacked.
-    let fresh = try state.withLock { (s: inout State) throws(FSError) -> Bool in
+    let now = clock.instant()
+    let fresh = try withState { (s: inout State) throws(FSError) -> Bool in
       guard let kind = s.table.kind(of: ino) else { throw .notFound }
-      guard kind.isDirectory else { return true }
-      return s.listedAt[ino].map { ContinuousClock.now - $0 < listTTL(for: kind) } ?? false
+      guard kind.isDirectory, kind != .statusDirectory else { return true }
+      return s.listedAt[ino].map { now - $0 < listTTL(for: kind) } ?? false
     }
     guard !fresh else { return }
-    guard let node = state.withLock({ $0.table[ino] }) else { throw .notFound }
+    guard let node = withState({ $0.table[ino] }) else { throw .notFound }
     // One listing of a folder at a time: a second caller waits for the first one's result.
-    let failure = listingFlights.outcome(for: ino) { () -> FSError? in
+    let failure = flights.outcome(for: ino) { () -> FSError? in
       // With a listing to fall back on, an unreachable or frozen S3 costs seconds, not the full
       // retry budget: a lookup in a cached folder never waits long.
-      let hasFallback = state.withLock { $0.listedAt[ino] != nil }
+      let hasFallback = withState { $0.listedAt[ino] != nil }
       let client = hasFallback ? s3.with(retryPolicy: Self.fallbackRetry, requestTimeout: .seconds(3)) : s3
       do throws(FSError) {
         try refresh(node, client: client)
@@ -31,10 +32,10 @@ extension FleetFileSystem {
       } catch {
         errors.append("list \(node.key.isEmpty ? "/" : node.key): \(error)")
         // Outage: keep serving the last listing if there is one.
-        guard state.withLock({ $0.listedAt[ino] != nil }) else { return error }
+        guard withState({ $0.listedAt[ino] != nil }) else { return error }
         // Serve the old listing for another TTL rather than make every lookup wait for S3 again.
         logger.warning("listing \(node.key) failed, serving the cached listing: \(error)")
-        state.withLock { $0.listedAt[ino] = .now }
+        withState { $0.listedAt[ino] = clock.instant() }
         return nil
       }
     }
@@ -48,18 +49,18 @@ extension FleetFileSystem {
   /// Called at every read of a device folder, listed or not yet, so the look-ahead keeps
   /// going as the walk moves on; lookups in a folder are no step of a walk.
   func prefetchNextDevices(after node: Node) {
-    let now = ContinuousClock.now
-    let next: [UInt64] = state.withLock { s in
+    let now = clock.instant()
+    let next: [UInt64] = withState { s in
       defer { s.lastDeviceListing = (node.ino, now) }
       // Reading the same folder again (an rsync re-run of one device) is no step of a walk.
       guard let last = s.lastDeviceListing, last.ino != node.ino, now - last.at < .seconds(2) else { return [] }
-      let ttl = min(settings.listTTL, settings.heartbeatTTL)
-      return folderOrder(&s, node.parent).following(node.ino, limit: Self.devicesListedAhead).filter { ino in
+      let ttl = listTTL(for: node.kind)
+      return Self.folderOrder(&s, node.parent).following(node.ino, limit: Self.devicesListedAhead).filter { ino in
         s.listedAt[ino].map { now - $0 >= ttl } ?? true
       }
     }
     for ino in next {
-      guard !listingFlights.isUnderWay(ino) else { continue }
+      guard !flights.isUnderWay(ino) else { continue }
       fetcher.submitListing { [self] in try? refreshIfStale(ino) }
     }
   }
@@ -70,7 +71,6 @@ extension FleetFileSystem {
     maxAttempts: 2, baseDelay: .milliseconds(100), maxDelay: .milliseconds(200), deadline: .seconds(4))
 
   private func refresh(_ node: Node, client s3: S3Client) throws(FSError) {
-    if case .byDate(let folder) = node.kind { return try refreshByDate(node, folder) }
     let page: ListPage
     var sessionContents: [String: [ListedObject]]?
     do {
@@ -82,17 +82,17 @@ extension FleetFileSystem {
     } catch {
       throw .s3(error)
     }
-    let listed = ContinuousClock.now
+    let listed = clock.instant()
     // Device-root files that changed on the server (another client's save, the device's own
     // upload): the kernel must not keep their old size.
     var changedOnServer: [UInt64] = []
     defer { for ino in changedOnServer { invalidations.fire(.inode(ino)) } }
-    state.withLock { s in
+    withState { s in
       s.folderOrders[node.ino] = nil
       defer {
         // A flat device listing also listed every session: no request per session afterwards.
         for (prefix, objects) in sessionContents ?? [:] {
-          guard let name = Self.childName(prefix, under: node.key, isPrefix: true),
+          guard let name = FleetFileSystem.childName(prefix, under: node.key, isPrefix: true),
             let session = s.table.child(of: node.ino, named: name), session.kind == .session
           else { continue }
           applySession(&s, session, objects: objects)
@@ -102,20 +102,25 @@ extension FleetFileSystem {
       var keep = Set<UInt64>()
       switch node.kind {
       case .root:
-        for name in [Self.statusDirectoryName, Self.rawDirectoryName, Self.byDateDirectoryName] {
+        for name in [
+          FleetFileSystem.statusDirectoryName, FleetFileSystem.rawDirectoryName, FleetFileSystem.byDateDirectoryName,
+        ] {
           if let ino = s.table.child(of: node.ino, named: name)?.ino { keep.insert(ino) }
         }
         for prefix in page.commonPrefixes {
-          guard let name = Self.childName(prefix, under: node.key, isPrefix: true), let id = DeviceID(name) else { continue }
+          guard let name = FleetFileSystem.childName(prefix, under: node.key, isPrefix: true), let id = DeviceID(name) else {
+            continue
+          }
           keep.insert(s.table.upsert(parent: node.ino, name: name, kind: .device(id), key: prefix))
         }
       case .device:
         for prefix in page.commonPrefixes {
-          guard let name = Self.childName(prefix, under: node.key, isPrefix: true), Self.isSessionName(name) else { continue }
+          guard let name = FleetFileSystem.childName(prefix, under: node.key, isPrefix: true), FleetFileSystem.isSessionName(name)
+          else { continue }
           keep.insert(s.table.upsert(parent: node.ino, name: name, kind: .session, key: prefix))
         }
         for object in page.objects {
-          guard let name = Self.childName(object.key, under: node.key, isPrefix: false) else { continue }
+          guard let name = FleetFileSystem.childName(object.key, under: node.key, isPrefix: false) else { continue }
           // A device folder holds a handful of root files: reading the old ETag is cheap.
           let previous = s.table.child(of: node.ino, named: name)
           let changed = previous.map { $0.onServer && $0.etag != object.etag } ?? false
@@ -129,7 +134,7 @@ extension FleetFileSystem {
           }
           if changed { changedOnServer.append(ino) }
           // Unlinked, its DELETE still waiting: the name stays gone.
-          if s.pendingDeletes.contains(ino) { s.table[ino]?.present = false }
+          if s.deletePending.contains(ino) { s.table[ino]?.present = false }
           keep.insert(ino)
         }
       case .session:
@@ -139,12 +144,13 @@ extension FleetFileSystem {
       case .rawDirectory:
         var prefixNames = Set<NameKey>()
         for prefix in page.commonPrefixes {
-          guard let name = Self.childName(prefix, under: node.key, isPrefix: true) else { continue }
+          guard let name = FleetFileSystem.childName(prefix, under: node.key, isPrefix: true) else { continue }
           keep.insert(s.table.upsert(parent: node.ino, name: name, kind: .rawDirectory, key: prefix))
           prefixNames.insert(NameKey(name))
         }
         for object in page.objects {
-          guard let name = Self.childName(object.key, under: node.key, isPrefix: false), !prefixNames.contains(NameKey(name))
+          guard let name = FleetFileSystem.childName(object.key, under: node.key, isPrefix: false),
+            !prefixNames.contains(NameKey(name))
           else {
             continue
           }
@@ -207,7 +213,7 @@ extension FleetFileSystem {
     var keep = Set<UInt64>()
     var copies: [SplitCopy] = []
     for object in objects {
-      guard let name = Self.childName(object.key, under: node.key, isPrefix: false) else { continue }
+      guard let name = FleetFileSystem.childName(object.key, under: node.key, isPrefix: false) else { continue }
       if let logName = LogFileName(name) {
         copies.append(SplitCopy(name: name, logName: logName, size: object.size, etag: object.etag))
       } else {
@@ -230,28 +236,5 @@ extension FleetFileSystem {
     }
     s.folds[node.ino] = folded.folded.isEmpty && folded.conflicts.isEmpty ? nil : folded
     s.table.retain(childrenOf: node.ino, keep: keep)
-  }
-
-  /// The last path segment of `key` below `prefix`, or nil if it is not a name a directory
-  /// can hold (empty, `.`, `..`, too long, with a control character or a further `/`).
-  static func childName(_ key: String, under prefix: String, isPrefix: Bool) -> String? {
-    // Bytes, not characters: a prefix is a byte prefix of the key in S3.
-    guard key.utf8.starts(with: prefix.utf8) else { return nil }
-    var rest = key.utf8.dropFirst(prefix.utf8.count)
-    if isPrefix {
-      guard rest.last == UInt8(ascii: "/") else { return nil }
-      rest = rest.dropLast()
-    }
-    // Control characters (newlines, escape sequences) break scripts and terminals: not shown.
-    guard !rest.isEmpty, rest.count <= 255,
-      !rest.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "/") })
-    else { return nil }
-    let name = String(Substring(rest))
-    guard name != ".", name != ".." else { return nil }
-    return name
-  }
-
-  static func isSessionName(_ name: String) -> Bool {
-    name.utf8.count == 8 && name.utf8.allSatisfy { (48...57).contains($0) }
   }
 }

@@ -1,75 +1,127 @@
 import CANedge
+import Cache
 import Foundation
+import Locking
+import S3
 
 /// `.by-date/YYYY-MM-DD/DEVICE/SESSION/SPLIT`: the logs by the day of their first record,
 /// read from their MF4 headers (`HeaderIndex`). The files are the device tree's own inodes;
-/// the folders are read-only.
-extension FleetFileSystem {
-  public static let byDateDirectoryName = ".by-date"
+/// the folders are read-only. It owns the placed session folders (bounded) and when each
+/// folder was placed; the folders' nodes live in the tree.
+final class ByDateView: Sendable {
+  struct State: Sendable {
+    /// The logs of each `.by-date/` session folder: the device tree's session and those of its
+    /// log inodes that are on the day. A folder dropped from it is placed again (from the
+    /// headers already read) when it is next used.
+    var files: BoundedCache<UInt64, ByDateSessionFiles>
+    /// When each folder was last placed.
+    var placedAt: [UInt64: ContinuousClock.Instant] = [:]
+  }
 
-  /// Why nothing can be changed in `.by-date/`.
-  static let byDateIsReadOnly = FSError.readOnlyView(
-    "the .by-date view is read-only: change files in their device folders (DEVICE/SESSION/)")
+  let tree: FleetTree
+  let headers: HeaderIndex
+  let fetcher: BlockFetcher
+  let settings: MountSettings
+  let clock: any MountClock
+  private let state: Locked<State>
+  /// Placements under way, so a day is placed once however many threads ask.
+  private let flights = FlightTable<UInt64, FSError?>()
+
+  init(tree: FleetTree, headers: HeaderIndex, fetcher: BlockFetcher, settings: MountSettings, clock: any MountClock) {
+    self.tree = tree
+    self.headers = headers
+    self.fetcher = fetcher
+    self.settings = settings
+    self.clock = clock
+    state = Locked(State(files: BoundedCache(limit: settings.byDateFolderLimit)))
+  }
+
+  /// Placed session folders and their bound, for `.edgemount/status`.
+  var sessionFolders: (count: Int, limit: Int) { state.withLock { ($0.files.count, $0.files.limit) } }
+
+  /// Places `folder` again if its placement is older than `--list-ttl`.
+  func refreshIfStale(_ ino: UInt64, _ folder: ByDateFolder) throws(FSError) {
+    let now = clock.instant()
+    guard state.withLock({ s in s.placedAt[ino].map { now - $0 >= settings.listTTL } ?? true }) else { return }
+    guard let node = tree.existingNode(ino) else { throw .notFound }
+    if let failure = flights.outcome(
+      for: ino,
+      { () -> FSError? in
+        do throws(FSError) {
+          try refresh(node, folder)
+          return nil
+        } catch {
+          return error
+        }
+      })
+    {
+      throw failure
+    }
+  }
 
   /// `name` in `parent`, a folder of `.by-date/`.
-  func lookupByDate(_ parent: UInt64, _ folder: ByDateFolder, name: String) throws(FSError) -> InodeTable.Stat {
+  func lookup(_ parent: UInt64, _ folder: ByDateFolder, name: String) throws(FSError) -> InodeTable.Stat {
     if case .root = folder {
       // Any day can be opened by name, listed or not: no listing of the whole view first.
       guard let day = ByDateDay(name) else { throw .notFound }
-      return state.withLock { s in
-        let ino = s.table.upsert(parent: parent, name: name, kind: .byDate(.day(day)), key: "") { $0.present = true }
-        return s.table.stat(ino)!
+      return tree.withTable { table in
+        let ino = table.upsert(parent: parent, name: name, kind: .byDate(.day(day)), key: "") { $0.present = true }
+        // Invariant: the node was just upserted.
+        return table.stat(ino)!
       }
     }
-    try refreshIfStale(parent)
+    try refreshIfStale(parent, folder)
     if case .session = folder { try placeAgainIfDropped(parent) }
-    let found = state.withLock { s -> InodeTable.Stat? in
+    let files = state.withLock { $0.files[parent] }
+    let found = tree.withTable { table -> InodeTable.Stat? in
       let ino: UInt64?
       if case .session = folder {
         // The device tree's session finds the name by its hash index; the day's set says
         // whether that log is on the day.
-        guard let files = s.byDateFiles[parent] else { return nil }
-        ino = s.table.childIno(of: files.session, named: name).flatMap { files.members.contains($0) ? $0 : nil }
+        guard let files else { return nil }
+        ino = table.childIno(of: files.session, named: name).flatMap { files.members.contains($0) ? $0 : nil }
       } else {
-        ino = s.table.childIno(of: parent, named: name)
+        ino = table.childIno(of: parent, named: name)
       }
-      return ino.flatMap { s.table.stat($0) }
+      return ino.flatMap { table.stat($0) }
     }
     guard let found, found.present else { throw .notFound }
     return found
   }
 
   /// The entries of a `.by-date/` session folder: the device tree's log nodes.
-  func byDateFiles(_ folder: UInt64) throws(FSError) -> [Node] {
+  func files(_ folder: UInt64) throws(FSError) -> [Node] {
     try placeAgainIfDropped(folder)
-    return state.withLock { s in
-      (s.byDateFiles[folder]?.logs ?? []).compactMap { s.table[$0].flatMap { $0.present ? $0 : nil } }
-    }
+    let logs = state.withLock { $0.files[folder]?.logs ?? [] }
+    return tree.withTable { table in logs.compactMap { table[$0].flatMap { $0.present ? $0 : nil } } }
   }
 
   /// A session folder whose logs were dropped from the bounded `byDateFiles`: its day is
   /// placed again, from the headers already read, and the folder's logs kept as the newest.
   private func placeAgainIfDropped(_ folder: UInt64) throws(FSError) {
-    let day = state.withLock { s -> (ByDateDay, Node)? in
-      guard s.byDateFiles[folder] == nil, let node = s.table[folder], node.present, let device = s.table[node.parent],
-        let dayNode = s.table[device.parent], case .byDate(.day(let day)) = dayNode.kind
+    guard state.withLock({ $0.files[folder] == nil }) else { return }
+    let day = tree.withTable { table -> (ByDateDay, Node)? in
+      guard let node = table[folder], node.present, let device = table[node.parent], let dayNode = table[device.parent],
+        case .byDate(.day(let day)) = dayNode.kind
       else { return nil }
       return (day, dayNode)
     }
     guard let (day, dayNode) = day else { return }
-    if let files = try place(day, in: dayNode)[folder] { state.withLock { $0.byDateFiles[folder] = files } }
+    if let files = try place(day, in: dayNode)[folder] { state.withLock { $0.files[folder] = files } }
   }
 
   /// Fills a `.by-date/` folder: the days of the fleet (root), or one day's devices, sessions
   /// and logs. Called through `refreshIfStale`, so a folder is placed once per `--list-ttl`.
-  func refreshByDate(_ node: Node, _ folder: ByDateFolder) throws(FSError) {
+  private func refresh(_ node: Node, _ folder: ByDateFolder) throws(FSError) {
     switch folder {
     case .root: try placeDays(node)
     case .day(let day): try place(day, in: node)
     case .device, .session:
       // A day's folders are filled with the day.
-      try refreshIfStale(node.parent)
-      state.withLock { $0.listedAt[node.ino] = $0.listedAt[node.parent] ?? .now }
+      guard let parent = tree.existingNode(node.parent), case .byDate(let parentFolder) = parent.kind else { return }
+      try refreshIfStale(parent.ino, parentFolder)
+      let now = clock.instant()
+      state.withLock { $0.placedAt[node.ino] = $0.placedAt[node.parent] ?? now }
     }
   }
 
@@ -83,17 +135,17 @@ extension FleetFileSystem {
   /// Every device, session and log, listed as the device tree lists them (the same cached
   /// listings; devices listed in parallel on the header pool).
   func fleetSessions() throws(FSError) -> [FleetSession] {
-    try refreshIfStale(Self.rootIno)
-    let devices = state.withLock { s in
-      s.table.presentChildren(of: Self.rootIno).filter { if case .device = $0.kind { true } else { false } }
+    try tree.refreshIfStale(FleetFileSystem.rootIno)
+    let devices = tree.presentChildren(of: FleetFileSystem.rootIno).filter {
+      if case .device = $0.kind { true } else { false }
     }
     let jobs: [@Sendable () -> Result<[FleetSession], FSError>] = devices.map { device in
       { [self] in
         do throws(FSError) {
-          try refreshIfStale(device.ino)
-          let sessions = state.withLock { $0.table.presentChildren(of: device.ino).filter { $0.kind == .session } }
-          for session in sessions { try refreshIfStale(session.ino) }
-          return .success(state.withLock { listedSessions($0, of: device) })
+          try tree.refreshIfStale(device.ino)
+          let sessions = tree.presentChildren(of: device.ino).filter { $0.kind == .session }
+          for session in sessions { try tree.refreshIfStale(session.ino) }
+          return .success(tree.withTable { Self.listedSessions($0, of: device) })
         } catch {
           return .failure(error)
         }
@@ -110,9 +162,9 @@ extension FleetFileSystem {
   }
 
   /// A device's sessions with their logs, as listed so far (no request).
-  func listedSessions(_ s: State, of device: Node) -> [FleetSession] {
-    s.table.presentChildren(of: device.ino).filter { $0.kind == .session }.compactMap { session in
-      let logs = s.table.presentChildren(of: session.ino).compactMap { n -> DayPlacement.Log? in
+  static func listedSessions(_ table: InodeTable, of device: Node) -> [FleetSession] {
+    table.presentChildren(of: device.ino).filter { $0.kind == .session }.compactMap { session in
+      let logs = table.presentChildren(of: session.ino).compactMap { n -> DayPlacement.Log? in
         guard n.kind == .object(.log), let name = LogFileName(n.name) else { return nil }
         return DayPlacement.Log(ino: n.ino, name: name, key: n.key, etag: n.etag, size: n.size)
       }
@@ -126,7 +178,7 @@ extension FleetFileSystem {
 
   /// A log's time from its header: known, from blocks already cached, or one ranged GET.
   func logTime(key: String, etag: String, size: UInt64, name: LogFileName) -> LogTime {
-    headers.time(key: key, etag: etag, size: size, name: name, s3: s3) { [fetcher] range in
+    headers.time(key: key, etag: etag, size: size, name: name, s3: fetcher.s3) { [fetcher] range in
       fetcher.cachedBytes(key: key, etag: etag, range: range, objectSize: size)
     }
   }
@@ -142,31 +194,35 @@ extension FleetFileSystem {
       sessions.map { session in
         { [self] in DayPlacement.logs(on: bounds, session: session.logs, deviceClock: deviceClock, time: logTime) }
       })
-    let now = ContinuousClock.now
-    return state.withLock { s in
+    let now = clock.instant()
+    let placements = tree.withTable { table -> [UInt64: ByDateSessionFiles] in
       var placements: [UInt64: ByDateSessionFiles] = [:]
       var devices = Set<UInt64>()
       var sessionsOf: [UInt64: Set<UInt64>] = [:]
       for (session, logs) in zip(sessions, placed) where !logs.isEmpty {
-        let device = s.table.upsert(parent: node.ino, name: session.device.name, kind: .byDate(.device), key: "") {
+        let device = table.upsert(parent: node.ino, name: session.device.name, kind: .byDate(.device), key: "") {
           $0.present = true
         }
-        let folder = s.table.upsert(parent: device, name: session.session.name, kind: .byDate(.session), key: "") {
+        let folder = table.upsert(parent: device, name: session.session.name, kind: .byDate(.session), key: "") {
           $0.present = true
         }
         devices.insert(device)
         sessionsOf[device, default: []].insert(folder)
-        let files = ByDateSessionFiles(session: session.session.ino, logs: logs.map(\.ino))
-        s.byDateFiles[folder] = files
-        placements[folder] = files
-        s.listedAt[device] = now
-        s.listedAt[folder] = now
+        placements[folder] = ByDateSessionFiles(session: session.session.ino, logs: logs.map(\.ino))
       }
-      s.table.retain(childrenOf: node.ino, keep: devices)
-      for device in devices { s.table.retain(childrenOf: device, keep: sessionsOf[device] ?? []) }
-      s.listedAt[node.ino] = now
+      table.retain(childrenOf: node.ino, keep: devices)
+      for device in devices { table.retain(childrenOf: device, keep: sessionsOf[device] ?? []) }
       return placements
     }
+    state.withLock { s in
+      for (folder, files) in placements {
+        s.files[folder] = files
+        s.placedAt[folder] = now
+        if let device = tree.existingNode(folder)?.parent { s.placedAt[device] = now }
+      }
+      s.placedAt[node.ino] = now
+    }
+    return placements
   }
 
   /// The days of `.by-date/`: for each session, from the day of its first split's first
@@ -193,30 +249,30 @@ extension FleetFileSystem {
         }
       })
     let names = spans.reduce(into: Set<String>()) { $0.formUnion($1) }
-    let now = ContinuousClock.now
-    state.withLock { s in
+    tree.withTable { table in
       var keep = Set<UInt64>()
       for name in names {
         guard let day = ByDateDay(name) else { continue }
-        keep.insert(s.table.upsert(parent: node.ino, name: name, kind: .byDate(.day(day)), key: "") { $0.present = true })
+        keep.insert(table.upsert(parent: node.ino, name: name, kind: .byDate(.day(day)), key: "") { $0.present = true })
       }
-      s.table.retain(childrenOf: node.ino, keep: keep)
-      s.listedAt[node.ino] = now
+      table.retain(childrenOf: node.ino, keep: keep)
     }
+    let now = clock.instant()
+    state.withLock { $0.placedAt[node.ino] = now }
   }
 }
 
-extension FleetFileSystem {
+extension ByDateView {
   /// `.edgemount/days.csv`: logs and bytes per recording day and device, from the headers
   /// already read (and the upload names of files without one) of the sessions listed so far.
   /// It makes no request; logs whose header was not read yet are not counted.
   func daysReport() -> String {
     let deviceClock = settings.byDateDeviceClock
     var rows: [String: (logs: Int, bytes: UInt64)] = [:]
-    let sessions = state.withLock { s in
-      s.table.presentChildren(of: Self.rootIno).flatMap { device -> [FleetSession] in
+    let sessions = tree.withTable { table in
+      table.presentChildren(of: FleetFileSystem.rootIno).flatMap { device -> [FleetSession] in
         guard case .device = device.kind else { return [] }
-        return listedSessions(s, of: device)
+        return Self.listedSessions(table, of: device)
       }
     }
     for session in sessions {
@@ -230,7 +286,6 @@ extension FleetFileSystem {
     }
     var out = "day,device,logs,bytes\n"
     for key in rows.keys.sorted() { out += "\(key),\(rows[key]!.logs),\(rows[key]!.bytes)\n" }
-    caches.withLock { $0.reportSizes[.days] = out.utf8.count }
     return out
   }
 }

@@ -1,0 +1,123 @@
+import CANedge
+import Digest
+import Foundation
+import S3
+import Validation
+
+extension SaveCoordinator {
+  /// Validates a server file's new content and uploads it in one conditional PUT. Nothing
+  /// reaches the server unless the whole file is valid and the server still holds `base`.
+  /// Every refusal is logged and appended to `.edgemount/errors`.
+  @discardableResult
+  func commit(_ node: Node, bytes: [UInt8], base: PutCondition) throws(FSError) -> String {
+    let device = try tree.node(node.parent)
+    guard case .device(let id) = device.kind else { throw .accessDenied("not in a device folder") }
+    let where_ = "\(id)/\(node.name)"
+    let plainTextSecrets: [String]?
+    do {
+      plainTextSecrets = try validate(node.name, bytes: bytes, device: device)
+    } catch {
+      reportRejection(where_, error)
+      throw error
+    }
+    let etag: String
+    do {
+      etag = try upload(key: node.key, bytes: bytes, base: base)
+    } catch {
+      reportRejection(where_, error)
+      throw error
+    }
+    logger.info("saved \(node.key) (\(bytes.count) bytes, ETag \(etag))")
+    if let plainTextSecrets {
+      facts.noteConfig(key: node.key, etag: etag, bytes: bytes, plainTextSecrets: plainTextSecrets)
+    }
+    let mtime = Int64(clock.now().timeIntervalSince1970)
+    tree.update(node.ino) { n in
+      n.etag = etag
+      n.servedETag = etag
+      n.size = UInt64(bytes.count)
+      n.mtime = mtime
+      n.present = true
+      n.onServer = true
+    }
+    invalidations.fire(.inode(node.ino))
+    return etag
+  }
+
+  func reportRejection(_ file: String, _ error: FSError) {
+    let line: String
+    switch error {
+    case .invalid(let why): line = "\(file): rejected: \(why)"
+    case .conflict(let why): line = "\(file): refused (conflict): \(why)"
+    default: line = "\(file): not saved: \(error)"
+    }
+    errors.append(line)
+    logger.error("\(line)")
+  }
+
+  /// One conditional PUT. A 412 after a retried PUT may be our own earlier attempt having
+  /// landed: a HEAD tells (same MD5), so a lost response is not reported as a conflict.
+  private func upload(key: String, bytes: [UInt8], base: PutCondition) throws(FSError) -> String {
+    // Every save first checks with a HEAD that the server still holds the version it replaces:
+    // some servers (rclone serve s3) ignore If-Match and If-None-Match on PUT, and there the
+    // check is what keeps someone else's edit; where the server honours the condition, the
+    // conditional PUT also closes the moment between the HEAD and the PUT.
+    var currentETag: String?
+    do {
+      currentETag = try s3.headObject(key: key).etag
+    } catch {
+      if !error.isNotFound { throw .s3(error) }
+    }
+    if let refusal = Self.staleBase(base, currentETag: currentETag) { throw .conflict(refusal) }
+    // The same bytes as the version being replaced (vim writing its backup back, a second
+    // `cp` of the same file): no upload, so the device does not see a new object and reboot
+    // for nothing.
+    if case .ifMatch(let etag) = base, Self.plainMD5(etag) == Digest.hex(Digest.md5(bytes)) {
+      logger.info("\(key): unchanged content, not uploaded again")
+      return etag
+    }
+    do {
+      return try s3.putObject(key: key, body: bytes, contentType: Self.contentType(key), condition: base)
+    } catch {
+      if error.isPreconditionFailed {
+        let md5 = Digest.hex(Digest.md5(bytes))
+        if let head = try? s3.headObject(key: key), Self.plainMD5(head.etag) == md5 { return head.etag }
+        let what: String
+        switch base {
+        case .ifNoneMatch: what = "the file was created on the server meanwhile"
+        default: what = "the file changed on the server since it was read; reopen it and redo the edit"
+        }
+        throw .conflict(what)
+      }
+      throw .s3(error)
+    }
+  }
+
+  /// Why a save on `base` must not go ahead when the server holds `currentETag` (nil: no object).
+  static func staleBase(_ base: PutCondition, currentETag: String?) -> String? {
+    switch base {
+    case .ifMatch(let etag):
+      guard let currentETag else { return "the file was deleted on the server since it was read" }
+      if (plainMD5(currentETag) ?? currentETag) != (plainMD5(etag) ?? etag) {
+        return "the file changed on the server since it was read; reopen it and redo the edit"
+      }
+      return nil
+    case .ifNoneMatch:
+      return currentETag == nil ? nil : "the file was created on the server meanwhile"
+    case .none:
+      return nil
+    }
+  }
+
+  /// The MD5 an ETag names, when it is a plain one (not a multipart ETag).
+  static func plainMD5(_ etag: String) -> String? {
+    let bare = etag.trimmingCharacters(in: CharacterSet(charactersIn: "\"")).lowercased()
+    return bare.count == 32 && bare.allSatisfy(\.isHexDigit) ? bare : nil
+  }
+
+  static func contentType(_ key: String) -> String {
+    if key.hasSuffix(".json") { return "application/json" }
+    if key.hasSuffix(".p7b") { return "application/x-pkcs7-certificates" }
+    return "application/octet-stream"
+  }
+}

@@ -1,0 +1,142 @@
+import CANedge
+import Foundation
+import Locking
+import Logging
+import S3
+
+/// Saves of the files users change in a device folder. It owns the local content (scratch
+/// files: an editor's swap or backup copy, a staged firmware image; and the latest save of each
+/// server file, whose size `stat` shows while it is open), carries out the flushes that
+/// `SaveView`s ask for (validate, then one conditional PUT), and sends the DELETEs that wait
+/// out their grace. A save's lifecycle is a pure state machine (`SaveLifecycle`): `SaveView`
+/// answers a flush with a step, and this type does the I/O and reports back.
+final class SaveCoordinator: Sendable {
+  struct State: Sendable {
+    /// Scratch files' content by inode.
+    var scratch: [UInt64: StagedFile] = [:]
+    /// The save that wrote last, by inode: its size is what `stat` shows while it is open.
+    var latestSave: [UInt64: SaveView] = [:]
+  }
+
+  let tree: FleetTree
+  let facts: DeviceFacts
+  let s3: S3Client
+  let settings: MountSettings
+  let errors: ErrorLog
+  let logger: Logger
+  let clock: any MountClock
+  let invalidations: InvalidationHook
+  private let state = Locked(State())
+
+  /// How long the DELETE of an unlinked server file waits for a save of the same name.
+  static let deleteGrace: Duration = .seconds(1)
+
+  init(
+    tree: FleetTree, facts: DeviceFacts, s3: S3Client, settings: MountSettings, errors: ErrorLog, logger: Logger,
+    clock: any MountClock, invalidations: InvalidationHook
+  ) {
+    self.tree = tree
+    self.facts = facts
+    self.s3 = s3
+    self.settings = settings
+    self.errors = errors
+    self.logger = logger
+    self.clock = clock
+    self.invalidations = invalidations
+  }
+
+  // MARK: Local content
+
+  func scratch(_ ino: UInt64) -> StagedFile? { state.withLock { $0.scratch[ino] } }
+  func hasScratch(_ ino: UInt64) -> Bool { state.withLock { $0.scratch[ino] != nil } }
+  func setScratch(_ ino: UInt64, _ file: StagedFile?) { state.withLock { $0.scratch[ino] = file } }
+  func latestSave(_ ino: UInt64) -> SaveView? { state.withLock { $0.latestSave[ino] } }
+  func wrote(_ view: SaveView) { state.withLock { $0.latestSave[view.ino] = view } }
+
+  /// `view` is no longer the one `stat` shows (closed, or refused): the server's size is.
+  func forget(_ view: SaveView) {
+    state.withLock { s in
+      if s.latestSave[view.ino] === view { s.latestSave[view.ino] = nil }
+    }
+  }
+
+  /// The size of what is written locally for `ino` (a scratch file, the latest save), if any.
+  func localSize(_ ino: UInt64) -> UInt64? {
+    let local: (scratch: StagedFile?, save: SaveView?) = state.withLock { ($0.scratch[ino], $0.latestSave[ino]) }
+    return local.scratch?.size ?? local.save?.size
+  }
+
+  // MARK: Flushes
+
+  /// A close by lock owner `owner` (nil: an fsync) of `view`: uploads its content if the
+  /// server does not hold it. A refusal (invalid, conflict) keeps the content unsaved and the
+  /// file's other opens show the server's version again; after a failure to reach S3 it stays
+  /// too. Either way a later close or fsync checks it again.
+  func flush(_ view: SaveView, owner: UInt64?) throws(FSError) {
+    guard case .upload(let generation, let bytes, let base) = try step(view.beginFlush(owner: owner)) else { return }
+    do throws(FSError) {
+      let node = try tree.node(view.ino)
+      guard case .serverFile = FleetFileSystem.writeTarget(name: node.name, existing: node) else {
+        throw .accessDenied("\(node.name) is no longer a server file")
+      }
+      guard tree.isCurrent(node) else {
+        // Another file was renamed onto this name while it was open (POSIX: this descriptor
+        // now holds an unlinked file); its content must not replace the new file.
+        let error = FSError.conflict("\(node.name) was replaced by a rename while open; this descriptor's changes are not saved")
+        reportRefusal(view.ino, error)
+        throw error
+      }
+      let etag = try commit(node, bytes: bytes, base: base)
+      view.committed(generation: generation, etag: etag)
+    } catch {
+      view.commitEnded()
+      if case .s3 = error {
+      } else {
+        // Other opens and stat show the server's version again; this descriptor keeps its own.
+        forget(view)
+        invalidations.fire(.inode(view.ino))
+      }
+      throw error
+    }
+  }
+
+  private func step(_ step: SaveView.FlushStep) throws(FSError) -> SaveView.FlushStep {
+    if case .fail(let error) = step { throw error }
+    return step
+  }
+
+  /// A refusal that happens outside a commit (a write past the size limit, a dying writer).
+  func reportRefusal(_ ino: UInt64, _ error: FSError) {
+    guard let node = tree.existingNode(ino) else { return }
+    reportRejection("\(tree.existingNode(node.parent)?.name ?? "?")/\(node.name)", error)
+  }
+
+  // MARK: Deletes that wait
+
+  /// Unlinks a server file: the name goes now, and its DELETE follows after `deleteGrace`
+  /// unless a save of the same name (mv or install from another filesystem) takes its place.
+  func deleteAfterGrace(_ ino: UInt64) {
+    tree.hideForDelete(ino)
+    clock.schedule(after: Self.deleteGrace) { [weak self] in self?.finishPendingDelete(ino) }
+  }
+
+  /// Sends a waiting DELETE, unless a save of the name took its place.
+  func finishPendingDelete(_ ino: UInt64) {
+    guard let node = tree.takeDueDelete(ino) else { return }
+    do {
+      try s3.deleteObject(key: node.key)
+      logger.info("deleted \(node.key) on the server")
+      tree.update(ino) { $0.onServer = false }
+    } catch {
+      let line = "DELETE \(node.key): \(error) (the file is still on the server)"
+      errors.append(line)
+      logger.error("\(line)")
+      tree.update(ino) { $0.present = true }
+    }
+  }
+
+  /// Sends every waiting DELETE now (at unmount).
+  func finishPendingDeletes() {
+    for ino in tree.pendingDeletes { finishPendingDelete(ino) }
+  }
+}
