@@ -40,6 +40,10 @@ final class BlockFetcher: Sendable {
 
   /// Jobs waiting in each lane, for `.edgemount/status`.
   var queuedJobs: (prefetch: Int, listings: Int) { (workers.queued, listings.queued) }
+  /// Jobs running in each lane, for `.edgemount/status`.
+  var runningJobs: (prefetch: Int, listings: Int) { (workers.running, listings.running) }
+  /// Nothing queued or running in either lane.
+  var isIdle: Bool { queuedJobs == (0, 0) && runningJobs == (0, 0) }
 
   private func cached(_ id: BlockID, length: Int) -> [UInt8]? {
     if let block = memory.get(id), block.count == length { return block }

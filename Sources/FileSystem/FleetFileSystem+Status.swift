@@ -91,6 +91,8 @@ extension FleetFileSystem {
     let lanes = fetcher.queuedJobs
     lines += "\nqueue_prefetch: \(lanes.prefetch) of \(BlockFetcher.prefetchQueueLimit)"
     lines += "\nqueue_list_ahead: \(lanes.listings) of \(BlockFetcher.listingQueueLimit)"
+    let running = fetcher.runningJobs
+    lines += "\nrunning_prefetch: \(running.prefetch)\nrunning_list_ahead: \(running.listings)"
     return lines
   }
 

@@ -13,6 +13,7 @@ public final class WorkerPool: @unchecked Sendable {
     var jobs: [@Sendable () -> Void] = []
     var stopped = false
     var started = false
+    var running = 0
   }
 
   private let queue = Queue()
@@ -34,6 +35,13 @@ public final class WorkerPool: @unchecked Sendable {
     queue.condition.lock()
     defer { queue.condition.unlock() }
     return queue.jobs.count
+  }
+
+  /// Jobs running now.
+  public var running: Int {
+    queue.condition.lock()
+    defer { queue.condition.unlock() }
+    return queue.running
   }
 
   deinit {
@@ -74,8 +82,12 @@ public final class WorkerPool: @unchecked Sendable {
         return
       }
       let job = queue.jobs.removeFirst()
+      queue.running += 1
       queue.condition.unlock()
       job()
+      queue.condition.lock()
+      queue.running -= 1
+      queue.condition.unlock()
     }
   }
 }

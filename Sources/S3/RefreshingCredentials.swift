@@ -32,7 +32,7 @@ public final class RefreshingCredentials: Sendable {
   /// Fixed credentials (tests, tools).
   public convenience init(_ credentials: Credentials) {
     self.init(provider: StaticCredentialProvider(credentials))
-    state.withLock { $0.refreshed(credentials, at: Date()) }
+    state.withLock { $0.refreshed(credentials, at: clock.now()) }
   }
 
   public func setFailureHandler(_ handler: @escaping @Sendable (String) -> Void) {

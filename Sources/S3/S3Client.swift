@@ -36,34 +36,39 @@ public final class S3Client: Sendable {
   static let skewTolerance: TimeInterval = 300
   private let transport: any HTTPTransport
   private let logger: Logger
+  /// Time for signing, retries' back-off and the quick-fail window.
+  let clock: any MountClock
 
   public convenience init(
     bucket: String, endpoint: S3Endpoint, credentials: Credentials, transport: any HTTPTransport,
     retryPolicy: RetryPolicy = RetryPolicy(), logger: Logger = Logger(label: "edgemount.s3"),
-    requestTimeout: Duration? = nil, counters: RequestCounters = RequestCounters(), listPageSize: Int = preferredPageSize
+    requestTimeout: Duration? = nil, counters: RequestCounters = RequestCounters(), listPageSize: Int = preferredPageSize,
+    clock: any MountClock = SystemClock()
   ) {
     self.init(
       bucket: bucket, endpoint: endpoint, credentials: RefreshingCredentials(credentials), transport: transport,
       retryPolicy: retryPolicy, logger: logger, requestTimeout: requestTimeout, counters: counters,
-      listPageSize: listPageSize)
+      listPageSize: listPageSize, clock: clock)
   }
 
   public convenience init(
     bucket: String, endpoint: S3Endpoint, credentials: RefreshingCredentials, transport: any HTTPTransport,
     retryPolicy: RetryPolicy = RetryPolicy(), logger: Logger = Logger(label: "edgemount.s3"),
-    requestTimeout: Duration? = nil, counters: RequestCounters = RequestCounters(), listPageSize: Int = preferredPageSize
+    requestTimeout: Duration? = nil, counters: RequestCounters = RequestCounters(), listPageSize: Int = preferredPageSize,
+    clock: any MountClock = SystemClock()
   ) {
     self.init(
       bucket: bucket, endpoint: endpoint, credentials: credentials, transport: transport, retryPolicy: retryPolicy,
       logger: logger, requestTimeout: requestTimeout, counters: counters, pageSize: Locked(listPageSize),
-      location: Locked(endpoint), clockOffset: Locked(0))
+      location: Locked(endpoint), clockOffset: Locked(0), clock: clock)
   }
 
   private init(
     bucket: String, endpoint: S3Endpoint, credentials: RefreshingCredentials, transport: any HTTPTransport,
     retryPolicy: RetryPolicy, logger: Logger, requestTimeout: Duration?, counters: RequestCounters, pageSize: Locked<Int>,
-    location: Locked<S3Endpoint>, clockOffset: Locked<TimeInterval>
+    location: Locked<S3Endpoint>, clockOffset: Locked<TimeInterval>, clock: any MountClock
   ) {
+    self.clock = clock
     self.clockOffset = clockOffset
     self.pageSize = pageSize
     self.requestTimeout = requestTimeout
@@ -83,7 +88,7 @@ public final class S3Client: Sendable {
     S3Client(
       bucket: bucket, endpoint: endpoint, credentials: credentials, transport: transport,
       retryPolicy: retryPolicy, logger: logger, requestTimeout: requestTimeout ?? self.requestTimeout, counters: counters,
-      pageSize: pageSize, location: location, clockOffset: clockOffset)
+      pageSize: pageSize, location: location, clockOffset: clockOffset, clock: clock)
   }
 
   // MARK: Operations
@@ -304,7 +309,7 @@ public final class S3Client: Sendable {
     kind: WritableKeyPath<RequestCounts, Int>,
     validate: (HTTPResponse) throws(S3Error) -> Void = { _ in }
   ) throws(S3Error) -> HTTPResponse {
-    let start = ContinuousClock.now
+    let start = clock.instant()
     var attempt = 1
     let recentlyUnreachable = unreachableSince.withLock { $0.map { start - $0 < Self.quickFailWindow } ?? false }
     let policy = recentlyUnreachable ? RetryPolicy.none : retryPolicy
@@ -334,16 +339,17 @@ public final class S3Client: Sendable {
           logger.notice("\(method) \(key ?? "/"): \(e.code): asking \(credentials.provider.name) for fresh credentials")
           continue
         }
-        let elapsed = ContinuousClock.now - start
+        let elapsed = clock.instant() - start
         if case .transport = error, !policy.allowsAttempt(attempt + 1, elapsed: elapsed) || !policy.isRetryable(error) {
-          unreachableSince.withLock { $0 = .now }
+          let now = clock.instant()
+          unreachableSince.withLock { $0 = now }
         }
         if policy.isRetryable(error), policy.allowsAttempt(attempt + 1, elapsed: elapsed) {
           attempt += 1
           counters.record { $0.retries += 1 }
           let wait = policy.delay(beforeAttempt: attempt, unit: Double.random(in: 0..<1))
           logger.debug("retrying \(method) \(key ?? "/") after \(error) (attempt \(attempt))")
-          Thread.sleep(forTimeInterval: Double(wait.milliseconds) / 1000)
+          clock.sleep(for: wait)
           continue
         }
         if case .service(let e) = error, e.status == 404 || e.status == 412 {
@@ -367,7 +373,7 @@ public final class S3Client: Sendable {
   /// than 5 minutes from ours), takes the server's time as the offset. True when it changed.
   private func correctClock(after error: ServiceError) -> Bool {
     guard error.status == 403 || error.code == "RequestTimeTooSkewed", let server = error.serverTime else { return false }
-    let offset = TimeInterval(server) - Date().timeIntervalSince1970
+    let offset = TimeInterval(server) - clock.now().timeIntervalSince1970
     let previous = clockOffset.withLock { $0 }
     guard error.code == "RequestTimeTooSkewed" || abs(offset - previous) > Self.skewTolerance else { return false }
     guard abs(offset - previous) > 1 else { return false }
@@ -392,7 +398,7 @@ public final class S3Client: Sendable {
     allHeaders.append(("Host", host))
     let signature = signer.sign(
       method: method, path: path, query: query, headers: allHeaders, payloadHash: payloadHash,
-      date: Date().addingTimeInterval(clockOffset.withLock { $0 }))
+      date: clock.now().addingTimeInterval(clockOffset.withLock { $0 }))
     // What the server must compute to check the signature: holds no secret (the key is only in
     // the HMAC), and a session token, if any, is left out.
     logger.debug(

@@ -1,5 +1,6 @@
 import Cache
 import Foundation
+import Locking
 import Logging
 import S3
 import TestSupport
@@ -18,8 +19,8 @@ import Testing
       logger: Logger(label: "lanes") { _ in SwiftLogNoOpLogHandler() })
   }
 
-  /// 200 listings of 0.3 s each queued ahead of a walk (the list-ahead lane takes 16 and runs
-  /// 2 at a time: over 2 s of work) while a 24 MiB log is read through with prefetching: no read
+  /// 200 listings that never finish queued ahead of a walk (the list-ahead lane takes 16 and
+  /// runs 2 at a time, so it is full for the whole read) while a 24 MiB log is read through with prefetching: no read
   /// waits more than a request's time, because block prefetches have a lane of their own.
   @Test func aListingStormDoesNotDelayAConcurrentRead() throws {
     let server = InMemoryS3()
@@ -27,8 +28,11 @@ import Testing
     let data = body(24 << 20, seed: 3)
     server.put("fleet", key, data)
     let fs = fileSystem(server)
+    // Listings that hold their thread until the test ends: the lane stays full throughout.
+    let gate = Wakeup()
+    defer { for _ in 0..<4 { gate.signal() } }
     var accepted = 0
-    for _ in 0..<200 where fs.fetcher.submitListing({ Thread.sleep(forTimeInterval: 0.3) }) { accepted += 1 }
+    for _ in 0..<200 where fs.fetcher.submitListing({ _ = gate.wait(until: .distantFuture) }) { accepted += 1 }
     #expect(accepted <= BlockFetcher.listingQueueLimit + 2)
     #expect(fs.fetcher.queuedJobs.listings <= BlockFetcher.listingQueueLimit)
     let device = try fs.lookup(parent: FleetFileSystem.rootIno, name: "A1B2C3D4")

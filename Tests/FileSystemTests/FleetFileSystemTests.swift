@@ -8,15 +8,28 @@ import Testing
 
 @testable import FileSystem
 
-/// The filesystem core against the real S3 server, without a kernel mount.
-@Suite(.serialized) struct FleetFileSystemTests {
+/// The filesystem core on the in-memory S3 (S3's rules, no network) with a manual clock,
+/// without a kernel mount. The same behaviours run against real servers and a real mount in
+/// MountTests.
+@Suite struct FleetFileSystemTests {
+  let clock = ManualClock()
+
   func makeFS(_ client: S3Client, readOnly: Bool = false, listTTL: Duration = .seconds(30)) -> FleetFileSystem {
     var settings = MountSettings()
     settings.readOnly = readOnly
     settings.uid = 1000
     settings.gid = 1000
     settings.listTTL = listTTL
-    return FleetFileSystem(s3: client, settings: settings)
+    return FleetFileSystem(s3: client, settings: settings, clock: clock)
+  }
+
+  /// A new bucket on a new in-memory server.
+  func freshBucket() -> S3Client { InMemoryS3().client(bucket: "fleet", clock: clock) }
+
+  /// Waits until the prefetch and list-ahead lanes have nothing queued or running: what they
+  /// were asked to do is done, and nothing more will come unless asked.
+  func settle(_ fs: FleetFileSystem) throws {
+    try waitUntil("the worker lanes are idle") { fs.fetcher.isIdle }
   }
 
   func path(_ fs: FleetFileSystem, _ components: String...) throws -> Attributes {
@@ -30,7 +43,7 @@ import Testing
   }
 
   @Test func rootShowsDevicesAndStatusButNotForeignPrefixes() throws {
-    let s3 = try TestS3.freshBucket("fsroot")
+    let s3 = freshBucket()
     for key in [
       "A1B2C3D4/device.json", "a1b2c3d5/00000001/00000001-5E0BE100.MF4", "aggregations/x.csv", "top.txt", "12345678X/x",
     ] {
@@ -72,7 +85,7 @@ import Testing
   }
 
   @Test func unknownNamesInSessionsAreShownReadOnlyAndNestedPrefixesSkipped() throws {
-    let s3 = try TestS3.freshBucket("fsother")
+    let s3 = freshBucket()
     for key in [
       "A1B2C3D4/00000001/00000001-5E0BE100.MF4", "A1B2C3D4/00000001/notes.txt",
       "A1B2C3D4/00000001/deeper/00000002-5E0BE100.MF4", "A1B2C3D4/0000001/x", "A1B2C3D4/custom.cfg",
@@ -88,7 +101,7 @@ import Testing
   }
 
   @Test func inodeNumbersSurviveRelistingAndAnObjectComingBack() throws {
-    let s3 = try TestS3.freshBucket("fsino")
+    let s3 = freshBucket()
     let key = "A1B2C3D4/00000001/00000001-5E0BE100.MF4"
     try s3.putObject(key: key, body: [1])
     try s3.putObject(key: "A1B2C3D4/00000001/00000002-5E0BE100.MF4", body: [2])
@@ -105,7 +118,7 @@ import Testing
   }
 
   @Test func attributesFollowSpec() throws {
-    let s3 = try TestS3.freshBucket("fsattr")
+    let s3 = freshBucket()
     try s3.putObject(key: "A1B2C3D4/00000001/00000001-5E0BE100.MF4", body: [UInt8](repeating: 7, count: 1234))
     try s3.putObject(key: "A1B2C3D4/config-01.09.json", body: Array("{}".utf8))
     let fs = makeFS(s3)
@@ -160,7 +173,7 @@ import Testing
   }
 
   @Test func openForWritingIsRefusedAndReadsReturnTheObject() throws {
-    let s3 = try TestS3.freshBucket("fsopen")
+    let s3 = freshBucket()
     let body = (0..<1_300_000).map { UInt8(truncatingIfNeeded: $0 * 31 + $0 >> 12) }
     try s3.putObject(key: "A1B2C3D4/00000001/00000001-5E0BE100.MF4", body: body)
     let fs = makeFS(s3)
@@ -187,7 +200,7 @@ import Testing
   }
 
   @Test func statusFilesReportCountersAndErrors() throws {
-    let s3 = try TestS3.freshBucket("fsstatus")
+    let s3 = freshBucket()
     let fs = makeFS(s3)
     _ = try fs.listDirectory(ino: FleetFileSystem.rootIno)
     let status = try path(fs, ".edgemount", "status")
@@ -210,7 +223,7 @@ import Testing
   }
 
   @Test func openingLogsInNameOrderFetchesTheNextFilesAhead() throws {
-    let s3 = try TestS3.freshBucket("fileahead")
+    let s3 = freshBucket()
     for split in 1...8 {
       try s3.putObject(
         key: String(format: "A1B2C3D4/00000001/%08d-5E0BE100.MF4", split), body: Array(repeating: UInt8(split), count: 1000))
@@ -231,17 +244,17 @@ import Testing
     #expect(try openAndRead(3) == Array(repeating: 3, count: 1000))
     // File 3 came from the read-ahead; its own open reads file 7 ahead, the one GET more.
     try waitUntil("file 7 is fetched ahead") { s3.counters.snapshot.get == ahead + 1 }
-    Thread.sleep(forTimeInterval: 0.3)
+    try settle(fs)
     #expect(s3.counters.snapshot.get == ahead + 1)
     // Out of order: no read-ahead.
     let before = s3.counters.snapshot.get
     #expect(try openAndRead(1) == Array(repeating: 1, count: 1000))
-    Thread.sleep(forTimeInterval: 0.3)
+    try settle(fs)
     #expect(s3.counters.snapshot.get == before, "file 1 is cached; an open out of order fetches nothing ahead")
   }
 
   @Test func aJumpFetchesJustTheBytesAskedAndASequentialReadWholeBlocks() throws {
-    let s3 = try TestS3.freshBucket("jump")
+    let s3 = freshBucket()
     let body = (0..<3_500_000).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ $0 >> 9) }
     try s3.putObject(key: "A1B2C3D4/00000001/00000001-5E0BE100.MF4", body: body)
     let fs = makeFS(s3)
@@ -263,7 +276,7 @@ import Testing
   }
 
   @Test func aWalkFromTheFleetFolderListsTheNextDevicesAheadAndALoneListingDoesNot() throws {
-    let s3 = try TestS3.freshBucket("walkahead")
+    let s3 = freshBucket()
     let devices = (1...7).map { String(format: "A1B2C3%02X", $0) }
     for device in devices { try s3.putObject(key: "\(device)/00000001/00000001-5E0BE100.MF4", body: [1]) }
     // A lone `ls DEVICE`: the fleet folder is looked up, not read, and nothing is listed ahead.
@@ -273,7 +286,7 @@ import Testing
     _ = try lone.listDirectory(ino: third)
     // Read again at once (an rsync re-run of one device): no step of a walk either.
     _ = try lone.listDirectory(ino: third)
-    Thread.sleep(forTimeInterval: 0.3)
+    try settle(lone)
     #expect(s3.counters.snapshot.list - start == 2, "root and the one device")
     // A walk: the fleet folder read, then its first device: the next four are listed ahead.
     let walk = makeFS(s3)
@@ -285,7 +298,7 @@ import Testing
     for device in devices[1...4] { _ = try walk.listDirectory(ino: try path(walk, device).ino) }
     // Devices 2-5 were listed ahead: walking them costs only the look-ahead of devices 6 and 7.
     try waitUntil("devices 6 and 7 are listed ahead") { s3.counters.snapshot.list - ahead == 2 }
-    Thread.sleep(forTimeInterval: 0.3)
+    try settle(walk)
     #expect(s3.counters.snapshot.list - ahead == 2)
   }
 }

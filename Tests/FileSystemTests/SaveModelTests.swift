@@ -137,7 +137,9 @@ import Validation
     var settings = MountSettings()
     settings.allowDelete = allowDelete
     settings.memoryCacheBytes = 1 << 20
-    let fs = FleetFileSystem(s3: client, settings: settings, logger: Logger(label: "model") { _ in SwiftLogNoOpLogHandler() })
+    let clock = ManualClock()
+    let fs = FleetFileSystem(
+      s3: client, settings: settings, logger: Logger(label: "model") { _ in SwiftLogNoOpLogHandler() }, clock: clock)
     let validator = ConfigValidator()
     func isValid(_ bytes: [UInt8]) -> Bool {
       let schemaValue = try! JSONDocument.parse(schema)
@@ -465,7 +467,7 @@ import Validation
           _ = try? fs.lookup(parent: deviceIno, name: configName)  // the kernel looks a name up first
           try fs.unlink(parent: deviceIno, name: configName)
           if !allowDelete { return "\(context): deleted without --allow-delete" }
-          fs.finishPendingDeletes()  // the DELETE's grace has passed
+          clock.advance(by: SaveCoordinator.deleteGrace)  // the DELETE's grace passes
           // (Unless another client created it after the mount's last listing: the mount only
           // drops the name it created itself.)
           // A DELETE that fails after its grace (S3 down) is reported in the errors file.
@@ -603,7 +605,9 @@ import Validation
     settings.allowDelete = true
     settings.listTTL = .milliseconds(1)
     settings.heartbeatTTL = .milliseconds(1)
-    let fs = FleetFileSystem(s3: client, settings: settings, logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() })
+    let clock = ManualClock()
+    let fs = FleetFileSystem(
+      s3: client, settings: settings, logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() }, clock: clock)
     let events = Locked<[InvalidationHook.Event]>([])
     fs.invalidations.install { event in events.withLock { $0.append(event) } }
     let device = try fs.lookup(parent: FleetFileSystem.rootIno, name: SaveModelTests.device).ino
@@ -627,17 +631,17 @@ import Validation
     _ = taken()
     // Another client's change, found by the next listing.
     server.put("fleet", SaveModelTests.key, SaveModelTests.variant(70))
-    Thread.sleep(forTimeInterval: 0.01)
+    clock.advance(by: .milliseconds(2))
     _ = try fs.listDirectory(ino: device)
     #expect(taken() == [.inode(config)])
     // A listing that finds nothing new says nothing.
-    Thread.sleep(forTimeInterval: 0.01)
+    clock.advance(by: .milliseconds(2))
     _ = try fs.listDirectory(ino: device)
     #expect(taken().isEmpty)
     // An unlink.
     try fs.unlink(parent: device, name: SaveModelTests.configName)
     #expect(taken().contains(.inode(config)))
-    fs.finishPendingDeletes()
+    clock.advance(by: SaveCoordinator.deleteGrace)
     #expect(server.object("fleet", SaveModelTests.key) == nil)
     // A name created for a save that never happened goes with its last close.
     h = try fs.create(parent: device, name: SaveModelTests.configName, flags: O_WRONLY | O_CREAT | O_EXCL).1.handle

@@ -11,18 +11,19 @@ final class CountingProvider: CredentialProvider {
   let lifetime: TimeInterval
   let fetches = Locked(0)
   let down = Locked(false)
-  /// How long each fetch takes (real time), so concurrent callers overlap.
-  let delay: TimeInterval
+  /// When set, each fetch after the first waits until it is opened (true), so concurrent
+  /// callers overlap the fetch under way.
+  let gate: Monitor<Bool>?
   var name: String { "counting" }
 
-  init(clock: ManualClock, lifetime: TimeInterval, delay: TimeInterval = 0) {
+  init(clock: ManualClock, lifetime: TimeInterval, gate: Monitor<Bool>? = nil) {
     self.clock = clock
     self.lifetime = lifetime
-    self.delay = delay
+    self.gate = gate
   }
 
   func fetch() throws(CredentialError) -> Credentials {
-    if delay > 0 { Thread.sleep(forTimeInterval: delay) }
+    if let gate, fetches.withLock({ $0 }) > 0 { gate.withLockWaiting { $0 ? () : nil } }
     if down.withLock({ $0 }) { throw CredentialError("the provider is down") }
     let n = fetches.withLock {
       $0 += 1
@@ -95,19 +96,25 @@ final class CountingProvider: CredentialProvider {
   /// Eight threads that need credentials at once after expiry make one fetch between them.
   @Test func threadsThatFindTheKeysExpiredShareOneRefresh() throws {
     let clock = ManualClock(t0)
-    let provider = CountingProvider(clock: clock, lifetime: 60, delay: 0.2)
+    let gate = Monitor(false)
+    let provider = CountingProvider(clock: clock, lifetime: 60, gate: gate)
     let refreshing = RefreshingCredentials(provider: provider, clock: clock)
     #expect(try refreshing.current().accessKeyID == "AKID1")
     clock.advance(61)
     let keys = Locked<[String]>([])
+    let started = Locked(0)
     let group = DispatchGroup()
     for _ in 0..<8 {
       group.enter()
       Thread.detachNewThread {
+        started.withLock { $0 += 1 }
         if let key = try? refreshing.current().accessKeyID { keys.withLock { $0.append(key) } }
         group.leave()
       }
     }
+    // The refresh is held until every thread has started: they ask while it is under way.
+    try waitUntil("all eight threads started") { started.withLock { $0 } == 8 }
+    gate.withLockNotifying { $0 = true }
     group.wait()
     #expect(provider.fetches.withLock { $0 } == 2)
     #expect(keys.withLock { $0 } == Array(repeating: "AKID2", count: 8))

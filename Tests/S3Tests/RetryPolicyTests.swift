@@ -1,4 +1,6 @@
+import Locking
 import S3
+import TestSupport
 import Testing
 
 @Suite struct RetryPolicyTests {
@@ -35,5 +37,50 @@ import Testing
     #expect(!policy.allowsAttempt(5, elapsed: .seconds(1)))
     #expect(!policy.allowsAttempt(2, elapsed: .seconds(6)))
     #expect(RetryPolicy.none.allowsAttempt(1, elapsed: .zero) && !RetryPolicy.none.allowsAttempt(2, elapsed: .zero))
+  }
+}
+
+/// The client's retries on its injected clock: a manual clock lets the back-off and the
+/// deadline be checked without waiting for them.
+@Suite struct ClientRetryClockTests {
+  @Test func retriesWaitTheirBackOffOnTheClientsClock() throws {
+    let server = InMemoryS3()
+    let clock = ManualClock()
+    let policy = RetryPolicy(maxAttempts: 4, baseDelay: .milliseconds(400), maxDelay: .seconds(2), deadline: .seconds(60))
+    let client = server.client(bucket: "b", retryPolicy: policy, clock: clock)
+    server.put("b", "k", [1, 2, 3])
+    let failures = Locked(2)
+    server.faults.withLock {
+      $0 = { _, _ in
+        failures.withLock { left in
+          guard left > 0 else { return nil }
+          left -= 1
+          return .status(503, "SlowDown")
+        }
+      }
+    }
+    #expect(try client.getObject(key: "k") == [1, 2, 3])
+    // Two waits, each within the policy's bound for its attempt, taken on the clock.
+    #expect(clock.slept.count == 2)
+    #expect(clock.slept[0] <= .milliseconds(400))
+    #expect(clock.slept[1] <= .milliseconds(800))
+    #expect(client.counters.snapshot.retries == 2)
+  }
+
+  @Test func aDeadlinePassedOnTheClockEndsTheRetries() {
+    let server = InMemoryS3()
+    let clock = ManualClock()
+    // Many attempts allowed, and back-offs of up to 10 s against a deadline of 1 s.
+    let policy = RetryPolicy(maxAttempts: 10, baseDelay: .seconds(10), maxDelay: .seconds(10), deadline: .seconds(1))
+    let client = server.client(bucket: "b", retryPolicy: policy, clock: clock)
+    server.put("b", "k", [1])
+    server.faults.withLock { $0 = { _, _ in .status(500, "InternalError") } }
+    #expect(throws: S3Error.self) { try client.getObject(key: "k") }
+    // Retries went on while the clock was before the deadline, and stopped once a back-off
+    // took it past (or the attempts ran out).
+    let slept = clock.slept
+    let total = slept.reduce(Duration.zero, +)
+    #expect(slept.dropLast().reduce(Duration.zero, +) < .seconds(1))
+    #expect(total >= .seconds(1) || slept.count == 9, "slept \(slept)")
   }
 }

@@ -66,14 +66,15 @@ public final class InMemoryS3: HTTPTransport, @unchecked Sendable {
   }
 
   /// A client of `bucket` on this server, with quick retries.
-  public func client(bucket: String, retryPolicy: RetryPolicy = RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(1)))
-    -> S3Client
-  {
+  public func client(
+    bucket: String, retryPolicy: RetryPolicy = RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(1)),
+    clock: any MountClock = SystemClock()
+  ) -> S3Client {
     state.withLock { s in if s.buckets[bucket] == nil { s.buckets[bucket] = [:] } }
     return S3Client(
       bucket: bucket, endpoint: try! S3Endpoint(url: "http://s3.test", region: "us-east-1"),
       credentials: Credentials(accessKeyID: "AKIDTEST", secretAccessKey: "secret", source: "test"), transport: self,
-      retryPolicy: retryPolicy)
+      retryPolicy: retryPolicy, clock: clock)
   }
 
   public func object(_ bucket: String, _ key: String) -> Object? { state.withLock { $0.buckets[bucket]?[key] } }

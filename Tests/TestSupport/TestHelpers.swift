@@ -14,7 +14,7 @@ public func waitUntil(_ what: String, timeout: Double = 20, _ condition: () thro
   let deadline = Date().addingTimeInterval(timeout)
   while Date() < deadline {
     if (try? condition()) == true { return }
-    Thread.sleep(forTimeInterval: 0.2)
+    Thread.sleep(forTimeInterval: 0.02)
   }
   Issue.record("timed out waiting until \(what)")
   throw TimedOut(what: what)
