@@ -28,8 +28,11 @@ struct S3Options: ParsableArguments {
 
   /// Rejects what no server would accept, before anything is mounted.
   func validate() throws {
+    // A value no region has is a failure to start (exit 1, one sentence), like a region from
+    // the environment or a profile.
     if let region, !S3Endpoint.isRegionName(region) {
-      throw ValidationError("--region '\(region)' is not a region name: letters, digits and dashes, such as eu-west-1")
+      throw Failure(
+        description: "--region '\(region)' is not a region name: letters, digits and dashes, such as eu-west-1")
     }
     guard (1000...10000).contains(listPageSize) else {
       throw ValidationError("--list-page-size must be between 1000 and 10000, not \(listPageSize)")

@@ -8,7 +8,6 @@ extension FSError {
     case .notFound: return ENOENT
     case .notDirectory: return ENOTDIR
     case .isDirectory: return EISDIR
-    case .notEmpty: return ENOTEMPTY
     case .accessDenied: return EACCES
     case .readOnly, .readOnlyView: return EROFS
     case .invalid: return EINVAL

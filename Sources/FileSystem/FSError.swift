@@ -5,7 +5,6 @@ public enum FSError: Error, Equatable, Sendable, CustomStringConvertible {
   case notFound
   case notDirectory
   case isDirectory
-  case notEmpty
   /// Not allowed on this file (a log file, a heartbeat).
   case accessDenied(String)
   /// The mount is read-only (`--read-only`).
@@ -35,7 +34,6 @@ public enum FSError: Error, Equatable, Sendable, CustomStringConvertible {
     case .notFound: return "no such file or directory"
     case .notDirectory: return "not a directory"
     case .isDirectory: return "is a directory"
-    case .notEmpty: return "directory not empty"
     case .accessDenied(let why): return "permission denied: \(why)"
     case .readOnly: return "read-only mount"
     case .readOnlyView(let why): return why

@@ -5,7 +5,7 @@ extension FleetTree {
   /// The time-to-live of a directory's listing: device folders follow the heartbeat TTL so
   /// device.json stays fresh.
   func listTTL(for kind: NodeKind) -> Duration {
-    if case .device = kind { return min(settings.listTTL, settings.heartbeatTTL) }
+    if case .device = kind { return settings.deviceListTTL }
     return settings.listTTL
   }
 

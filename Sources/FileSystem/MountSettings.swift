@@ -15,6 +15,8 @@ public struct MountSettings: Sendable {
   public var listTTL: Duration = .seconds(30)
   /// How long device.json and schema files are trusted (`--heartbeat-ttl`).
   public var heartbeatTTL: Duration = .seconds(10)
+  /// A device folder's listing lives no longer than its heartbeat, so device.json stays fresh.
+  public var deviceListTTL: Duration { min(listTTL, heartbeatTTL) }
   /// Kernel cache time for immutable log files' entries and attributes.
   public var immutableTTL: Double = 3600
   /// Blocks of log data kept in memory (recent reads and prefetches).

@@ -32,13 +32,6 @@ struct NameArena: Sendable {
     return bytes[start..<start + Int(slice.length)].elementsEqual(name)
   }
 
-  /// Byte order of two names (for ASCII names, the order `ls` shows).
-  func precedes(_ a: Slice, _ b: Slice) -> Bool {
-    let x = bytes[Int(a.offset)..<Int(a.offset) + Int(a.length)]
-    let y = bytes[Int(b.offset)..<Int(b.offset) + Int(b.length)]
-    return x.lexicographicallyPrecedes(y)
-  }
-
   func hash(_ slice: Slice, into hasher: inout Hasher) {
     let start = Int(slice.offset)
     bytes.withUnsafeBytes { hasher.combine(bytes: UnsafeRawBufferPointer(rebasing: $0[start..<start + Int(slice.length)])) }

@@ -84,14 +84,18 @@ public struct CredentialChain: Sendable {
 
   /// `AWS_REGION`, `AWS_DEFAULT_REGION`, then the profile's `region`.
   public func region(files: Files) -> String? {
-    environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"] ?? files.config?.value("region", profile: profile)
+    // Set but empty counts as unset, as in the AWS SDKs.
+    setting("AWS_REGION") ?? setting("AWS_DEFAULT_REGION") ?? files.config?.value("region", profile: profile)
       ?? files.credentials?.value("region", profile: profile)
   }
 
   /// `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`, then the profile's `endpoint_url` (or `s3.endpoint_url`).
   public func endpoint(files: Files) -> String? {
-    environment["AWS_ENDPOINT_URL_S3"] ?? environment["AWS_ENDPOINT_URL"]
+    setting("AWS_ENDPOINT_URL_S3") ?? setting("AWS_ENDPOINT_URL")
       ?? files.config?.value("s3.endpoint_url", profile: profile)
       ?? files.config?.value("endpoint_url", profile: profile)
   }
+
+  /// An environment variable's value, nil when unset or empty.
+  func setting(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
 }

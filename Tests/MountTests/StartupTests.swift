@@ -57,6 +57,32 @@ import Testing
     #expect(!(try String(contentsOfFile: "/proc/mounts", encoding: .utf8)).contains(dir))
   }
 
+  /// Values a user or the environment gives that no server takes: exit status 1 and one
+  /// sentence naming the value, never a crash (a `try!` on `--region` once died with SIGILL).
+  @Test(
+    arguments: [
+      (["--region", "eu west/1"], [:], "is not a region name"),
+      ([], ["AWS_REGION": "eu west/1"], "is not a region name"),
+      (["--endpoint", "ht!tp://x"], [:], "must use http or https"),
+      (["--endpoint", "http://[::1"], [:], "bad IPv6 address"),
+      (["--profile", "no-such-profile"], ["AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""], "is not in"),
+    ] as [([String], [String: String], String)])
+  func badSettingsExitOneWithASentence(_ extra: [String], _ env: [String: String], _ sentence: String) throws {
+    let dir = try freshDirectory("mnt-start")
+    var environment = try environment()
+    for (k, v) in env {
+      if v.isEmpty { environment[k] = nil } else { environment[k] = v }
+    }
+    // The last --endpoint given counts.
+    let r = try Command.run(
+      [MountedBucket.edgemount, "fleet", dir, "--endpoint", try TestS3.endpointURL] + extra, environment: environment)
+    #expect(r.status == 1, "\(extra) \(env): exit \(r.status)")
+    #expect(r.stderr.contains(sentence), "\(r.stderr)")
+    #expect(!r.stderr.contains("Fatal error") && !r.stderr.lowercased().contains("backtrace"), "\(r.stderr)")
+    #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+    #expect(!(try String(contentsOfFile: "/proc/mounts", encoding: .utf8)).contains(dir))
+  }
+
   @Test func unreachableEndpointFailsWithinFifteenSeconds() throws {
     let dir = try freshDirectory("mnt-start")
     let r = try Command.run([MountedBucket.edgemount, "fleet", dir, "--endpoint", "http://127.0.0.1:9"])

@@ -70,6 +70,20 @@ import Testing
     }
   }
 
+  @Test func anEmptyRegionOrEndpointVariableCountsAsUnset() throws {
+    try withFiles { c, f in
+      let chain = CredentialChain(environment: [
+        "AWS_PROFILE": "fleet", "AWS_SHARED_CREDENTIALS_FILE": c, "AWS_CONFIG_FILE": f, "AWS_REGION": "",
+        "AWS_ENDPOINT_URL": "",
+      ])
+      let files = chain.loadFiles()
+      #expect(chain.region(files: files) == "us-west-2")
+      #expect(chain.endpoint(files: files) == "http://127.0.0.1:9000")
+      let env = CredentialChain(environment: ["AWS_REGION": "", "AWS_DEFAULT_REGION": "eu-central-1"])
+      #expect(env.region(files: env.loadFiles()) == "eu-central-1")
+    }
+  }
+
   @Test func explicitProfileBeatsEnvironmentKeys() throws {
     try withFiles { c, f in
       let chain = CredentialChain(
