@@ -6,6 +6,7 @@ import Testing
     SplitCopy(name: name, logName: LogFileName(name)!, size: size, etag: etag)
   }
 
+  // SEMANTICS.md § Duplicate uploads
   @Test func identicalCopiesFoldIntoTheLowestEpoch() {
     let a = copy("00000001-5E0BE200.MF4"), b = copy("00000001-5E0BE100.MF4"), c = copy("00000001-5E0BE300.MF4")
     let result = SplitFolding.fold([a, b, c])

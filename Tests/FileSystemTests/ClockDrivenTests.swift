@@ -30,6 +30,7 @@ import Testing
     server.put("fleet", "A1B2C3D4/00000001/00000001-5E0BE100.MF4", [1])
   }
 
+  // SEMANTICS.md § Consistency and caching
   @Test func aSessionListingIsServedFromCacheUntilItsTTLPasses() throws {
     seedDevice()
     let fs = makeFS()
@@ -65,6 +66,7 @@ import Testing
     #expect(fs.s3.counters.snapshot.list == before + 1)
   }
 
+  // SEMANTICS.md § Changes
   @Test func anUnlinkedConfigIsDeletedWhenItsGraceHasPassedAndNotBefore() throws {
     seedDevice()
     let fs = makeFS(allowDelete: true)

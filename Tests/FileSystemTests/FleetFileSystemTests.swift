@@ -42,6 +42,7 @@ import Testing
     return attrs
   }
 
+  // SEMANTICS.md § The tree
   @Test func rootShowsDevicesAndStatusButNotForeignPrefixes() throws {
     let s3 = freshBucket()
     for key in [
@@ -117,6 +118,7 @@ import Testing
     #expect(again.size == 2)
   }
 
+  // SEMANTICS.md § Attributes
   @Test func attributesFollowSpec() throws {
     let s3 = freshBucket()
     try s3.putObject(key: "A1B2C3D4/00000001/00000001-5E0BE100.MF4", body: [UInt8](repeating: 7, count: 1234))
@@ -199,6 +201,7 @@ import Testing
     #expect(throws: FSError.badHandle) { try fs.read(handle: opened.handle, offset: 0, count: 1) }
   }
 
+  // SEMANTICS.md § `.edgemount/`
   @Test func statusFilesReportCountersAndErrors() throws {
     let s3 = freshBucket()
     let fs = makeFS(s3)

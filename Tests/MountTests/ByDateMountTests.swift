@@ -32,6 +32,7 @@ import Testing
     return path
   }
 
+  // SEMANTICS.md § `.by-date/`: the logs by recording day
   @Test func rsyncOfADayCopiesExactlyThatDayAndARerunCostsNothing() throws {
     let s3 = try TestS3.freshBucket("bydate")
     let (dec1, all) = try seed(s3)
@@ -61,6 +62,7 @@ import Testing
     }
   }
 
+  // SEMANTICS.md § `.by-date/`: the logs by recording day
   @Test func theViewIsTheSameFilesForDuFindAndReaders() throws {
     let s3 = try TestS3.freshBucket("bydatetools")
     let (dec1, all) = try seed(s3)
@@ -97,6 +99,7 @@ import Testing
 
   /// What shells and copy tools do to a folder, tried in the view: each fails with EROFS, and
   /// none of them sends a PUT or a DELETE, or changes the device tree.
+  // SEMANTICS.md § `.by-date/`: the logs by recording day
   @Test func shellWritesIntoTheViewAreRefusedWithoutARequest() throws {
     let s3 = try TestS3.freshBucket("bydateshell")
     let (dec1, all) = try seed(s3)

@@ -161,6 +161,7 @@ import Testing
     #expect(throws: S3Error.self) { try s3.headObject(key: "\(Self.device)/config-01.07.json") }
   }
 
+  // SEMANTICS.md § Changes
   @Test func aConcurrentServerChangeIsRefusedNotOverwritten() throws {
     defer { mount.unmount() }
     let mine = try Data(contentsOf: URL(fileURLWithPath: config))  // the editor reads the file

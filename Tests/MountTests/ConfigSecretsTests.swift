@@ -42,6 +42,7 @@ import Testing
     #expect(r.status != 0 && r.stderr.contains("Permission denied"), "\(what): \(r.status) \(r.stdout) \(r.stderr)")
   }
 
+  // SEMANTICS.md § Who can read a config
   @Test func anotherUserListsAndReadsLogsButNoConfig() throws {
     let mount = try MountedBucket(bucket: s3.bucket, options: ["--allow-other"])
     defer { mount.unmount() }
@@ -81,6 +82,7 @@ import Testing
       String(decoding: try s3.getObject(key: "\(Self.plain)/config-01.09.json"), as: UTF8.self).contains("\"split_size\": 60"))
   }
 
+  // SEMANTICS.md § Who can read a config
   @Test func configModeGivesAGroupReadAndNoOneElse() throws {
     let group = 4242
     let mount = try MountedBucket(

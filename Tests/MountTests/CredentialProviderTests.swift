@@ -158,6 +158,7 @@ import Testing
     }
   }
 
+  // SEMANTICS.md § Credentials for the life of the mount
   @Test(arguments: Provider.allCases) func eachProviderMountsReadsAndSaves(provider: Provider) throws {
     defer { emulator.stop() }
     let (env, options, source, service) = try configure(provider)
@@ -174,6 +175,7 @@ import Testing
 
   /// Credentials that live 20 s, each revoked at its expiry, through continuous use: every
   /// operation works, and every refresh comes before an expiry (the S3 front never refused one).
+  // SEMANTICS.md § Credentials for the life of the mount
   @Test func rotationAheadOfExpiryLosesNoOperation() throws {
     defer { emulator.stop() }
     try emulator.control(["lifetime": 20])

@@ -40,6 +40,7 @@ import Testing
     #expect(sim.output.contains("applied new config, CRC-32 \(crc)"))
   }
 
+  // SEMANTICS.md § Extended attributes (`getfattr -d`)
   @Test func xattrsShowUploadMetadataAndKeys() throws {
     let s3 = try TestS3.freshBucket("xattr")
     let key = "A1B2C3D4/00000001/00000001-5E0BE100.MF4"

@@ -43,6 +43,7 @@ import Testing
     print("fault run: \(right) right, \(failed) failed, \(wrong) wrong, \(faulty.counters.snapshot.retries) retries")
   }
 
+  // SEMANTICS.md § Reading
   @Test func aThousandReadsThroughTheMountUnderFaultsAreRightOrEIO() throws {
     let s3 = try TestS3.freshBucket("faultmount")
     let key = "A1B2C3D4/00000001/00000001-5E0BE100.MF4"

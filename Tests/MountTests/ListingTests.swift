@@ -6,6 +6,7 @@ import Testing
 
 /// Listings: completeness through pagination, the list TTL, and what rsync costs.
 @Suite(.serialized) struct ListingTests {
+  // SEMANTICS.md § Listing
   @Test func sessionWithTwoThousandFiveHundredSplitsListsCompletely() throws {
     let s3 = try TestS3.freshBucket("bigsession")
     let names = (1...2500).map { String(format: "%08d-%08X.MF4", $0, 0x5E0B_E100 + $0) }
@@ -48,6 +49,7 @@ import Testing
     #expect(after["requests_head"] == before["requests_head"])
   }
 
+  // SEMANTICS.md § Consistency and caching
   @Test func newObjectsAppearAfterTheListTTL() throws {
     let s3 = try TestS3.freshBucket("ttl")
     try s3.putObject(key: "A1B2C3D4/00000001/00000001-5E0BE100.MF4", body: [1, 2, 3])
@@ -176,6 +178,7 @@ final class LockedErrors: @unchecked Sendable {
     }
   }
 
+  // SEMANTICS.md § Listing
   @Test func manySmallSessionsAreListedFlatInFewRequests() throws {
     let s3 = try TestS3.freshBucket("flat")
     let keys = (1...60).flatMap { session in

@@ -134,6 +134,7 @@ import Testing
     #expect(real.stdout.contains("keep (copies differ)"))
   }
 
+  // SEMANTICS.md § `.edgemount/`
   @Test func devicesCsvMatchesTheSeededFleet() throws {
     let seeded = try SeededFleet("csv")
     let mount = try MountedBucket(bucket: seeded.bucket)

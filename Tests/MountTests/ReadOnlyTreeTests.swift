@@ -19,6 +19,7 @@ import Testing
     (seeded, mount) = try Self.shared.get()
   }
 
+  // SEMANTICS.md § The tree
   @Test func findShowsExactlyTheDevicesSessionsAndLowestEpochSplits() throws {
     let result = try Command.run([
       "find", mount.path, "-path", "\(mount.path)/.edgemount", "-prune", "-o", "-type", "f", "-printf", "%P\n",
@@ -35,6 +36,7 @@ import Testing
     #expect(FileManager.default.fileExists(atPath: mount.file(".edgemount/status")))
   }
 
+  // SEMANTICS.md § Attributes
   @Test func statShowsListedSizesEpochMtimesAndModes() throws {
     let result = try Command.run([
       "find", mount.path, "-path", "\(mount.path)/.edgemount", "-prune", "-o", "-type", "f", "-printf", "%P %s %T@ %m\n",
@@ -78,6 +80,7 @@ import Testing
     #expect(try Command.run(["cmp", mount.file(sample), local.path]).status == 0)
   }
 
+  // SEMANTICS.md § Reading
   @Test func readsAtOddOffsetsAndSizesReturnExactlyTheRightBytes() throws {
     let file = seeded.fleet.view.filter { LogName.isLog($0.path) }.max { $0.size < $1.size }!
     let body = seeded.bodies[file.key]!
@@ -106,6 +109,7 @@ import Testing
     #expect(mfc.prefix(8) == Data("Generic ".utf8))
   }
 
+  // SEMANTICS.md § Duplicate uploads
   @Test func duplicatesFileListsFoldedAndConflictingCopies() throws {
     _ = try Command.run(["find", mount.path])
     let text = try String(contentsOfFile: mount.file(".edgemount/duplicates"), encoding: .utf8)

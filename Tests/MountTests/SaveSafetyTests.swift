@@ -136,6 +136,7 @@ import Testing
 
   /// After a save, a refused save, a rename onto the name and an unlink, `stat` and `cat`
   /// through the kernel show the server's current file at once (no stale size, no cut content).
+  // SEMANTICS.md § Consistency and caching
   @Test func theKernelNeverServesAStaleConfig() throws {
     let mount = try MountedBucket(bucket: s3.bucket, options: ["--allow-delete", "--heartbeat-ttl", "1", "--list-ttl", "1"])
     defer { mount.unmount() }

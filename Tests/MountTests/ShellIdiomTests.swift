@@ -50,6 +50,7 @@ import Testing
     return seen.withLock { $0 }
   }
 
+  // SEMANTICS.md § Changes
   @Test func everySaveIdiomMakesExactlyOnePutAndARefusedOneNone() throws {
     // --allow-delete for install, which unlinks the target before it writes: the DELETE waits
     // and the save that follows replaces the object instead (without the option install stops
@@ -135,6 +136,7 @@ import Testing
     #expect(seen.allSatisfy { $0 == kept || $0 == nextBytes } && !seen.contains([]), "a poller saw an empty or partial bundle")
   }
 
+  // SEMANTICS.md § Changes
   @Test func mvFromAnotherFilesystemNeverLeavesTheDeviceWithoutAConfig() throws {
     // Without --allow-delete: mv's unlink is refused, mv stops, the server keeps its config.
     var mount = try MountedBucket(bucket: s3.bucket)

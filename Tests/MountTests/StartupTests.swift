@@ -59,6 +59,7 @@ import Testing
 
   /// Values a user or the environment gives that no server takes: exit status 1 and one
   /// sentence naming the value, never a crash (a `try!` on `--region` once died with SIGILL).
+  // SEMANTICS.md § Start and stop
   @Test(
     arguments: [
       (["--region", "eu west/1"], [:], "is not a region name"),
@@ -116,6 +117,7 @@ import Testing
     #expect(r.stderr.contains("busy"), "\(r.stderr)")
   }
 
+  // SEMANTICS.md § Start and stop
   @Test(arguments: ["TERM", "INT", "HUP"])
   func signalsUnmountCleanly(signal: String) throws {
     let s3 = try TestS3.freshBucket("signal")
