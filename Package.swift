@@ -62,7 +62,7 @@ let package = Package(
       ]),
     .executableTarget(name: "edgemount", dependencies: ["EdgeMount"]),
     // A generated CANedge fleet (real sample logs plus made-up devices) for the demo and tests.
-    .target(name: "DemoFleet", dependencies: ["S3", "CANedge"]),
+    .target(name: "DemoFleet", dependencies: ["S3", "CANedge", "Locking"]),
     .executableTarget(
       name: "canedge-sim",
       dependencies: [

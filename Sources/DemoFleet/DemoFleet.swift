@@ -1,5 +1,6 @@
 import CANedge
 import Foundation
+import Locking
 import S3
 
 /// A bucket's worth of CANedge devices for the demo and the tests: the real sample logs plus
@@ -198,9 +199,8 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
   }
 }
 
-final class LockedList: @unchecked Sendable {
-  private let lock = NSLock()
-  private var items: [String] = []
-  func append(_ s: String) { lock.withLock { items.append(s) } }
-  var first: String? { lock.withLock { items.first } }
+final class LockedList: Sendable {
+  private let items = Locked<[String]>([])
+  func append(_ s: String) { items.withLock { $0.append(s) } }
+  var first: String? { items.withLock { $0.first } }
 }

@@ -5,7 +5,7 @@ import Glibc
 ///
 /// `blockSignals()` must run first thing in `main`, before any thread starts, so every thread
 /// inherits the blocked mask and only this watcher receives them.
-final class SignalWatcher: @unchecked Sendable {
+final class SignalWatcher: Sendable {
   static let handled = [SIGINT, SIGTERM, SIGHUP, SIGUSR1]
   private let action: @Sendable (Int32) -> Void
 

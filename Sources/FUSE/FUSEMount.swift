@@ -8,6 +8,8 @@ import Logging
 ///
 /// Requests are answered on libfuse's worker threads (which may block on S3); the adapter only
 /// translates between kernel requests and `FleetFileSystem` calls.
+/// `@unchecked`: the session pointer and the two flags are only touched with `lifecycle` held
+/// (or before any other thread exists).
 public final class FUSEMount: @unchecked Sendable {
   public let fs: FleetFileSystem
   let logger: Logger
@@ -125,6 +127,7 @@ public final class FUSEMount: @unchecked Sendable {
   }
 
   /// The session pointer, for the invalidation queue.
+  /// `@unchecked`: libfuse's session may be used from any thread for invalidations.
   struct SessionHandle: @unchecked Sendable {
     let pointer: OpaquePointer
   }

@@ -7,7 +7,7 @@ import S3
 /// How the kernel should treat an open file.
 public struct OpenedFile: Sendable, Equatable {
   public var handle: UInt64
-  /// Bypass the page cache (content whose size may differ from the listed size, staged edits).
+  /// Bypass the page cache (content whose size may differ from the listed size, edits being saved).
   public var directIO: Bool
   /// Keep cached pages from earlier opens (immutable log files).
   public var keepCache: Bool
@@ -21,8 +21,8 @@ extension FleetFileSystem {
     if node.kind.isDirectory { throw .isDirectory }
     let wantsWrite = flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0
     if wantsWrite { return try openForWriting(node, truncate: flags & O_TRUNC != 0) }
-    if let staged = saves.scratch(ino) {
-      return register(OpenFile(ino: ino, source: .staged(staged)), directIO: true, keepCache: false)
+    if let scratch = saves.scratch(ino) {
+      return register(OpenFile(ino: ino, source: .scratch(scratch)), directIO: true, keepCache: false)
     }
     switch node.kind {
     case .object(.log), .object(.other), .object(.storedConfig):
@@ -50,7 +50,7 @@ extension FleetFileSystem {
     case .statusFile(let file):
       return register(OpenFile(ino: ino, source: .snapshot(Array(statusText(file).utf8))), directIO: true, keepCache: false)
     case .object(.scratch):
-      throw .notFound  // a scratch file always has staged content; this one was removed
+      throw .notFound  // a scratch file always has its content; this one was removed
     case .root, .device, .session, .statusDirectory, .rawDirectory, .byDate:
       throw .isDirectory
     }

@@ -82,9 +82,9 @@ extension FleetFileSystem {
     switch Self.writeTarget(name: node.name, existing: node) {
     case .refused(let why): throw .accessDenied(why)
     case .scratch:
-      guard let staged = saves.scratch(node.ino) else { throw .notFound }
-      if truncate { try staged.truncate(to: 0) }
-      return register(OpenFile(ino: node.ino, source: .staged(staged)), directIO: true, keepCache: false)
+      guard let scratch = saves.scratch(node.ino) else { throw .notFound }
+      if truncate { try scratch.truncate(to: 0) }
+      return register(OpenFile(ino: node.ino, source: .scratch(scratch)), directIO: true, keepCache: false)
     case .serverFile:
       let view = try startSave(node, truncate: truncate)
       return register(OpenFile(ino: node.ino, source: .save(view)), directIO: true, keepCache: false)
@@ -149,9 +149,9 @@ extension FleetFileSystem {
           n.lookups += 1
         }
       }
-      let staged = StagedFile(bytes: [])
-      saves.setScratch(ino, staged)
-      let opened = register(OpenFile(ino: ino, source: .staged(staged)), directIO: true, keepCache: false)
+      let scratch = ScratchFile(bytes: [])
+      saves.setScratch(ino, scratch)
+      let opened = register(OpenFile(ino: ino, source: .scratch(scratch)), directIO: true, keepCache: false)
       return (attributes(of: try node(ino)), opened)
     }
   }
@@ -161,7 +161,7 @@ extension FleetFileSystem {
   public func write(handle: UInt64, offset: UInt64, data: [UInt8], owner: UInt64 = 0) throws(FSError) -> Int {
     guard let file = handles.file(handle) else { throw .badHandle }
     switch file.source {
-    case .staged(let staged): try staged.write(data, at: offset)
+    case .scratch(let scratch): try scratch.write(data, at: offset)
     case .save(let view):
       do { try view.write(data, at: offset, owner: owner) } catch {
         saves.reportRefusal(file.ino, error)
@@ -206,7 +206,7 @@ extension FleetFileSystem {
     try saves.flush(view, owner: owner)
   }
 
-  /// Changes attributes. Size changes edit staged content; mode, owner and time changes on
+  /// Changes attributes. Size changes edit local content (a save, a scratch file); mode, owner and time changes on
   /// device-folder files are accepted and have no effect (editors restore them after saving).
   public func setAttributes(ino: UInt64, size: UInt64?, handle: UInt64?) throws(FSError) -> Attributes {
     let node = try node(ino)
@@ -222,14 +222,14 @@ extension FleetFileSystem {
           throw error
         }
         saves.wrote(view)
-      case .staged(let staged)?:
-        try staged.truncate(to: size)
+      case .scratch(let scratch)?:
+        try scratch.truncate(to: size)
       default:
-        guard let staged = saves.scratch(ino) else {
+        guard let scratch = saves.scratch(ino) else {
           if case .refused(let why) = Self.writeTarget(name: node.name, existing: node) { throw .accessDenied(why) }
           throw .accessDenied("\(node.name) can only be truncated while open for writing (truncate -s opens it)")
         }
-        try staged.truncate(to: size)
+        try scratch.truncate(to: size)
       }
     }
     return attributes(of: try self.node(ino))
@@ -322,10 +322,10 @@ extension FleetFileSystem {
     if name == newName { return }
     if case .refused(let why) = Self.writeTarget(name: name, existing: source) { throw .accessDenied(why) }
 
-    // The content being moved: a scratch file's, or the server file's (staged or current).
+    // The content being moved: a scratch file's, or the server file's (its save or the current object).
     let sourceBytes: [UInt8]
-    if let staged = saves.scratch(source.ino) {
-      sourceBytes = staged.bytes
+    if let scratch = saves.scratch(source.ino) {
+      sourceBytes = scratch.bytes
     } else {
       sourceBytes = try fetchWhole(source).0
     }
@@ -356,7 +356,7 @@ extension FleetFileSystem {
     case .scratch:
       try refuseIfMisnamed(newName, in: folder)
       tree.withTable { $0.move(source.ino, to: newName, kind: .object(.scratch), key: "") }
-      saves.setScratch(source.ino, StagedFile(bytes: sourceBytes))
+      saves.setScratch(source.ino, ScratchFile(bytes: sourceBytes))
       leaveBehind(source, in: folder)
       invalidations.fire(.inode(source.ino))
     }

@@ -9,7 +9,7 @@ final class OpenFile: Sendable {
     /// Content fetched or generated at open (device root files, `.edgemount/` files).
     case snapshot([UInt8])
     /// A scratch file's content, shared with its other handles.
-    case staged(StagedFile)
+    case scratch(ScratchFile)
     /// This handle's save of a server file.
     case save(SaveView)
   }
@@ -51,7 +51,7 @@ final class OpenFile: Sendable {
   /// Reads `count` bytes at `offset`.
   func read(offset: UInt64, count: Int, fetcher: BlockFetcher?) throws(FSError) -> ReadBytes {
     switch source {
-    case .staged(let file):
+    case .scratch(let file):
       return ReadBytes(file.read(offset: offset, count: count))
     case .save(let view):
       return ReadBytes(view.read(offset: offset, count: count))

@@ -13,7 +13,7 @@ import S3
 final class SaveCoordinator: Sendable {
   struct State: Sendable {
     /// Scratch files' content by inode.
-    var scratch: [UInt64: StagedFile] = [:]
+    var scratch: [UInt64: ScratchFile] = [:]
     /// The save that wrote last, by inode: its size is what `stat` shows while it is open.
     var latestSave: [UInt64: SaveView] = [:]
   }
@@ -47,9 +47,9 @@ final class SaveCoordinator: Sendable {
 
   // MARK: Local content
 
-  func scratch(_ ino: UInt64) -> StagedFile? { state.withLock { $0.scratch[ino] } }
+  func scratch(_ ino: UInt64) -> ScratchFile? { state.withLock { $0.scratch[ino] } }
   func hasScratch(_ ino: UInt64) -> Bool { state.withLock { $0.scratch[ino] != nil } }
-  func setScratch(_ ino: UInt64, _ file: StagedFile?) { state.withLock { $0.scratch[ino] = file } }
+  func setScratch(_ ino: UInt64, _ file: ScratchFile?) { state.withLock { $0.scratch[ino] = file } }
   func latestSave(_ ino: UInt64) -> SaveView? { state.withLock { $0.latestSave[ino] } }
   func wrote(_ view: SaveView) { state.withLock { $0.latestSave[view.ino] = view } }
 
@@ -62,7 +62,7 @@ final class SaveCoordinator: Sendable {
 
   /// The size of what is written locally for `ino` (a scratch file, the latest save), if any.
   func localSize(_ ino: UInt64) -> UInt64? {
-    let local: (scratch: StagedFile?, save: SaveView?) = state.withLock { ($0.scratch[ino], $0.latestSave[ino]) }
+    let local: (scratch: ScratchFile?, save: SaveView?) = state.withLock { ($0.scratch[ino], $0.latestSave[ino]) }
     return local.scratch?.size ?? local.save?.size
   }
 

@@ -57,6 +57,13 @@ public final class Monitor<Value> {
     mutex.deallocate()
   }
 
+  /// Reads or changes the value without waking waiters (a change nobody waits for).
+  public func withLock<Result>(_ body: (inout Value) -> Result) -> Result {
+    pthread_mutex_lock(mutex)
+    defer { pthread_mutex_unlock(mutex) }
+    return body(&value)
+  }
+
   /// Runs `body` with the lock held; `body` returns nil to wait for a change and try again.
   public func withLockWaiting<Result>(_ body: (inout Value) -> Result?) -> Result {
     pthread_mutex_lock(mutex)

@@ -6,17 +6,16 @@ import Foundation
 ///
 /// The threads start with the first job and end when the pool is released (a filesystem that
 /// is torn down, as in tests that make thousands of them), so they never outlive it.
-public final class WorkerPool: @unchecked Sendable {
-  /// What the threads share with the pool; they hold it, not the pool.
-  private final class Queue: @unchecked Sendable {
-    let condition = NSCondition()
+public final class WorkerPool: Sendable {
+  private struct Queue: Sendable {
     var jobs: [@Sendable () -> Void] = []
     var stopped = false
     var started = false
     var running = 0
   }
 
-  private let queue = Queue()
+  /// What the threads share with the pool; they hold it, not the pool.
+  private let queue = Monitor(Queue())
   private let threads: Int
   private let name: String
   public let queueLimit: Int
@@ -31,63 +30,46 @@ public final class WorkerPool: @unchecked Sendable {
   }
 
   /// Jobs waiting for a thread.
-  public var queued: Int {
-    queue.condition.lock()
-    defer { queue.condition.unlock() }
-    return queue.jobs.count
-  }
-
+  public var queued: Int { queue.withLock { $0.jobs.count } }
   /// Jobs running now.
-  public var running: Int {
-    queue.condition.lock()
-    defer { queue.condition.unlock() }
-    return queue.running
-  }
+  public var running: Int { queue.withLock { $0.running } }
 
   deinit {
-    queue.condition.lock()
-    queue.stopped = true
-    queue.condition.broadcast()
-    queue.condition.unlock()
+    queue.withLockNotifying { $0.stopped = true }
   }
 
   /// Queues a job; false (and the job dropped) when the queue is full.
   @discardableResult
   public func submit(_ job: @escaping @Sendable () -> Void) -> Bool {
-    queue.condition.lock()
-    guard queue.jobs.count < queueLimit else {
-      queue.condition.unlock()
-      return false
+    let (accepted, start) = queue.withLockNotifying { q -> (Bool, Bool) in
+      guard q.jobs.count < queueLimit else { return (false, false) }
+      q.jobs.append(job)
+      defer { q.started = true }
+      return (true, !q.started)
     }
-    if !queue.started {
-      queue.started = true
+    if start {
       for i in 0..<threads {
         let thread = Thread { [queue] in Self.loop(queue) }
         thread.name = "\(name)-\(i)"
         thread.start()
       }
     }
-    queue.jobs.append(job)
-    queue.condition.signal()
-    queue.condition.unlock()
-    return true
+    return accepted
   }
 
-  private static func loop(_ queue: Queue) {
+  private static func loop(_ queue: Monitor<Queue>) {
     while true {
-      queue.condition.lock()
-      while queue.jobs.isEmpty && !queue.stopped { queue.condition.wait() }
-      if queue.jobs.isEmpty {
-        queue.condition.unlock()
-        return
+      let job = queue.withLockWaiting { q -> (@Sendable () -> Void)?? in
+        if let job = q.jobs.first {
+          q.jobs.removeFirst()
+          q.running += 1
+          return .some(job)
+        }
+        return q.stopped ? .some(nil) : nil
       }
-      let job = queue.jobs.removeFirst()
-      queue.running += 1
-      queue.condition.unlock()
+      guard let job else { return }
       job()
-      queue.condition.lock()
-      queue.running -= 1
-      queue.condition.unlock()
+      queue.withLockNotifying { $0.running -= 1 }
     }
   }
 }

@@ -475,7 +475,7 @@ public final class S3Client: Sendable {
 /// Lets segments through early only from the answer asked for: 206 with a Content-Range that
 /// starts at the range's start (or 200 for a GET without a range), so segment i is exactly
 /// the bytes at start + i × size.
-private final class RangeCheckedReceiver: SegmentReceiver, @unchecked Sendable {
+private final class RangeCheckedReceiver: SegmentReceiver, Sendable {
   let start: UInt64
   let ranged: Bool
   let inner: any SegmentReceiver

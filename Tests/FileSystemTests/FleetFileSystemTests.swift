@@ -304,4 +304,27 @@ import Testing
     try settle(walk)
     #expect(s3.counters.snapshot.list - ahead == 2)
   }
+
+  /// readdir reads an open directory in several calls by offset: the entries are those of the
+  /// opendir, whatever the folder becomes meanwhile, until releasedir.
+  @Test func aDirectoryHandleKeepsItsEntriesUntilItIsClosed() throws {
+    let s3 = freshBucket()
+    for split in 1...3 {
+      try s3.putObject(key: String(format: "A1B2C3D4/00000001/%08d-5E0BE100.MF4", split), body: [1])
+    }
+    let fs = makeFS(s3, listTTL: .seconds(1))
+    let session = try path(fs, "A1B2C3D4", "00000001").ino
+    let handle = try fs.openDirectory(ino: session)
+    let names = { (h: UInt64) in fs.directoryEntries(handle: h)?.map(\.name) ?? [] }
+    #expect(names(handle) == [".", "..", "00000001-5E0BE100.MF4", "00000002-5E0BE100.MF4", "00000003-5E0BE100.MF4"])
+    try s3.putObject(key: "A1B2C3D4/00000001/00000004-5E0BE100.MF4", body: [1])
+    clock.advance(by: .seconds(1))
+    let second = try fs.openDirectory(ino: session)
+    #expect(names(second).count == 6, "a new opendir lists again")
+    #expect(names(handle).count == 5, "the open handle keeps its entries")
+    fs.closeDirectory(handle: handle)
+    #expect(fs.directoryEntries(handle: handle) == nil)
+    #expect(names(second).count == 6)
+    fs.closeDirectory(handle: second)
+  }
 }

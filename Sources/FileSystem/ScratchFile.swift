@@ -3,7 +3,7 @@ import Locking
 /// The content of a scratch file: a file in a device folder that is never uploaded (an
 /// editor's swap, temp or backup file). Shared by all its open handles, as on a local disk,
 /// and kept until it is removed or the mount ends.
-final class StagedFile: Sendable {
+final class ScratchFile: Sendable {
   private let content: Locked<FileContent>
 
   init(bytes: [UInt8]) { content = Locked(FileContent(bytes)) }
