@@ -53,17 +53,6 @@ public struct LRUIndex<Key: Hashable & Sendable>: Sendable {
     return key
   }
 
-  /// Keys from the least to the most recently used (for tests and reports).
-  public var leastRecentFirst: [Key] {
-    var out: [Key] = []
-    var i = oldest
-    while i >= 0 {
-      out.append(slots[i].key)
-      i = slots[i].newer
-    }
-    return out
-  }
-
   private mutating func unlink(_ i: Int) {
     let (newer, older) = (slots[i].newer, slots[i].older)
     if newer >= 0 { slots[newer].older = older } else { newest = older }

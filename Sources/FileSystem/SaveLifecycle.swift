@@ -58,8 +58,6 @@ struct SaveLifecycle: Sendable, Equatable {
   /// The lock owners (one per process's file table) that wrote since the server last held the
   /// content. Empty: nobody known, and any close commits.
   private(set) var writers: Set<UInt64> = []
-  /// How many commits were started (for tests and the log).
-  private(set) var commits = 0
 
   init(truncatedAtOpen: Bool = false) { truncatedOnly = truncatedAtOpen }
 
@@ -93,7 +91,6 @@ struct SaveLifecycle: Sendable, Equatable {
     guard isDirty else { return .none }
     guard mayCommit(for: owner) else { return .leftToWriter }
     committing = generation
-    commits += 1
     return .commit(generation: generation)
   }
 
