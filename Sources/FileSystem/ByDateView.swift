@@ -195,10 +195,10 @@ final class ByDateView: Sendable {
         { [self] in DayPlacement.logs(on: bounds, session: session.logs, deviceClock: deviceClock, time: logTime) }
       })
     let now = clock.instant()
-    let placements = tree.withTable { table -> [UInt64: ByDateSessionFiles] in
+    // Each day's device folder with its session folders, and what each session folder holds.
+    let (foldersOf, placements) = tree.withTable { table in
+      var foldersOf: [UInt64: Set<UInt64>] = [:]
       var placements: [UInt64: ByDateSessionFiles] = [:]
-      var devices = Set<UInt64>()
-      var sessionsOf: [UInt64: Set<UInt64>] = [:]
       for (session, logs) in zip(sessions, placed) where !logs.isEmpty {
         let device = table.upsert(parent: node.ino, name: session.device.name, kind: .byDate(.device), key: "") {
           $0.present = true
@@ -206,19 +206,20 @@ final class ByDateView: Sendable {
         let folder = table.upsert(parent: device, name: session.session.name, kind: .byDate(.session), key: "") {
           $0.present = true
         }
-        devices.insert(device)
-        sessionsOf[device, default: []].insert(folder)
+        foldersOf[device, default: []].insert(folder)
         placements[folder] = ByDateSessionFiles(session: session.session.ino, logs: logs.map(\.ino))
       }
-      table.retain(childrenOf: node.ino, keep: devices)
-      for device in devices { table.retain(childrenOf: device, keep: sessionsOf[device] ?? []) }
-      return placements
+      table.retain(childrenOf: node.ino, keep: Set(foldersOf.keys))
+      for (device, folders) in foldersOf { table.retain(childrenOf: device, keep: folders) }
+      return (foldersOf, placements)
     }
     state.withLock { s in
-      for (folder, files) in placements {
-        s.files[folder] = files
-        s.placedAt[folder] = now
-        if let device = tree.existingNode(folder)?.parent { s.placedAt[device] = now }
+      for (device, folders) in foldersOf {
+        s.placedAt[device] = now
+        for folder in folders {
+          s.files[folder] = placements[folder]
+          s.placedAt[folder] = now
+        }
       }
       s.placedAt[node.ino] = now
     }

@@ -100,7 +100,7 @@ public final class FleetFileSystem: Sendable {
     }
     guard let kind else { throw .notFound }
     guard kind.isDirectory else { throw .notDirectory }
-    try refreshIfStale(parent)
+    try tree.refreshIfStale(parent)  // not .by-date/ (above)
     guard let stat = tree.lookUp(parent: parent, name: name) else { throw .notFound }
     return attributes(of: stat)
   }

@@ -73,7 +73,14 @@ final class SaveCoordinator: Sendable {
   /// file's other opens show the server's version again; after a failure to reach S3 it stays
   /// too. Either way a later close or fsync checks it again.
   func flush(_ view: SaveView, owner: UInt64?) throws(FSError) {
-    guard case .upload(let generation, let bytes, let base) = try step(view.beginFlush(owner: owner)) else { return }
+    let generation: Int
+    let bytes: [UInt8]
+    let base: PutCondition
+    switch view.beginFlush(owner: owner) {
+    case .done: return
+    case .fail(let error): throw error
+    case .upload(let g, let b, let c): (generation, bytes, base) = (g, b, c)
+    }
     do throws(FSError) {
       let node = try tree.node(view.ino)
       guard case .serverFile = FleetFileSystem.writeTarget(name: node.name, existing: node) else {
@@ -98,11 +105,6 @@ final class SaveCoordinator: Sendable {
       }
       throw error
     }
-  }
-
-  private func step(_ step: SaveView.FlushStep) throws(FSError) -> SaveView.FlushStep {
-    if case .fail(let error) = step { throw error }
-    return step
   }
 
   /// A refusal that happens outside a commit (a write past the size limit, a dying writer).
