@@ -8,7 +8,7 @@ import S3
 /// read from their MF4 headers (`HeaderIndex`). The files are the device tree's own inodes;
 /// the folders are read-only. It owns the placed session folders (bounded) and when each
 /// folder was placed; the folders' nodes live in the tree.
-final class ByDateView: Sendable {
+final class ByDateView: CorePart, Sendable {
   struct State: Sendable {
     /// The logs of each `.by-date/` session folder: the device tree's session and those of its
     /// log inodes that are on the day. A folder dropped from it is placed again (from the
@@ -21,19 +21,17 @@ final class ByDateView: Sendable {
   let tree: FleetTree
   let headers: HeaderIndex
   let fetcher: BlockFetcher
-  let settings: MountSettings
-  let clock: any MountClock
+  let context: CoreContext
   private let state: Locked<State>
   /// Placements under way, so a day is placed once however many threads ask.
   private let flights = FlightTable<UInt64, FSError?>()
 
-  init(tree: FleetTree, headers: HeaderIndex, fetcher: BlockFetcher, settings: MountSettings, clock: any MountClock) {
+  init(tree: FleetTree, headers: HeaderIndex, fetcher: BlockFetcher, context: CoreContext) {
     self.tree = tree
     self.headers = headers
     self.fetcher = fetcher
-    self.settings = settings
-    self.clock = clock
-    state = Locked(State(files: BoundedCache(limit: settings.byDateFolderLimit)))
+    self.context = context
+    state = Locked(State(files: BoundedCache(limit: context.settings.byDateFolderLimit)))
   }
 
   /// Placed session folders and their bound, for `.edgemount/status`.
@@ -178,7 +176,7 @@ final class ByDateView: Sendable {
 
   /// A log's time from its header: known, from blocks already cached, or one ranged GET.
   func logTime(key: String, etag: String, size: UInt64, name: LogFileName) -> LogTime {
-    headers.time(key: key, etag: etag, size: size, name: name, s3: fetcher.s3) { [fetcher] range in
+    headers.time(key: key, etag: etag, size: size, name: name, s3: s3) { [fetcher] range in
       fetcher.cachedBytes(key: key, etag: etag, range: range, objectSize: size)
     }
   }

@@ -19,7 +19,7 @@ struct ConfigFacts: Sendable {
 /// certificate bundles and objects' user metadata. Each cache is bounded, least recently used
 /// dropped first (`.edgemount/status` shows their sizes and limits); everything but heartbeats
 /// is kept by ETag, since the bytes behind an ETag never change.
-final class DeviceFacts: Sendable {
+final class DeviceFacts: CorePart, Sendable {
   struct Caches: Sendable {
     struct Heartbeat: Sendable {
       var fetched: ContinuousClock.Instant
@@ -42,20 +42,10 @@ final class DeviceFacts: Sendable {
     var bundles = BoundedCache<String, [CertificateBundle.Certificate]>(limit: 1024)
   }
 
-  let s3: S3Client
-  let settings: MountSettings
-  let errors: ErrorLog
-  let logger: Logger
-  let clock: any MountClock
+  let context: CoreContext
   private let caches = Locked(Caches())
 
-  init(s3: S3Client, settings: MountSettings, errors: ErrorLog, logger: Logger, clock: any MountClock) {
-    self.s3 = s3
-    self.settings = settings
-    self.errors = errors
-    self.logger = logger
-    self.clock = clock
-  }
+  init(context: CoreContext) { self.context = context }
 
   /// device.json of a device, parsed, and when it was written; cached for the heartbeat TTL.
   func heartbeat(deviceKey: String) -> (JSONValue?, Int64?) {

@@ -68,14 +68,12 @@ public final class FleetFileSystem: Sendable {
     }
     table.upsert(parent: InodeTable.rootIno, name: Self.rawDirectoryName, kind: .rawDirectory, key: settings.rootPrefix)
     table.upsert(parent: InodeTable.rootIno, name: Self.byDateDirectoryName, kind: .byDate(.root), key: "")
-    tree = FleetTree(
-      table: table, s3: s3, settings: settings, errors: errors, logger: logger, clock: clock, invalidations: invalidations,
-      fetcher: fetcher)
-    facts = DeviceFacts(s3: s3, settings: settings, errors: errors, logger: logger, clock: clock)
-    saves = SaveCoordinator(
-      tree: tree, facts: facts, s3: s3, settings: settings, errors: errors, logger: logger, clock: clock,
-      invalidations: invalidations)
-    byDate = ByDateView(tree: tree, headers: headers, fetcher: fetcher, settings: settings, clock: clock)
+    let context = CoreContext(
+      s3: s3, settings: settings, errors: errors, logger: logger, clock: clock, invalidations: invalidations)
+    tree = FleetTree(table: table, context: context, fetcher: fetcher)
+    facts = DeviceFacts(context: context)
+    saves = SaveCoordinator(tree: tree, facts: facts, context: context)
+    byDate = ByDateView(tree: tree, headers: headers, fetcher: fetcher, context: context)
   }
 
   /// Lists `ino` if its listing is older than its TTL: from S3, or (`.by-date/`) from the

@@ -9,7 +9,7 @@ import S3
 /// session, and the names whose DELETE is waiting. It owns that state and its lock; the other
 /// collaborators change nodes through its methods. Listing a folder from S3 is its job too
 /// (`FleetTree+Listing.swift`), once however many threads ask.
-final class FleetTree: Sendable {
+final class FleetTree: CorePart, Sendable {
   struct State: Sendable {
     var table: InodeTable
     /// When each folder was last listed.
@@ -29,29 +29,16 @@ final class FleetTree: Sendable {
     var folderOrders = BoundedCache<UInt64, FolderOrder>(limit: 1024)
   }
 
-  let s3: S3Client
-  let settings: MountSettings
-  let errors: ErrorLog
-  let logger: Logger
-  let clock: any MountClock
-  let invalidations: InvalidationHook
+  let context: CoreContext
   /// The lane that lists folders ahead of a walk.
   let fetcher: BlockFetcher
   private let state: Locked<State>
   /// Listings under way, so a folder is listed once however many threads ask.
   let flights = FlightTable<UInt64, FSError?>()
 
-  init(
-    table: InodeTable, s3: S3Client, settings: MountSettings, errors: ErrorLog, logger: Logger, clock: any MountClock,
-    invalidations: InvalidationHook, fetcher: BlockFetcher
-  ) {
+  init(table: InodeTable, context: CoreContext, fetcher: BlockFetcher) {
     state = Locked(State(table: table))
-    self.s3 = s3
-    self.settings = settings
-    self.errors = errors
-    self.logger = logger
-    self.clock = clock
-    self.invalidations = invalidations
+    self.context = context
     self.fetcher = fetcher
   }
 

@@ -10,7 +10,7 @@ import S3
 /// `SaveView`s ask for (validate, then one conditional PUT), and sends the DELETEs that wait
 /// out their grace. A save's lifecycle is a pure state machine (`SaveLifecycle`): `SaveView`
 /// answers a flush with a step, and this type does the I/O and reports back.
-final class SaveCoordinator: Sendable {
+final class SaveCoordinator: CorePart, Sendable {
   struct State: Sendable {
     /// Scratch files' content by inode.
     var scratch: [UInt64: ScratchFile] = [:]
@@ -20,29 +20,16 @@ final class SaveCoordinator: Sendable {
 
   let tree: FleetTree
   let facts: DeviceFacts
-  let s3: S3Client
-  let settings: MountSettings
-  let errors: ErrorLog
-  let logger: Logger
-  let clock: any MountClock
-  let invalidations: InvalidationHook
+  let context: CoreContext
   private let state = Locked(State())
 
   /// How long the DELETE of an unlinked server file waits for a save of the same name.
   static let deleteGrace: Duration = .seconds(1)
 
-  init(
-    tree: FleetTree, facts: DeviceFacts, s3: S3Client, settings: MountSettings, errors: ErrorLog, logger: Logger,
-    clock: any MountClock, invalidations: InvalidationHook
-  ) {
+  init(tree: FleetTree, facts: DeviceFacts, context: CoreContext) {
     self.tree = tree
     self.facts = facts
-    self.s3 = s3
-    self.settings = settings
-    self.errors = errors
-    self.logger = logger
-    self.clock = clock
-    self.invalidations = invalidations
+    self.context = context
   }
 
   // MARK: Local content
