@@ -42,6 +42,7 @@ struct Startup {
     settings.heartbeatTTL = .seconds(command.heartbeatTtl)
     settings.byDateDeviceClock = command.byDateTz == "device"
     settings.allowDelete = command.allowDelete
+    settings.software = "edgemount/\(EdgeMountCommand.version)"
     var disk: DiskBlockCache?
     var headerStore: (HeaderRecordStore, [HeaderRecordStore.Record])?
     if let dir = command.cacheDir {
@@ -60,6 +61,24 @@ struct Startup {
       "\(endpoint.description) (\(endpoint.pathStyle ? "path-style" : "virtual-hosted"), region \(region))"
     let fs = FleetFileSystem(
       s3: client, settings: settings, diskCache: disk, headerStore: headerStore, logger: Logger(label: "edgemount.fs"))
+    // Said once at start-up: whether an overwritten config can be restored from .history/.
+    let enable =
+      "to keep every version: aws s3api put-bucket-versioning --bucket \(location.bucket) --versioning-configuration Status=Enabled"
+    switch fs.checkBucketVersioning() {
+    case .enabled: logger.info("bucket versioning is on: DEVICE/.history/ keeps every version of configs and updates")
+    case .off:
+      logger.notice(
+        "bucket versioning is off: an overwritten or deleted config cannot be restored, and DEVICE/.history/ shows current versions only (\(enable))"
+      )
+    case .suspended:
+      logger.notice(
+        "bucket versioning is suspended: a save replaces the previous content for good; versions from before stay in DEVICE/.history/ (\(enable))"
+      )
+    case .unknown:
+      logger.notice(
+        "bucket versioning is unknown (the server did not say): if it is off, an overwritten config cannot be restored (\(enable))"
+      )
+    }
     // Temporary credentials are refreshed ahead of their expiry for the life of the mount; a
     // refresh that fails says why in .edgemount/errors.
     let errors = fs.errors

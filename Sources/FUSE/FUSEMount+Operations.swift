@@ -73,8 +73,8 @@ func makeOperations() -> fuse_lowlevel_ops {
     } catch { reply(req, error) }
   }
   ops.mknod = { req, _, _, _, _ in refuse(req) }
-  ops.mkdir = { req, parent, _, _ in reply(req, mount(req).fs.refuseChange(in: UInt64(parent))) }
-  ops.rmdir = { req, parent, _ in reply(req, mount(req).fs.refuseChange(in: UInt64(parent))) }
+  ops.mkdir = { req, parent, cName, _ in reply(req, mount(req).fs.refuseChange(in: UInt64(parent), name: name(cName))) }
+  ops.rmdir = { req, parent, cName in reply(req, mount(req).fs.refuseChange(in: UInt64(parent), name: name(cName))) }
   ops.symlink = { req, _, _, _ in refuse(req) }
   ops.link = { req, _, _, _ in refuse(req) }
   // No settable attributes (ACLs included): "not supported" lets cp -a and sed -i carry on.
@@ -83,7 +83,7 @@ func makeOperations() -> fuse_lowlevel_ops {
 
   ops.unlink = { req, parent, cName in
     do {
-      try mount(req).fs.unlink(parent: UInt64(parent), name: name(cName))
+      try mount(req).fs.unlink(parent: UInt64(parent), name: name(cName), editor: editor(req))
       fuse_reply_err(req, 0)
     } catch { reply(req, error) }
   }
@@ -91,7 +91,8 @@ func makeOperations() -> fuse_lowlevel_ops {
   ops.rename = { req, parent, cName, newParent, cNewName, flags in
     do {
       try mount(req).fs.rename(
-        parent: UInt64(parent), name: name(cName), newParent: UInt64(newParent), newName: name(cNewName), flags: UInt32(flags))
+        parent: UInt64(parent), name: name(cName), newParent: UInt64(newParent), newName: name(cNewName), flags: UInt32(flags),
+        editor: editor(req))
       fuse_reply_err(req, 0)
     } catch { reply(req, error) }
   }
@@ -99,7 +100,8 @@ func makeOperations() -> fuse_lowlevel_ops {
   ops.create = { req, parent, cName, _, fi in
     guard let fi else { return reply(req, FSError.badHandle) }
     do {
-      let (attrs, opened) = try mount(req).fs.create(parent: UInt64(parent), name: name(cName), flags: fi.pointee.flags)
+      let (attrs, opened) = try mount(req).fs.create(
+        parent: UInt64(parent), name: name(cName), flags: fi.pointee.flags, editor: editor(req))
       fi.pointee.fh = opened.handle
       fi.pointee.direct_io = opened.directIO ? 1 : 0
       fi.pointee.keep_cache = 0
@@ -111,7 +113,10 @@ func makeOperations() -> fuse_lowlevel_ops {
   ops.open = { req, ino, fi in
     guard let fi else { return reply(req, FSError.badHandle) }
     do {
-      let opened = try mount(req).fs.open(ino: UInt64(ino), flags: fi.pointee.flags)
+      // Who saves (user and program) is asked only of opens for writing.
+      let flags = fi.pointee.flags
+      let writing = flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0
+      let opened = try mount(req).fs.open(ino: UInt64(ino), flags: flags, editor: writing ? editor(req) : .unknown)
       fi.pointee.fh = opened.handle
       fi.pointee.direct_io = opened.directIO ? 1 : 0
       fi.pointee.keep_cache = opened.keepCache ? 1 : 0
@@ -217,6 +222,12 @@ func makeOperations() -> fuse_lowlevel_ops {
   }
 
   return ops
+}
+
+/// The user and program of the process behind a request.
+private func editor(_ req: fuse_req_t?) -> Editor {
+  guard let context = fuse_req_ctx(req)?.pointee else { return .unknown }
+  return CallingProcess.editor(pid: context.pid, uid: context.uid)
 }
 
 /// Replies to a read straight from the blocks' memory, one iovec per segment (no joining copy).

@@ -54,9 +54,11 @@ public struct DeviceStatus: Sendable, Equatable {
   }
 }
 
+/// Fields of the CSV files in `.edgemount/` (RFC 4180: a field with a comma, quote or line
+/// break is quoted).
 enum CSV {
   static func field(_ s: String) -> String {
-    s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" })
+    s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" })
       ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
   }
 }

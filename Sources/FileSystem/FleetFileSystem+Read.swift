@@ -16,11 +16,12 @@ public struct OpenedFile: Sendable, Equatable {
 extension FleetFileSystem {
   /// Opens a file. Reading needs no more than the listing; writing is allowed on the files a
   /// user may change (configs, scratch files) and stages the content locally.
-  public func open(ino: UInt64, flags: Int32) throws(FSError) -> OpenedFile {
+  /// `editor`: the calling process's user and program, for a save's `edited-by`.
+  public func open(ino: UInt64, flags: Int32, editor: Editor = .unknown) throws(FSError) -> OpenedFile {
     let node = try node(ino)
     if node.kind.isDirectory { throw .isDirectory }
     let wantsWrite = flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0
-    if wantsWrite { return try openForWriting(node, truncate: flags & O_TRUNC != 0) }
+    if wantsWrite { return try openForWriting(node, truncate: flags & O_TRUNC != 0, editor: editor) }
     if let scratch = saves.scratch(ino) {
       return register(OpenFile(ino: ino, source: .scratch(scratch)), directIO: true, keepCache: false)
     }
@@ -49,9 +50,12 @@ extension FleetFileSystem {
       return register(OpenFile(ino: ino, source: .snapshot(bytes)), directIO: true, keepCache: false)
     case .statusFile(let file):
       return register(OpenFile(ino: ino, source: .snapshot(Array(statusText(file).utf8))), directIO: true, keepCache: false)
+    case .object(.version):
+      // One GET with versionId, checked against the listed ETag and size; then from memory.
+      return register(OpenFile(ino: ino, source: .snapshot(try history.content(node))), directIO: false, keepCache: true)
     case .object(.scratch):
       throw .notFound  // a scratch file always has its content; this one was removed
-    case .root, .device, .session, .statusDirectory, .rawDirectory, .byDate:
+    case .root, .device, .session, .statusDirectory, .rawDirectory, .byDate, .history:
       throw .isDirectory
     }
   }

@@ -7,6 +7,7 @@ extension FleetFileSystem {
     switch file {
     case .status: return statusReport()
     case .errors: return errors.text
+    case .changes: return journal.csv
     case .duplicates: return duplicatesReport()
     case .devices: return devicesReport()
     case .days:
@@ -35,6 +36,7 @@ extension FleetFileSystem {
       prefix: \(settings.rootPrefix.isEmpty ? "(none)" : settings.rootPrefix)
       read_only: \(settings.readOnly)
       conditional_put: \(settings.conditionalPut)
+      bucket_versioning: \(history.versioning.rawValue)
       credentials_source: \(k.source)
       credentials_expire_at: \(k.expiresAt.map { ISOTime.string(Int64($0.timeIntervalSince1970)) } ?? "never")
       credentials_refreshed: \(k.refreshed)
@@ -64,6 +66,8 @@ extension FleetFileSystem {
       headers_loaded_from_cache_dir: \(h.counts.loaded)
       headers_unreadable: \(h.counts.unreadable)
       headers_pending: \(h.counts.pending)
+      changes_recorded: \(journal.rows.count)
+      history_versions_known: \(history.versionCount)
       by_date_timezone: \(settings.byDateDeviceClock ? "device" : "utc")
 
       """

@@ -35,16 +35,37 @@ extension FleetFileSystem {
   }
 
   /// The error for a change in folder `parent` that the mount does not allow (mkdir, rmdir):
-  /// EROFS with a reason in `.by-date/`, else as `refuseChange()`.
+  /// EROFS with a reason in `.by-date/` and `.history/`, else as `refuseChange()`.
   public func refuseChange(in parent: UInt64) -> FSError {
-    if let node = byDateFolder(parent) { return refuseInByDate(node) }
-    return refuseChange()
+    readOnlyView(parent) ?? refuseChange()
   }
 
-  /// The folder, if it is one of `.by-date/`.
-  private func byDateFolder(_ ino: UInt64) -> Node? {
-    guard case .byDate? = tree.kind(of: ino) else { return nil }
-    return tree.existingNode(ino)
+  /// The error for `mkdir` or `rmdir` of `name` in `parent`: EROFS with a reason for a view's
+  /// folder (`DEVICE/.history`) or in one, else as `refuseChange(in:)`.
+  public func refuseChange(in parent: UInt64, name: String) -> FSError {
+    if let child = tree.child(of: parent, named: name), let refusal = readOnlyView(child.ino) { return refusal }
+    return refuseChange(in: parent)
+  }
+
+  /// EROFS, with the reason in the log and `.edgemount/errors`, if `ino` is in one of the
+  /// read-only views (a folder of `.by-date/` or `.history/`, or a version file).
+  func readOnlyView(_ ino: UInt64) -> FSError? {
+    switch tree.kind(of: ino) {
+    case .byDate?: return tree.existingNode(ino).map(refuseInByDate)
+    case .history?, .object(.version)?: return tree.existingNode(ino).map(refuseInHistory)
+    default: return nil
+    }
+  }
+
+  /// Why nothing can be changed in `.history/`.
+  static let historyIsReadOnly = FSError.readOnlyView(
+    "the .history view is read-only: to restore a version, copy it over the file (cp DEVICE/.history/NAME/VERSION DEVICE/NAME)")
+
+  func refuseInHistory(_ node: Node) -> FSError {
+    let error = Self.historyIsReadOnly
+    errors.append(".history/\(node.name): \(error)")
+    logger.notice("refused a change in .history/: \(error)")
+    return error
   }
 
   /// Why nothing can be changed in `.by-date/`.
@@ -72,7 +93,8 @@ extension FleetFileSystem {
     return parent
   }
 
-  func openForWriting(_ node: Node, truncate: Bool) throws(FSError) -> OpenedFile {
+  func openForWriting(_ node: Node, truncate: Bool, editor: Editor) throws(FSError) -> OpenedFile {
+    if let refusal = readOnlyView(node.ino) { throw refusal }
     try requireWritable()
     switch node.kind {
     case .object(.log), .object(.other), .object(.storedConfig), .statusFile: throw .accessDenied("\(node.name) is read-only")
@@ -86,14 +108,14 @@ extension FleetFileSystem {
       if truncate { try scratch.truncate(to: 0) }
       return register(OpenFile(ino: node.ino, source: .scratch(scratch)), directIO: true, keepCache: false)
     case .serverFile:
-      let view = try startSave(node, truncate: truncate)
+      let view = try startSave(node, truncate: truncate, editor: editor)
       return register(OpenFile(ino: node.ino, source: .save(view)), directIO: true, keepCache: false)
     }
   }
 
   /// A new save of a server file for one open: the server's current content (none when
   /// truncating), replacing the version the mount last served for the file.
-  private func startSave(_ node: Node, truncate: Bool) throws(FSError) -> SaveView {
+  private func startSave(_ node: Node, truncate: Bool, editor: Editor) throws(FSError) -> SaveView {
     let base: PutCondition = node.onServer ? .ifMatch(node.servedETag ?? node.etag) : .ifNoneMatch
     var bytes: [UInt8] = []
     if node.onServer && !truncate {
@@ -106,12 +128,15 @@ extension FleetFileSystem {
         errors.append("\(node.key): changed on the server since it was read (now \(etag))")
       }
     }
-    return SaveView(ino: node.ino, bytes: bytes, base: base, truncatedAtOpen: truncate)
+    return SaveView(ino: node.ino, bytes: bytes, base: base, truncatedAtOpen: truncate, editor: editor)
   }
 
   /// Creates `name` in a device folder: a config to be uploaded on close, or a scratch file.
-  public func create(parent: UInt64, name: String, flags: Int32) throws(FSError) -> (Attributes, OpenedFile) {
-    if let folder = byDateFolder(parent) { throw refuseInByDate(folder) }
+  /// `editor` is the calling process's user and program (`edited-by` of the upload).
+  public func create(parent: UInt64, name: String, flags: Int32, editor: Editor = .unknown) throws(FSError) -> (
+    Attributes, OpenedFile
+  ) {
+    if let refusal = readOnlyView(parent) { throw refusal }
     try requireWritable()
     guard name.utf8.count <= 255 else { throw .nameTooLong }
     let folder = try deviceFolder(parent)
@@ -119,7 +144,7 @@ extension FleetFileSystem {
     let existing = tree.child(of: parent, named: name)
     if let existing, existing.present || saves.hasScratch(existing.ino) {
       if flags & O_EXCL != 0 { throw .exists }
-      let opened = try openForWriting(existing, truncate: flags & O_TRUNC != 0)
+      let opened = try openForWriting(existing, truncate: flags & O_TRUNC != 0, editor: editor)
       tree.addLookups(existing.ino, 1)
       return (attributes(of: try node(existing.ino)), opened)
     }
@@ -137,11 +162,11 @@ extension FleetFileSystem {
           n.lookups += 1
         }
       }
-      let view = try startSave(try node(ino), truncate: true)
+      let view = try startSave(try node(ino), truncate: true, editor: editor)
       let opened = register(OpenFile(ino: ino, source: .save(view)), directIO: true, keepCache: false)
       return (attributes(of: try node(ino)), opened)
     case .scratch:
-      try refuseIfMisnamed(name, in: folder)
+      try refuseIfMisnamed(name, in: folder, editor: editor)
       let ino = tree.withTable { table in
         table.upsert(parent: parent, name: name, kind: .object(.scratch), key: "") { n in
           n.present = true
@@ -164,7 +189,7 @@ extension FleetFileSystem {
     case .scratch(let scratch): try scratch.write(data, at: offset)
     case .save(let view):
       do { try view.write(data, at: offset, owner: owner) } catch {
-        saves.reportRefusal(file.ino, error)
+        saves.reportRefusal(file.ino, error, editor: view.editor)
         throw error
       }
       saves.wrote(view)
@@ -177,9 +202,9 @@ extension FleetFileSystem {
 
   /// A new local file whose name looks like a server file the device never reads is refused,
   /// with the name to use: a copy under it would deploy nothing while the copy succeeds.
-  private func refuseIfMisnamed(_ name: String, in folder: Node) throws(FSError) {
+  private func refuseIfMisnamed(_ name: String, in folder: Node, editor: Editor) throws(FSError) {
     guard let why = DeviceFileKind.misnamedReason(name) else { return }
-    saves.reportRejection("\(folder.name)/\(name)", .invalid(why))
+    saves.reportRejection(device: folder.name, file: name, .invalid(why), editor: editor)
     throw .invalid(why)
   }
 
@@ -200,7 +225,7 @@ extension FleetFileSystem {
     guard case .save(let view) = file.source else { return }
     if view.wouldCommit(for: owner), let writerFailure = writerFailure() {
       let error = FSError.invalid("the program writing it \(writerFailure) before closing it: nothing was uploaded")
-      saves.reportRefusal(file.ino, error)
+      saves.reportRefusal(file.ino, error, editor: view.editor)
       throw error
     }
     try saves.flush(view, owner: owner)
@@ -210,6 +235,7 @@ extension FleetFileSystem {
   /// device-folder files are accepted and have no effect (editors restore them after saving).
   public func setAttributes(ino: UInt64, size: UInt64?, handle: UInt64?) throws(FSError) -> Attributes {
     let node = try node(ino)
+    if let refusal = readOnlyView(ino) { throw refusal }
     let inDeviceFolder = (try? deviceFolder(node.parent)) != nil
     guard inDeviceFolder, !node.kind.isDirectory else { throw refuseChange() }
     try requireWritable()
@@ -218,7 +244,7 @@ extension FleetFileSystem {
       switch file?.source {
       case .save(let view)?:
         do { try view.truncate(to: size) } catch {
-          saves.reportRefusal(ino, error)
+          saves.reportRefusal(ino, error, editor: view.editor)
           throw error
         }
         saves.wrote(view)
@@ -239,10 +265,10 @@ extension FleetFileSystem {
   /// only with `--allow-delete` (the device then uploads its own config, or drops the pending
   /// update); without it the unlink is refused with EPERM and a reason. A scratch file is
   /// dropped; logs and device-written files are refused.
-  public func unlink(parent: UInt64, name: String) throws(FSError) {
+  public func unlink(parent: UInt64, name: String, editor: Editor = .unknown) throws(FSError) {
     let folderNode = try node(parent)
     if folderNode.kind == .session, settings.allowDelete, !settings.readOnly {
-      return try deleteLog(in: folderNode, name: name)
+      return try deleteLog(in: folderNode, name: name, editor: editor)
     }
     guard case .device = folderNode.kind else { throw refuseChange(in: parent) }
     try requireWritable()
@@ -266,11 +292,13 @@ extension FleetFileSystem {
           "\(folderNode.name)/\(name): not deleted: deleting server files needs a mount with --allow-delete (to replace a file, write over it: cp NEW \(name))"
         errors.append(line)
         logger.warning("\(line)")
+        journal.recordRefusal(
+          device: folderNode.name, file: name, reason: "deleting server files needs --allow-delete", editor: editor)
         throw .notPermitted("deleting \(name) on the server needs --allow-delete")
       }
       // The name goes now; the DELETE follows after a moment unless a save of the same name
       // (mv or install from another filesystem) takes its place first.
-      saves.deleteAfterGrace(child.ino)
+      saves.deleteAfterGrace(child.ino, editor: editor)
       invalidations.fire(.inode(child.ino))
       invalidations.fire(.entry(parent: parent, name: name))
     }
@@ -281,14 +309,18 @@ extension FleetFileSystem {
 
   /// `rm` of a log file with `--allow-delete`: every stored copy of the split goes (the one
   /// shown and the identical copies folded into it), so the file does not come back.
-  private func deleteLog(in session: Node, name: String) throws(FSError) {
+  private func deleteLog(in session: Node, name: String, editor: Editor) throws(FSError) {
     guard let child = tree.child(of: session.ino, named: name), child.present else { throw .notFound }
     guard child.kind == .object(.log) else { throw .accessDenied("only log files can be deleted") }
     let folded = tree.folds(of: session.ino)?.folded.filter { $0.keeper.name == name }.map { session.key + $0.hidden.name }
     let keys = [child.key] + (folded ?? [])
+    let device = tree.existingNode(session.parent)
     for key in keys {
       do {
-        try s3.deleteObject(key: key)
+        let result = try s3.deleteObject(key: key, metadata: journal.metadata(editor))
+        journal.recordChange(
+          .delete, deviceKey: device?.key ?? "", device: device?.name ?? "?",
+          file: String(key.dropFirst(device?.key.count ?? 0)), versionID: result.versionID, size: nil, editor: editor)
       } catch {
         errors.append("DELETE \(key): \(error)")
         throw .s3(error)
@@ -304,10 +336,12 @@ extension FleetFileSystem {
   /// Renames within a device folder. Onto a config name: the content is validated and
   /// uploaded (sed -i, temp file + rename). A server config renamed away stays on the server
   /// and the new name holds a local copy (an editor's backup).
-  public func rename(parent: UInt64, name: String, newParent: UInt64, newName: String, flags: UInt32) throws(FSError) {
+  public func rename(
+    parent: UInt64, name: String, newParent: UInt64, newName: String, flags: UInt32, editor: Editor = .unknown
+  ) throws(FSError) {
     guard flags & ~Self.renameNoReplace == 0 else { throw .invalid("rename flags \(flags) are not supported") }
     let folder = try node(parent)
-    if let target = byDateFolder(newParent) { throw refuseInByDate(target) }
+    if let refusal = readOnlyView(newParent) ?? readOnlyView(parent) { throw refusal }
     guard case .device = folder.kind else { throw refuseChange(in: parent) }
     try requireWritable()
     guard parent == newParent else { throw .crossDevice }
@@ -347,14 +381,14 @@ extension FleetFileSystem {
       uploaded.key = folder.key + newName
       if let target { tree.cancelDelete(target.ino) }
       // The commit recorded the new version on the source's node; the move gives it the name.
-      try saves.commit(uploaded, bytes: sourceBytes, base: base)
+      try saves.commit(uploaded, bytes: sourceBytes, base: base, editor: editor)
       tree.withTable { $0.move(source.ino, to: newName, kind: uploaded.kind, key: uploaded.key) }
       saves.setScratch(source.ino, nil)
       leaveBehind(source, in: folder)
       invalidations.fire(.inode(source.ino))
       if let target { invalidations.fire(.inode(target.ino)) }
     case .scratch:
-      try refuseIfMisnamed(newName, in: folder)
+      try refuseIfMisnamed(newName, in: folder, editor: editor)
       tree.withTable { $0.move(source.ino, to: newName, kind: .object(.scratch), key: "") }
       saves.setScratch(source.ino, ScratchFile(bytes: sourceBytes))
       leaveBehind(source, in: folder)

@@ -8,7 +8,8 @@ extension FleetFileSystem {
   /// `user.canedge.last_heartbeat`, `user.canedge.fw_ver`, `user.canedge.model`, and with a
   /// certificate bundle on the server `user.canedge.certs` (SHA-1, expiry, subject per line) and
   /// `user.canedge.certs_loaded` (device.json's `certs_server_sha1` lists them all). Scratch
-  /// files (never uploaded): `user.edgemount.local` = `true`.
+  /// files (never uploaded): `user.edgemount.local` = `true`. Version files in `.history/`: see
+  /// `HistoryView.attribute`.
   public func extendedAttributes(ino: UInt64) throws(FSError) -> [(String, String)] {
     let node = try node(ino)
     switch node.kind {
@@ -28,6 +29,12 @@ extension FleetFileSystem {
     case .object(.scratch):
       guard node.present else { return [] }
       return [("user.edgemount.local", "true")]
+    case .object(.version):
+      var out: [(String, String)] = []
+      for name in HistoryView.attributeNames {
+        if let value = try history.attribute(node, name) { out.append((name, value)) }
+      }
+      return out
     case .device(let id):
       let status = try deviceStatus(id: id, deviceKey: node.key, countData: false)
       var out: [(String, String)] = [
@@ -59,6 +66,8 @@ extension FleetFileSystem {
     guard name.hasPrefix("user.s3.") || name.hasPrefix("user.canedge.") || name.hasPrefix("user.edgemount.") else {
       return nil
     }
+    // A version's attributes: each costs what it needs (nothing, a HEAD, or the version's GET).
+    if case .object(.version)? = tree.kind(of: ino) { return try history.attribute(try node(ino), name) }
     // The time attributes need the header only, not the HEAD of the upload metadata.
     if Self.timeAttributeNames.contains(name) || name.hasPrefix("user.canedge.hd.") {
       let node = try node(ino)

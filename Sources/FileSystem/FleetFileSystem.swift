@@ -37,6 +37,10 @@ public final class FleetFileSystem: Sendable {
   let facts: DeviceFacts
   /// `.by-date/`.
   let byDate: ByDateView
+  /// `DEVICE/.history/`.
+  let history: HistoryView
+  /// This mount's changes and refusals, and the `edited-by` of its writes.
+  let journal: ChangeJournal
   /// Open files and directories.
   let handles = FileHandles()
   /// Blocks of log files: memory, the disk cache if any, prefetching.
@@ -72,18 +76,36 @@ public final class FleetFileSystem: Sendable {
       s3: s3, settings: settings, errors: errors, logger: logger, clock: clock, invalidations: invalidations)
     tree = FleetTree(table: table, context: context, fetcher: fetcher)
     facts = DeviceFacts(context: context)
-    saves = SaveCoordinator(tree: tree, facts: facts, context: context)
+    journal = ChangeJournal(host: settings.hostName, software: settings.software, clock: clock)
+    saves = SaveCoordinator(tree: tree, facts: facts, journal: journal, context: context)
+    history = HistoryView(tree: tree, journal: journal, context: context)
     byDate = ByDateView(tree: tree, headers: headers, fetcher: fetcher, context: context)
   }
 
   /// Lists `ino` if its listing is older than its TTL: from S3, or (`.by-date/`) from the
   /// device tree's listings and the logs' headers.
   func refreshIfStale(_ ino: UInt64) throws(FSError) {
-    if case .byDate(let folder)? = tree.kind(of: ino) { return try byDate.refreshIfStale(ino, folder) }
-    try tree.refreshIfStale(ino)
+    switch tree.kind(of: ino) {
+    case .byDate(let folder)?: try byDate.refreshIfStale(ino, folder)
+    case .history?: try history.refreshIfStale(ino)
+    default: try tree.refreshIfStale(ino)
+    }
   }
 
   func node(_ ino: UInt64) throws(FSError) -> Node { try tree.node(ino) }
+
+  /// Asks the server whether the bucket keeps versions (`GetBucketVersioning`), for
+  /// `.history/` and `.edgemount/status`; a refusal is `unknown`. Once, at mount.
+  @discardableResult
+  public func checkBucketVersioning() -> BucketVersioning {
+    let found: BucketVersioning
+    do { found = try s3.bucketVersioning() } catch {
+      errors.append("GetBucketVersioning: \(error)")
+      found = .unknown
+    }
+    history.versioning = found
+    return found
+  }
 
   // MARK: Lookup and attributes
 
@@ -98,7 +120,17 @@ public final class FleetFileSystem: Sendable {
     }
     guard let kind else { throw .notFound }
     guard kind.isDirectory else { throw .notDirectory }
-    try tree.refreshIfStale(parent)  // not .by-date/ (above)
+    if case .history = kind {
+      let stat = try history.lookup(parent, name: name)
+      return attributes(of: stat)
+    }
+    if case .device = kind, name == HistoryView.folderName {
+      // Reachable by name, never listed: no listing of the device first.
+      let stat = history.folder(of: try node(parent))
+      tree.addLookups(stat.ino, 1)
+      return attributes(of: stat)
+    }
+    try tree.refreshIfStale(parent)  // not .by-date/ or .history (above)
     guard let stat = tree.lookUp(parent: parent, name: name) else { throw .notFound }
     return attributes(of: stat)
   }
@@ -116,7 +148,10 @@ public final class FleetFileSystem: Sendable {
 
   private func lookupListed(parent: UInt64, nameBytes: UnsafeRawBufferPointer) throws(FSError) -> InodeTable.Stat? {
     guard let kind = tree.kind(of: parent), kind.isDirectory else { return nil }
-    if case .byDate = kind { return nil }
+    switch kind {
+    case .byDate, .history, .device where nameBytes.elementsEqual(HistoryView.folderName.utf8): return nil
+    default: break
+    }
     try tree.refreshIfStale(parent)
     return tree.lookUp(parent: parent, nameBytes: nameBytes)
   }
@@ -147,8 +182,10 @@ public final class FleetFileSystem: Sendable {
     // A walk reads the fleet folder and then goes into its devices: the first device listed
     // soon after counts as a step of the walk, and lists the next devices ahead.
     if ino == Self.rootIno { tree.rootWasRead() }
+    // A device's .history is reachable by name but not listed either.
     let children = tree.presentChildren(of: ino).filter {
       !(ino == Self.rootIno && ($0.kind == .rawDirectory || $0.kind == .statusDirectory || $0.kind == .byDate(.root)))
+        && $0.kind != .history(.device)
     }
     return children.map { DirectoryEntry(name: $0.name, attributes: attributes(of: $0)) }
   }
@@ -186,8 +223,8 @@ public final class FleetFileSystem: Sendable {
     var size = node.size
     var mtime = node.mtime
     switch node.kind {
-    case .root, .device, .session, .statusDirectory, .rawDirectory, .byDate:
-      mode = 0o755
+    case .root, .device, .session, .statusDirectory, .rawDirectory, .byDate, .history:
+      mode = node.kind == .history(.device) || node.kind == .history(.file) ? 0o555 : 0o755
       timeout = Double(settings.listTTL.components.seconds)
       mtime = Int64(startedAt.timeIntervalSince1970)
       size = 0
@@ -198,6 +235,10 @@ public final class FleetFileSystem: Sendable {
       timeout = 1
     case .object(.storedConfig):
       mode = settings.configMode & ~0o222
+      timeout = Double(settings.listTTL.components.seconds)
+    case .object(.version):
+      // A config's old version holds its secrets as much as the current one does.
+      mode = 0o444 & settings.configMode
       timeout = Double(settings.listTTL.components.seconds)
     case .object(.log), .object(.other):
       mode = 0o444

@@ -114,13 +114,19 @@ extension FleetTree {
           keep.insert(s.table.upsert(parent: node.ino, name: name, kind: .device(id), key: prefix))
         }
       case .device:
+        // `.history` is the mount's own (reachable by name); an object of that name is in `.raw/`.
+        if let history = s.table.child(of: node.ino, named: HistoryView.folderName), history.kind == .history(.device) {
+          keep.insert(history.ino)
+        }
         for prefix in page.commonPrefixes {
           guard let name = FleetFileSystem.childName(prefix, under: node.key, isPrefix: true), FleetFileSystem.isSessionName(name)
           else { continue }
           keep.insert(s.table.upsert(parent: node.ino, name: name, kind: .session, key: prefix))
         }
         for object in page.objects {
-          guard let name = FleetFileSystem.childName(object.key, under: node.key, isPrefix: false) else { continue }
+          guard let name = FleetFileSystem.childName(object.key, under: node.key, isPrefix: false),
+            name != HistoryView.folderName
+          else { continue }
           // A device folder holds a handful of root files: reading the old ETag is cheap.
           let previous = s.table.child(of: node.ino, named: name)
           let changed = previous.map { $0.onServer && $0.etag != object.etag } ?? false
@@ -163,7 +169,7 @@ extension FleetTree {
           }
           keep.insert(ino)
         }
-      case .statusDirectory, .object, .statusFile, .byDate:
+      case .statusDirectory, .object, .statusFile, .byDate, .history:
         return
       }
       s.table.retain(childrenOf: node.ino, keep: keep)

@@ -1,3 +1,5 @@
+import Glibc
+
 /// What the mount was asked for on the command line, as the filesystem core needs it.
 public struct MountSettings: Sendable {
   /// Key prefix the mount's root stands for (`""`, or `"some/prefix/"` from `s3://BUCKET/some/prefix`).
@@ -32,5 +34,17 @@ public struct MountSettings: Sendable {
   /// again, from the headers already read, when it is next used.
   public var byDateFolderLimit = 4096
 
+  /// This machine's name and the program's version, for the `edited-by` metadata of every
+  /// PUT and DELETE (`alice@HOST vim edgemount/1.4.0`).
+  public var hostName = MountSettings.localHostName()
+  public var software = "edgemount/dev"
+
   public init() {}
+
+  /// gethostname(2); `localhost` if it fails.
+  public static func localHostName() -> String {
+    var buffer = [CChar](repeating: 0, count: 256)
+    guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+    return String(cString: buffer)
+  }
 }

@@ -17,10 +17,13 @@ public enum NodeKind: Sendable, Equatable {
   case statusFile(StatusFile)
   /// A folder of `.by-date/`: the logs by recording day, read-only.
   case byDate(ByDateFolder)
+  /// `DEVICE/.history/` or one of its `NAME/` folders: the stored versions of the files users
+  /// change, read-only.
+  case history(HistoryFolder)
 
   public var isDirectory: Bool {
     switch self {
-    case .root, .device, .session, .statusDirectory, .rawDirectory, .byDate: return true
+    case .root, .device, .session, .statusDirectory, .rawDirectory, .byDate, .history: return true
     case .object, .statusFile: return false
     }
   }
@@ -35,9 +38,20 @@ public enum ObjectRole: Sendable, Equatable {
   /// A config as stored, under `.raw/`: read-only, and with the config mode, since it can hold
   /// the device's secrets.
   case storedConfig
+  /// One stored version (or delete marker) of a device-root file, in `.history/NAME/`:
+  /// read-only.
+  case version
   /// A local file in a device folder (editor swap file, temp file, backup): never uploaded,
   /// kept until unlinked or unmount.
   case scratch
+}
+
+/// The folders of `DEVICE/.history/`.
+public enum HistoryFolder: Sendable, Equatable {
+  /// `DEVICE/.history/`: one folder per file with versions.
+  case device
+  /// `DEVICE/.history/NAME/`: one file per version of NAME, oldest first by name.
+  case file
 }
 
 /// The files of `.edgemount/`.
@@ -47,6 +61,7 @@ public enum StatusFile: String, Sendable, CaseIterable {
   case duplicates
   case devices = "devices.csv"
   case days = "days.csv"
+  case changes = "changes.csv"
 }
 
 /// One inode: its place in the tree and what the last listing said about it.

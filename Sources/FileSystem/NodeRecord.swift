@@ -37,7 +37,8 @@ struct NodeRecord: Sendable {
     case .object(.scratch): return .scratch
     case .rawDirectory: return .rawDirectory
     case .statusDirectory: return .statusDirectory
-    case .root, .device, .object(.deviceFile), .object(.storedConfig), .statusFile, .byDate: return .inExtras
+    case .root, .device, .object(.deviceFile), .object(.storedConfig), .object(.version), .statusFile, .byDate, .history:
+      return .inExtras
     }
   }
 }

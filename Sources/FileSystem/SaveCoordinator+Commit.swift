@@ -9,25 +9,35 @@ extension SaveCoordinator {
   /// reaches the server unless the whole file is valid and the server still holds `base`.
   /// Every refusal is logged and appended to `.edgemount/errors`.
   @discardableResult
-  func commit(_ node: Node, bytes: [UInt8], base: PutCondition) throws(FSError) -> String {
+  func commit(_ node: Node, bytes: [UInt8], base: PutCondition, editor: Editor) throws(FSError) -> String {
     let device = try tree.node(node.parent)
     guard case .device(let id) = device.kind else { throw .accessDenied("not in a device folder") }
-    let where_ = "\(id)/\(node.name)"
     let plainTextSecrets: [String]?
     do {
       plainTextSecrets = try validate(node.name, bytes: bytes, device: device)
     } catch {
-      reportRejection(where_, error)
+      reportRejection(device: id.description, file: node.name, error, editor: editor)
+      throw error
+    }
+    let result: WriteResult?
+    do {
+      result = try upload(key: node.key, bytes: bytes, base: base, editor: editor)
+    } catch {
+      reportRejection(device: id.description, file: node.name, error, editor: editor)
       throw error
     }
     let etag: String
-    do {
-      etag = try upload(key: node.key, bytes: bytes, base: base)
-    } catch {
-      reportRejection(where_, error)
-      throw error
+    if let result {
+      etag = result.etag
+      journal.recordChange(
+        .put, deviceKey: device.key, device: id.description, file: node.name, versionID: result.versionID,
+        size: UInt64(bytes.count), editor: editor)
+    } else if case .ifMatch(let unchanged) = base {
+      etag = unchanged  // the server already holds these bytes: nothing was uploaded
+    } else {
+      etag = ""
     }
-    logger.info("saved \(node.key) (\(bytes.count) bytes, ETag \(etag))")
+    logger.info("saved \(node.key) (\(bytes.count) bytes, ETag \(etag)) for \(journal.editedBy(editor))")
     if let plainTextSecrets {
       facts.noteConfig(key: node.key, etag: etag, bytes: bytes, plainTextSecrets: plainTextSecrets)
     }
@@ -44,20 +54,24 @@ extension SaveCoordinator {
     return etag
   }
 
-  func reportRejection(_ file: String, _ error: FSError) {
+  /// A save or delete the mount refused: in the log, `.edgemount/errors` and `changes.csv`.
+  func reportRejection(device: String, file: String, _ error: FSError, editor: Editor) {
     let line: String
+    let reason: String
     switch error {
-    case .invalid(let why): line = "\(file): rejected: \(why)"
-    case .conflict(let why): line = "\(file): refused (conflict): \(why)"
-    default: line = "\(file): not saved: \(error)"
+    case .invalid(let why): (line, reason) = ("\(device)/\(file): rejected: \(why)", why)
+    case .conflict(let why): (line, reason) = ("\(device)/\(file): refused (conflict): \(why)", "conflict: \(why)")
+    default: (line, reason) = ("\(device)/\(file): not saved: \(error)", "not saved: \(error)")
     }
     errors.append(line)
     logger.error("\(line)")
+    journal.recordRefusal(device: device, file: file, reason: reason, editor: editor)
   }
 
   /// One conditional PUT. A 412 after a retried PUT may be our own earlier attempt having
   /// landed: a HEAD tells (same MD5), so a lost response is not reported as a conflict.
-  private func upload(key: String, bytes: [UInt8], base: PutCondition) throws(FSError) -> String {
+  /// Returns what the PUT left, or nil when the server already holds these bytes.
+  private func upload(key: String, bytes: [UInt8], base: PutCondition, editor: Editor) throws(FSError) -> WriteResult? {
     // Every save first checks with a HEAD that the server still holds the version it replaces:
     // some servers (rclone serve s3) ignore If-Match and If-None-Match on PUT, and there the
     // check is what keeps someone else's edit; where the server honours the condition, the
@@ -74,14 +88,17 @@ extension SaveCoordinator {
     // for nothing.
     if case .ifMatch(let etag) = base, Self.plainMD5(etag) == Digest.hex(Digest.md5(bytes)) {
       logger.info("\(key): unchanged content, not uploaded again")
-      return etag
+      return nil
     }
     do {
-      return try s3.putObject(key: key, body: bytes, contentType: Self.contentType(key), condition: base)
+      return try s3.put(
+        key: key, body: bytes, contentType: Self.contentType(key), metadata: journal.metadata(editor), condition: base)
     } catch {
       if error.isPreconditionFailed {
         let md5 = Digest.hex(Digest.md5(bytes))
-        if let head = try? s3.headObject(key: key), Self.plainMD5(head.etag) == md5 { return head.etag }
+        if let head = try? s3.headObject(key: key), Self.plainMD5(head.etag) == md5 {
+          return WriteResult(etag: head.etag, versionID: nil)
+        }
         let what: String
         switch base {
         case .ifNoneMatch: what = "the file was created on the server meanwhile"
@@ -113,6 +130,11 @@ extension SaveCoordinator {
   static func plainMD5(_ etag: String) -> String? {
     let bare = etag.trimmingCharacters(in: CharacterSet(charactersIn: "\"")).lowercased()
     return bare.count == 32 && bare.allSatisfy(\.isHexDigit) ? bare : nil
+  }
+
+  /// Whether two ETags name the same content (quotes and case aside).
+  static func sameETag(_ a: String, _ b: String) -> Bool {
+    (plainMD5(a) ?? a.trimmingCharacters(in: CharacterSet(charactersIn: "\""))) == (plainMD5(b) ?? b.trimmingCharacters(in: CharacterSet(charactersIn: "\"")))
   }
 
   static func contentType(_ key: String) -> String {

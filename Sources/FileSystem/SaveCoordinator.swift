@@ -16,19 +16,23 @@ final class SaveCoordinator: CorePart, Sendable {
     var scratch: [UInt64: ScratchFile] = [:]
     /// The save that wrote last, by inode: its size is what `stat` shows while it is open.
     var latestSave: [UInt64: SaveView] = [:]
+    /// Who unlinked each file whose DELETE is waiting.
+    var deleters: [UInt64: Editor] = [:]
   }
 
   let tree: FleetTree
   let facts: DeviceFacts
+  let journal: ChangeJournal
   let context: CoreContext
   private let state = Locked(State())
 
   /// How long the DELETE of an unlinked server file waits for a save of the same name.
   static let deleteGrace: Duration = .seconds(1)
 
-  init(tree: FleetTree, facts: DeviceFacts, context: CoreContext) {
+  init(tree: FleetTree, facts: DeviceFacts, journal: ChangeJournal, context: CoreContext) {
     self.tree = tree
     self.facts = facts
+    self.journal = journal
     self.context = context
   }
 
@@ -77,10 +81,10 @@ final class SaveCoordinator: CorePart, Sendable {
         // Another file was renamed onto this name while it was open (POSIX: this descriptor
         // now holds an unlinked file); its content must not replace the new file.
         let error = FSError.conflict("\(node.name) was replaced by a rename while open; this descriptor's changes are not saved")
-        reportRefusal(view.ino, error)
+        reportRefusal(view.ino, error, editor: view.editor)
         throw error
       }
-      let etag = try commit(node, bytes: bytes, base: base)
+      let etag = try commit(node, bytes: bytes, base: base, editor: view.editor)
       view.committed(generation: generation, etag: etag)
     } catch {
       view.commitEnded()
@@ -95,27 +99,34 @@ final class SaveCoordinator: CorePart, Sendable {
   }
 
   /// A refusal that happens outside a commit (a write past the size limit, a dying writer).
-  func reportRefusal(_ ino: UInt64, _ error: FSError) {
+  func reportRefusal(_ ino: UInt64, _ error: FSError, editor: Editor) {
     guard let node = tree.existingNode(ino) else { return }
-    reportRejection("\(tree.existingNode(node.parent)?.name ?? "?")/\(node.name)", error)
+    reportRejection(device: tree.existingNode(node.parent)?.name ?? "?", file: node.name, error, editor: editor)
   }
 
   // MARK: Deletes that wait
 
   /// Unlinks a server file: the name goes now, and its DELETE follows after `deleteGrace`
   /// unless a save of the same name (mv or install from another filesystem) takes its place.
-  func deleteAfterGrace(_ ino: UInt64) {
+  func deleteAfterGrace(_ ino: UInt64, editor: Editor) {
+    state.withLock { $0.deleters[ino] = editor }
     tree.hideForDelete(ino)
     clock.schedule(after: Self.deleteGrace) { [weak self] in self?.finishPendingDelete(ino) }
   }
 
   /// Sends a waiting DELETE, unless a save of the name took its place.
   func finishPendingDelete(_ ino: UInt64) {
+    let editor = state.withLock { $0.deleters.removeValue(forKey: ino) } ?? .unknown
     guard let node = tree.takeDueDelete(ino) else { return }
     do {
-      try s3.deleteObject(key: node.key)
+      let result = try s3.deleteObject(key: node.key, metadata: journal.metadata(editor))
       logger.info("deleted \(node.key) on the server")
       tree.update(ino) { $0.onServer = false }
+      if let device = tree.existingNode(node.parent) {
+        journal.recordChange(
+          .delete, deviceKey: device.key, device: device.name, file: node.name, versionID: result.versionID, size: nil,
+          editor: editor)
+      }
     } catch {
       let line = "DELETE \(node.key): \(error) (the file is still on the server)"
       errors.append(line)

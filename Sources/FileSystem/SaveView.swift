@@ -14,10 +14,13 @@ final class SaveView: Sendable {
   }
 
   let ino: UInt64
+  /// Who opened it for writing: the `edited-by` of what it uploads.
+  let editor: Editor
   private let content: Monitor<Content>
 
-  init(ino: UInt64, bytes: [UInt8], base: PutCondition, truncatedAtOpen: Bool) {
+  init(ino: UInt64, bytes: [UInt8], base: PutCondition, truncatedAtOpen: Bool, editor: Editor = .unknown) {
     self.ino = ino
+    self.editor = editor
     content = Monitor(
       Content(file: FileContent(bytes), base: base, lifecycle: SaveLifecycle(truncatedAtOpen: truncatedAtOpen)))
   }

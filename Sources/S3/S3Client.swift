@@ -244,8 +244,16 @@ public final class S3Client: Sendable {
   }
 
   /// A whole object with its ETag and Last-Modified, in one GET (no HEAD first).
-  public func getWholeObject(key: String) throws(S3Error) -> (bytes: [UInt8], etag: String, lastModified: Int64) {
-    let response = try send(method: "GET", key: key, kind: \.get) { response throws(S3Error) in
+  /// With `versionID`, that version's bytes: the server must name the same version in
+  /// `x-amz-version-id` if it names one.
+  public func getWholeObject(key: String, versionID: String? = nil) throws(S3Error) -> (
+    bytes: [UInt8], etag: String, lastModified: Int64
+  ) {
+    let query = versionID.map { [("versionId", $0)] } ?? []
+    let response = try send(method: "GET", key: key, query: query, kind: \.get) { response throws(S3Error) in
+      if let versionID, let served = response.header("x-amz-version-id"), !served.isEmpty, served != versionID {
+        throw .invalidResponse("GET \(key) version \(versionID): the server sent version \(served)")
+      }
       if let length = response.header("content-length").flatMap(UInt64.init), length != response.body.count {
         throw .invalidResponse("GET \(key): body is \(response.body.count) bytes, Content-Length says \(length)")
       }
@@ -256,8 +264,10 @@ public final class S3Client: Sendable {
     )
   }
 
-  public func headObject(key: String) throws(S3Error) -> ObjectHead {
-    let response = try send(method: "HEAD", key: key, kind: \.head)
+  /// The object's size, ETag, Last-Modified and user metadata; of one version with `versionID`.
+  public func headObject(key: String, versionID: String? = nil) throws(S3Error) -> ObjectHead {
+    let response = try send(
+      method: "HEAD", key: key, query: versionID.map { [("versionId", $0)] } ?? [], kind: \.head)
     var metadata: [String: String] = [:]
     for (name, value) in response.headers where name.hasPrefix("x-amz-meta-") {
       metadata[String(name.dropFirst("x-amz-meta-".count))] = value
@@ -275,6 +285,15 @@ public final class S3Client: Sendable {
     key: String, body: [UInt8], contentType: String = "application/octet-stream",
     metadata: [String: String] = [:], condition: PutCondition = .none
   ) throws(S3Error) -> String {
+    try put(key: key, body: body, contentType: contentType, metadata: metadata, condition: condition).etag
+  }
+
+  /// Uploads a whole object in one PUT, with `x-amz-meta-NAME` for each `metadata` entry;
+  /// returns the new ETag and, on a versioned bucket, the new version's id.
+  public func put(
+    key: String, body: [UInt8], contentType: String = "application/octet-stream",
+    metadata: [String: String] = [:], condition: PutCondition = .none
+  ) throws(S3Error) -> WriteResult {
     var headers: [(String, String)] = [
       ("Content-Type", contentType), ("Content-MD5", Data(Digest.md5(body)).base64EncodedString()),
     ]
@@ -285,11 +304,19 @@ public final class S3Client: Sendable {
     case .ifNoneMatch: headers.append(("If-None-Match", "*"))
     }
     let response = try send(method: "PUT", key: key, headers: headers, body: body, kind: \.put)
-    return response.header("etag")?.unquotedETag ?? Digest.hex(Digest.md5(body))
+    return WriteResult(
+      etag: response.header("etag")?.unquotedETag ?? Digest.hex(Digest.md5(body)),
+      versionID: response.header("x-amz-version-id").flatMap { $0.isEmpty ? nil : $0 })
   }
 
-  public func deleteObject(key: String) throws(S3Error) {
-    _ = try send(method: "DELETE", key: key, kind: \.delete)
+  /// Deletes an object (on a versioned bucket: adds a delete marker, whose id is returned).
+  /// `metadata` goes along as `x-amz-meta-*` headers, for the server's access log; S3 stores
+  /// no metadata on a delete marker.
+  @discardableResult
+  public func deleteObject(key: String, metadata: [String: String] = [:]) throws(S3Error) -> WriteResult {
+    let headers = metadata.sorted(by: { $0.key < $1.key }).map { ("x-amz-meta-\($0.key)", $0.value) }
+    let response = try send(method: "DELETE", key: key, headers: headers, kind: \.delete)
+    return WriteResult(etag: "", versionID: response.header("x-amz-version-id").flatMap { $0.isEmpty ? nil : $0 })
   }
 
   /// Creates the bucket (used by tests, the demo and the simulator; the mount never creates buckets).
@@ -303,7 +330,7 @@ public final class S3Client: Sendable {
 
   // MARK: Plumbing
 
-  private func send(
+  func send(
     method: String, key: String?, query: [(String, String)] = [], headers: [(String, String)] = [],
     body: [UInt8] = [], segmentSize: Int? = nil, receiver: (any SegmentReceiver)? = nil,
     kind: WritableKeyPath<RequestCounts, Int>,
