@@ -26,8 +26,17 @@ struct Startup {
     try Self.checkAccess(client.with(retryPolicy: RetryPolicy(maxAttempts: 3, deadline: .seconds(8))), credentials: credentials)
 
     // Said once at start-up: whether the server closes the last gap of the lost-update check.
+    // The probe's PUT carries the mount's own edited-by, like every PUT the mount makes.
+    let software = "edgemount/\(EdgeMountCommand.version)"
+    let probeEditor = Editor(user: Editor.userName(getuid()), program: "edgemount")
     let conditionalPut =
-      command.readOnly ? ConditionalPutSupport.notProbed : client.probeConditionalPut(prefix: location.prefix)
+      command.readOnly
+      ? ConditionalPutSupport.notProbed
+      : client.probeConditionalPut(
+        prefix: location.prefix,
+        metadata: [
+          Editor.metadataName: probeEditor.editedBy(host: MountSettings.localHostName(), software: software)
+        ])
     logger.notice("\(conditionalPut.startupNote)")
 
     var settings = MountSettings()
@@ -42,7 +51,7 @@ struct Startup {
     settings.heartbeatTTL = .seconds(command.heartbeatTtl)
     settings.byDateDeviceClock = command.byDateTz == "device"
     settings.allowDelete = command.allowDelete
-    settings.software = "edgemount/\(EdgeMountCommand.version)"
+    settings.software = software
     var disk: DiskBlockCache?
     var headerStore: (HeaderRecordStore, [HeaderRecordStore.Record])?
     if let dir = command.cacheDir {

@@ -6,7 +6,7 @@ import Glibc
 /// user name of the request's uid, and the name (`comm`) of the process its thread belongs to.
 enum CallingProcess {
   static func editor(pid: pid_t, uid: uid_t) -> Editor {
-    Editor(user: userName(uid), program: program(pid) ?? "unknown")
+    Editor(user: Editor.userName(uid), program: program(pid) ?? "unknown")
   }
 
   /// The request's pid may be a thread of a larger program: its thread group's leader names the
@@ -23,16 +23,5 @@ enum CallingProcess {
     guard let comm = try? String(contentsOfFile: "/proc/\(leader)/comm", encoding: .utf8) else { return nil }
     let name = comm.trimmingCharacters(in: .whitespacesAndNewlines)
     return name.isEmpty ? nil : name
-  }
-
-  /// getpwuid_r; `uid:N` for a uid without a passwd entry.
-  static func userName(_ uid: uid_t) -> String {
-    var entry = passwd()
-    var found: UnsafeMutablePointer<passwd>?
-    var buffer = [CChar](repeating: 0, count: 4096)
-    guard getpwuid_r(uid, &entry, &buffer, buffer.count, &found) == 0, found != nil, let name = entry.pw_name else {
-      return "uid\(uid)"
-    }
-    return String(cString: name)
   }
 }

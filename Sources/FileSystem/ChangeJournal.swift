@@ -1,5 +1,6 @@
 import Cache
 import Foundation
+import Glibc
 import Locking
 
 /// Who changes a file through the mount: the local user of the calling process and its
@@ -17,6 +18,23 @@ public struct Editor: Sendable, Equatable {
 
   /// A change whose caller the kernel did not name (a close after the process exited).
   public static let unknown = Editor(user: "unknown", program: "unknown")
+
+  /// The `x-amz-meta-` name of the value.
+  public static let metadataName = "edited-by"
+
+  /// `alice@ws-12 vim edgemount/1.4.0`.
+  public func editedBy(host: String, software: String) -> String { "\(user)@\(Self.token(host)) \(program) \(software)" }
+
+  /// The user name of `uid` (getpwuid_r); `uidN` for a uid without a passwd entry.
+  public static func userName(_ uid: uid_t) -> String {
+    var entry = passwd()
+    var found: UnsafeMutablePointer<passwd>?
+    var buffer = [CChar](repeating: 0, count: 4096)
+    guard getpwuid_r(uid, &entry, &buffer, buffer.count, &found) == 0, found != nil, let name = entry.pw_name else {
+      return "uid\(uid)"
+    }
+    return String(cString: name)
+  }
 
   static func token(_ text: String) -> String {
     let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._+-")
@@ -57,9 +75,8 @@ final class ChangeJournal: Sendable {
   }
 
   static let header = "time,device,file,action,version_id,size,user,program,reason"
-  static let metadataName = "edited-by"
 
-  /// `@HOST PROGRAM edgemount/VERSION` is filled in from these.
+  /// `USER@HOST PROGRAM edgemount/VERSION` is filled in from these.
   let host: String
   let software: String
   private let capacity: Int
@@ -74,10 +91,10 @@ final class ChangeJournal: Sendable {
   }
 
   /// `alice@ws-12 vim edgemount/1.4.0`.
-  func editedBy(_ editor: Editor) -> String { "\(editor.user)@\(host) \(editor.program) \(software)" }
+  func editedBy(_ editor: Editor) -> String { editor.editedBy(host: host, software: software) }
 
   /// The user metadata of a PUT or DELETE by `editor`.
-  func metadata(_ editor: Editor) -> [String: String] { [Self.metadataName: editedBy(editor)] }
+  func metadata(_ editor: Editor) -> [String: String] { [Editor.metadataName: editedBy(editor)] }
 
   /// A PUT or DELETE that the server took. `deviceKey` is the device folder's key.
   func recordChange(

@@ -190,9 +190,10 @@ final class HistoryView: CorePart, Sendable {
   }
 
   /// The file names of one key's versions, given newest first as `ListObjectVersions` orders
-  /// them: the UTC time it was stored (`2026-12-01T10-22-31Z`), `-2`, `-3`, ... for later
-  /// versions in the same second, and `.deleted` for a delete marker. Names of older versions do
-  /// not change as newer ones come.
+  /// them: the UTC time it was stored (`2026-12-01T10-22-31Z`), `_2`, `_3`, ... for later
+  /// versions in the same second, and `.deleted` for a delete marker. `_` sorts after `.`, so
+  /// names sort in the order of the versions (`…Z.deleted` < `…Z_2`). Names of older versions
+  /// do not change as newer ones come.
   static func named(_ newestFirst: [ObjectVersion]) -> [(String, ObjectVersion)] {
     // The server's order, kept for versions of the same second; the latest first in any case.
     var ordered = newestFirst.enumerated().sorted { a, b in
@@ -205,7 +206,7 @@ final class HistoryView: CorePart, Sendable {
     return ordered.map { version in
       let n = (seen[version.lastModified] ?? 0) + 1
       seen[version.lastModified] = n
-      let name = stamp(version.lastModified) + (n > 1 ? "-\(n)" : "") + (version.isDeleteMarker ? ".deleted" : "")
+      let name = stamp(version.lastModified) + (n > 1 ? "_\(n)" : "") + (version.isDeleteMarker ? ".deleted" : "")
       return (name, version)
     }
   }
@@ -265,7 +266,7 @@ final class HistoryView: CorePart, Sendable {
       throw FSError(error)
     }
     guard SaveCoordinator.sameETag(head.etag, version.etag) else { return nil }
-    let value = head.metadata[ChangeJournal.metadataName] ?? ""
+    let value = head.metadata[Editor.metadataName] ?? ""
     state.withLock { $0.editedBy[cacheKey] = value }
     return value.isEmpty ? nil : value
   }

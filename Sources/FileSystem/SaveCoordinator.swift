@@ -121,7 +121,12 @@ final class SaveCoordinator: CorePart, Sendable {
     do {
       let result = try s3.deleteObject(key: node.key, metadata: journal.metadata(editor))
       logger.info("deleted \(node.key) on the server")
-      tree.update(ino) { $0.onServer = false }
+      // The version the mount served is gone by its own hand: a new file of the name (even one
+      // another client puts there) is no one's lost update.
+      tree.update(ino) { n in
+        n.onServer = false
+        n.servedETag = nil
+      }
       if let device = tree.existingNode(node.parent) {
         journal.recordChange(
           .delete, deviceKey: device.key, device: device.name, file: node.name, versionID: result.versionID, size: nil,

@@ -174,7 +174,8 @@ public enum VersioningParser {
     let parser = XMLParser(data: Data(body))
     parser.delegate = delegate
     guard body.isEmpty || parser.parse() else { throw .invalidResponse("versioning answer is not valid XML") }
-    guard body.isEmpty || delegate.root == "VersioningConfiguration" else {
+    // AWS's root element; moto's server answers GetBucketVersioningResponse.
+    guard body.isEmpty || delegate.root == "VersioningConfiguration" || delegate.root == "GetBucketVersioningResponse" else {
       throw .invalidResponse("the server answered GetBucketVersioning with <\(delegate.root.prefix(40))>")
     }
     switch delegate.status {
