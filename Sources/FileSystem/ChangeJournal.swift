@@ -66,9 +66,9 @@ final class ChangeJournal: Sendable {
   private struct State: Sendable {
     var rows: [Row] = []
     var dropped = 0
-    /// When the mount last changed something in each device folder (by device key): its
-    /// `.history` listing is stale from then on.
-    var lastChange: [String: ContinuousClock.Instant] = [:]
+    /// How many changes the mount made in each device folder (by device key): a `.history`
+    /// listing made at another count is stale.
+    var changeCounts: [String: Int] = [:]
     /// `edited-by` of the versions and delete markers this mount made, by version id: a delete
     /// marker carries no metadata on the server.
     var editedBy = BoundedCache<String, String>(limit: 4096)
@@ -101,13 +101,12 @@ final class ChangeJournal: Sendable {
     _ action: Action, deviceKey: String, device: String, file: String, versionID: String?, size: UInt64?,
     editor: Editor
   ) {
-    let now = clock.instant()
     append(
       Row(
         time: Int64(clock.now().timeIntervalSince1970), device: device, file: file, action: action,
         versionID: versionID, size: size, editor: editor, reason: nil)
     ) { s in
-      s.lastChange[deviceKey] = now
+      s.changeCounts[deviceKey, default: 0] += 1
       if let versionID { s.editedBy[versionID] = editedBy(editor) }
     }
   }
@@ -133,8 +132,8 @@ final class ChangeJournal: Sendable {
     }
   }
 
-  /// When this mount last changed a file of the device folder `deviceKey`.
-  func lastChange(deviceKey: String) -> ContinuousClock.Instant? { state.withLock { $0.lastChange[deviceKey] } }
+  /// How many changes this mount made in the device folder `deviceKey`.
+  func changeCount(deviceKey: String) -> Int { state.withLock { $0.changeCounts[deviceKey] ?? 0 } }
 
   /// The `edited-by` this mount gave the version or delete marker `versionID`, if it made it.
   func editedBy(versionID: String) -> String? { state.withLock { $0.editedBy.peek(versionID) } }

@@ -19,7 +19,8 @@ final class HistoryView: CorePart, Sendable {
     /// False once the server has failed a version listing on a bucket of unknown versioning:
     /// from then on `.history` shows current versions only.
     var versionListing = true
-    var listedAt: [UInt64: ContinuousClock.Instant] = [:]
+    /// When each `.history` folder was listed, and the mount's change count of its device then.
+    var listedAt: [UInt64: (at: ContinuousClock.Instant, changes: Int)] = [:]
     /// The version each version file stands for.
     var versions: [UInt64: ObjectVersion] = [:]
     /// Bytes of versions read, by version id (or ETag for a current-only entry).
@@ -83,11 +84,10 @@ final class HistoryView: CorePart, Sendable {
       throw .notFound
     }
     let now = clock.instant()
-    let changed = journal.lastChange(deviceKey: device.key)
+    let changes = journal.changeCount(deviceKey: device.key)
     let fresh = state.withLock { s in
       guard let listed = s.listedAt[history.ino] else { return false }
-      if let changed, changed >= listed { return false }
-      return now - listed < settings.listTTL
+      return listed.changes == changes && now - listed.at < settings.listTTL
     }
     guard !fresh else { return }
     let failure = flights.outcome(for: history.ino) { () -> FSError? in
@@ -124,7 +124,7 @@ final class HistoryView: CorePart, Sendable {
         versions = try currentVersions(device)
       }
     }
-    let listed = clock.instant()
+    let listed = (at: clock.instant(), changes: journal.changeCount(deviceKey: device.key))
     var byKey: [String: [ObjectVersion]] = [:]
     for version in versions {
       guard let name = FleetFileSystem.childName(version.key, under: device.key, isPrefix: false), Self.isTracked(name)

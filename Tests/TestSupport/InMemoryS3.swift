@@ -42,10 +42,24 @@ public final class InMemoryS3: HTTPTransport, @unchecked Sendable {
     case concurrentWrite([UInt8])
     /// The answer comes this many seconds late (a slow server), otherwise as usual.
     case delay(Double)
+    /// Answer a GET or HEAD of one version with the current object (a server that ignores
+    /// `versionId`).
+    case ignoreVersionID
+  }
+
+  /// One stored version of a key, or a delete marker (`object` nil).
+  public struct StoredVersion: Sendable, Equatable {
+    public var id: String
+    public var object: Object?
+    public var lastModified: Int64
   }
 
   private struct State {
     var buckets: [String: [String: Object]] = [:]
+    /// Buckets with versioning on, and every version of their keys, oldest first.
+    var versioned: Set<String> = []
+    var versions: [String: [String: [StoredVersion]]] = [:]
+    var nextVersion = 0
     var clock: Int64 = 1_700_000_000
     var requests: [String] = []
   }
@@ -84,16 +98,35 @@ public final class InMemoryS3: HTTPTransport, @unchecked Sendable {
   /// Stores an object directly, as another client would.
   @discardableResult
   public func put(_ bucket: String, _ key: String, _ bytes: [UInt8], metadata: [String: String] = [:]) -> String {
-    state.withLock { s in Self.store(&s, bucket, key, bytes, metadata) }
+    state.withLock { s in Self.store(&s, bucket, key, bytes, metadata).etag }
+  }
+
+  /// Turns versioning on for `bucket`: every PUT and DELETE from now on keeps a version.
+  public func enableVersioning(_ bucket: String) { state.withLock { _ = $0.versioned.insert(bucket) } }
+
+  /// Every version of `key`, oldest first.
+  public func versions(_ bucket: String, _ key: String) -> [StoredVersion] {
+    state.withLock { $0.versions[bucket]?[key] ?? [] }
   }
 
   private static func store(_ s: inout State, _ bucket: String, _ key: String, _ bytes: [UInt8], _ metadata: [String: String])
-    -> String
+    -> (etag: String, versionID: String?)
   {
     s.clock += 1
     let etag = Digest.hex(Digest.md5(bytes))
-    s.buckets[bucket, default: [:]][key] = Object(bytes: bytes, etag: etag, metadata: metadata, lastModified: s.clock)
-    return etag
+    let object = Object(bytes: bytes, etag: etag, metadata: metadata, lastModified: s.clock)
+    s.buckets[bucket, default: [:]][key] = object
+    return (etag, keepVersion(&s, bucket, key, object))
+  }
+
+  /// On a versioned bucket, keeps `object` (nil: a delete marker) as the key's newest version.
+  private static func keepVersion(_ s: inout State, _ bucket: String, _ key: String, _ object: Object?) -> String? {
+    guard s.versioned.contains(bucket) else { return nil }
+    s.nextVersion += 1
+    let id = "v\(s.nextVersion)"
+    s.versions[bucket, default: [:]][key, default: []].append(
+      StoredVersion(id: id, object: object, lastModified: object?.lastModified ?? s.clock))
+    return id
   }
 
   // MARK: HTTP
@@ -173,11 +206,24 @@ public final class InMemoryS3: HTTPTransport, @unchecked Sendable {
           if s.buckets[bucket] != nil { return Self.error(409, "BucketAlreadyOwnedByYou", "exists") }
           s.buckets[bucket] = [:]
           return HTTPResponse(status: 200, headers: [], body: [])
+        case "GET" where query["versioning"] != nil:
+          let status = s.versioned.contains(bucket) ? "<Status>Enabled</Status>" : ""
+          return HTTPResponse(
+            status: 200, headers: [],
+            body: Array("<?xml version=\"1.0\"?><VersioningConfiguration>\(status)</VersioningConfiguration>".utf8))
+        case "GET" where query["versions"] != nil: return Self.listVersions(s.versions[bucket] ?? [:], query)
         case "GET": return Self.list(s.buckets[bucket]!, query)
         default: return Self.error(405, "MethodNotAllowed", method)
         }
       }
-      let current = s.buckets[bucket]![key]
+      var current = s.buckets[bucket]![key]
+      if (method == "GET" || method == "HEAD"), let wanted = query["versionId"], fault != .ignoreVersionID {
+        guard let version = s.versions[bucket]?[key]?.first(where: { $0.id == wanted }) else {
+          return Self.error(404, "NoSuchVersion", "The specified version does not exist.")
+        }
+        guard let object = version.object else { return Self.error(405, "MethodNotAllowed", "a delete marker") }
+        current = object
+      }
       let checksConditions = method != "PUT" || !ignoresConditionalPut.withLock { $0 }
       if checksConditions, let failed = Self.preconditionFailure(headers, current: current, method: method) {
         return failed
@@ -190,11 +236,14 @@ public final class InMemoryS3: HTTPTransport, @unchecked Sendable {
         let metadata = Dictionary(
           headers.filter { $0.key.hasPrefix("x-amz-meta-") }.map { (String($0.key.dropFirst(11)), $0.value) },
           uniquingKeysWith: { _, b in b })
-        let etag = Self.store(&s, bucket, key, body, metadata)
-        return HTTPResponse(status: 200, headers: [("etag", "\"\(etag)\"")], body: [])
+        let (etag, versionID) = Self.store(&s, bucket, key, body, metadata)
+        return HTTPResponse(
+          status: 200, headers: [("etag", "\"\(etag)\"")] + (versionID.map { [("x-amz-version-id", $0)] } ?? []), body: [])
       case "DELETE":
         s.buckets[bucket]![key] = nil
-        return HTTPResponse(status: 204, headers: [], body: [])
+        s.clock += 1
+        let marker = Self.keepVersion(&s, bucket, key, nil)
+        return HTTPResponse(status: 204, headers: marker.map { [("x-amz-version-id", $0)] } ?? [], body: [])
       case "GET", "HEAD":
         guard let object = current else { return Self.error(404, "NoSuchKey", "The specified key does not exist.") }
         var out: [(String, String)] = [
@@ -290,6 +339,33 @@ public final class InMemoryS3: HTTPTransport, @unchecked Sendable {
       }
     }
     xml += "</ListBucketResult>"
+    return HTTPResponse(status: 200, headers: [("content-type", "application/xml")], body: Array(xml.utf8))
+  }
+
+  /// ListObjectVersions of one page (no paging: tests keep to a few versions), newest first
+  /// within a key.
+  private static func listVersions(_ versions: [String: [StoredVersion]], _ query: [String: String]) -> HTTPResponse {
+    let prefix = query["prefix"] ?? ""
+    var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListVersionsResult><EncodingType>url</EncodingType>"
+    xml += "<IsTruncated>false</IsTruncated>"
+    for key in versions.keys.sorted() where key.hasPrefix(prefix) && !key.dropFirst(prefix.count).contains("/") {
+      let all = versions[key]!
+      var entries: [String] = []
+      for (i, version) in all.enumerated() {
+        let latest = i == all.count - 1
+        let id = "<Key>\(URIEncoding.encode(key, keepSlash: true))</Key><VersionId>\(version.id)</VersionId><IsLatest>\(latest)</IsLatest>"
+        let time = iso8601(version.lastModified)
+        if let object = version.object {
+          entries.append(
+            "<Version>\(id)<LastModified>\(time)</LastModified><ETag>&quot;\(object.etag)&quot;</ETag><Size>\(object.bytes.count)</Size></Version>"
+          )
+        } else {
+          entries.append("<DeleteMarker>\(id)<LastModified>\(time)</LastModified></DeleteMarker>")
+        }
+      }
+      xml += entries.reversed().joined()
+    }
+    xml += "</ListVersionsResult>"
     return HTTPResponse(status: 200, headers: [("content-type", "application/xml")], body: Array(xml.utf8))
   }
 
