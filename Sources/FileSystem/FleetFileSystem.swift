@@ -149,7 +149,9 @@ public final class FleetFileSystem: Sendable {
   private func lookupListed(parent: UInt64, nameBytes: UnsafeRawBufferPointer) throws(FSError) -> InodeTable.Stat? {
     guard let kind = tree.kind(of: parent), kind.isDirectory else { return nil }
     switch kind {
-    case .byDate, .history, .device where nameBytes.elementsEqual(HistoryView.folderName.utf8): return nil
+    case .byDate, .history,
+      .device where nameBytes.elementsEqual(HistoryView.folderName.utf8):
+      return nil
     default: break
     }
     try tree.refreshIfStale(parent)

@@ -134,7 +134,8 @@ extension SaveCoordinator {
 
   /// Whether two ETags name the same content (quotes and case aside).
   static func sameETag(_ a: String, _ b: String) -> Bool {
-    (plainMD5(a) ?? a.trimmingCharacters(in: CharacterSet(charactersIn: "\""))) == (plainMD5(b) ?? b.trimmingCharacters(in: CharacterSet(charactersIn: "\"")))
+    (plainMD5(a) ?? a.trimmingCharacters(in: CharacterSet(charactersIn: "\"")))
+      == (plainMD5(b) ?? b.trimmingCharacters(in: CharacterSet(charactersIn: "\"")))
   }
 
   static func contentType(_ key: String) -> String {

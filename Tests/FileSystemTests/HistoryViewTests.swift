@@ -87,7 +87,11 @@ import Testing
     // Names of older versions stay as newer ones come.
     let older = [version("c", t, latest: true), version("b", t, marker: true), version("a", t)]
     let before = HistoryView.named(older).map(\.0)
-    let after = HistoryView.named([version("e", t, latest: true)] + older.map { var v = $0; v.isLatest = false; return v })
+    let after = HistoryView.named(
+      [version("e", t, latest: true)]
+        + older.map {
+          var v = $0; v.isLatest = false; return v
+        })
     #expect(Array(after.map(\.0).prefix(3)) == before)
     #expect(after.last?.0 == "2025-12-01T10-22-31Z_4")
   }
@@ -127,7 +131,8 @@ import Testing
     #expect(try fs.extendedAttribute(ino: entries[3].attributes.ino, name: "user.edgemount.edited_by") == nil)
     // A save through the mount is listed at once, TTL or not (after the user read the file:
     // a save over a version nobody here has seen is a lost update, refused).
-    let config = try fs.lookup(parent: try fs.lookup(parent: FleetFileSystem.rootIno, name: Self.device).ino, name: SaveModelTests.configName)
+    let config = try fs.lookup(
+      parent: try fs.lookup(parent: FleetFileSystem.rootIno, name: Self.device).ino, name: SaveModelTests.configName)
     #expect(try read(fs, config.ino) == SaveModelTests.variant(62))
     try save(fs, SaveModelTests.variant(63), as: Editor(user: "carol", program: "cp"))
     #expect(try fs.listDirectory(ino: folder).count == 5)

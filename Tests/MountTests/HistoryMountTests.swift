@@ -229,9 +229,10 @@ import Testing
     #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(folder)/\(names.first ?? "")"))) == saved)
     #expect(try xattr("\(folder)/\(names.first ?? "")", "user.edgemount.current") == "true")
     // Nothing is emulated in the bucket.
-    #expect(try s3.listAll(prefix: "", delimiter: nil).objects.map(\.key).sorted() == [
-      "\(Self.device)/config-01.09.json", "\(Self.device)/device.json", "\(Self.device)/schema-01.09.json",
-    ])
+    #expect(
+      try s3.listAll(prefix: "", delimiter: nil).objects.map(\.key).sorted() == [
+        "\(Self.device)/config-01.09.json", "\(Self.device)/device.json", "\(Self.device)/schema-01.09.json",
+      ])
   }
 
   /// Firmware back and forth through `.history`, with the config-first rule of a MAJOR/MINOR

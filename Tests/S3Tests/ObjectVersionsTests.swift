@@ -52,15 +52,21 @@ import Testing
   }
 
   @Test func bucketVersioningAsAWSAndMotoSayIt() throws {
-    let aws = #"<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></VersioningConfiguration>"#
+    let aws =
+      #"<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></VersioningConfiguration>"#
     #expect(try VersioningParser.parse(Array(aws.utf8)) == .enabled)
-    #expect(try VersioningParser.parse(Array("<VersioningConfiguration><Status>Suspended</Status></VersioningConfiguration>".utf8)) == .suspended)
+    #expect(
+      try VersioningParser.parse(Array("<VersioningConfiguration><Status>Suspended</Status></VersioningConfiguration>".utf8))
+        == .suspended)
     // Never enabled: no Status at all.
     #expect(try VersioningParser.parse(Array(#"<VersioningConfiguration xmlns="x"/>"#.utf8)) == .off)
     #expect(try VersioningParser.parse([]) == .off)
-    let moto = #"<?xml version="1.0" encoding="utf-8"?><GetBucketVersioningResponse xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></GetBucketVersioningResponse>"#
+    let moto =
+      #"<?xml version="1.0" encoding="utf-8"?><GetBucketVersioningResponse xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></GetBucketVersioningResponse>"#
     #expect(try VersioningParser.parse(Array(moto.utf8)) == .enabled)
     #expect(throws: S3Error.self) { try VersioningParser.parse(Array("<ListBucketResult/>".utf8)) }
-    #expect(throws: S3Error.self) { try VersioningParser.parse(Array("<VersioningConfiguration><Status>On</Status></VersioningConfiguration>".utf8)) }
+    #expect(throws: S3Error.self) {
+      try VersioningParser.parse(Array("<VersioningConfiguration><Status>On</Status></VersioningConfiguration>".utf8))
+    }
   }
 }

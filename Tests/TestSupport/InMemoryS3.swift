@@ -353,7 +353,8 @@ public final class InMemoryS3: HTTPTransport, @unchecked Sendable {
       var entries: [String] = []
       for (i, version) in all.enumerated() {
         let latest = i == all.count - 1
-        let id = "<Key>\(URIEncoding.encode(key, keepSlash: true))</Key><VersionId>\(version.id)</VersionId><IsLatest>\(latest)</IsLatest>"
+        let id =
+          "<Key>\(URIEncoding.encode(key, keepSlash: true))</Key><VersionId>\(version.id)</VersionId><IsLatest>\(latest)</IsLatest>"
         let time = iso8601(version.lastModified)
         if let object = version.object {
           entries.append(
