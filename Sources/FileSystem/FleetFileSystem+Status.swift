@@ -55,6 +55,7 @@ extension FleetFileSystem {
       requests_list: \(c.list)
       requests_put: \(c.put)
       requests_delete: \(c.delete)
+      requests_bucket_config: \(c.bucketConfig)
       requests_retried: \(c.retries)
       requests_failed: \(c.failures)
       requests_not_found: \(c.notFound)

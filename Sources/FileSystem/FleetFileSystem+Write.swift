@@ -51,8 +51,9 @@ extension FleetFileSystem {
   /// read-only views (a folder of `.by-date/` or `.history/`, or a version file).
   func readOnlyView(_ ino: UInt64) -> FSError? {
     switch tree.kind(of: ino) {
-    case .byDate?: return tree.existingNode(ino).map(refuseInByDate)
-    case .history?, .object(.version)?: return tree.existingNode(ino).map(refuseInHistory)
+    case .byDate?: return tree.existingNode(ino).map { refuse(in: ".by-date", $0, Self.byDateIsReadOnly) }
+    case .history?, .object(.version)?:
+      return tree.existingNode(ino).map { refuse(in: ".history", $0, Self.historyIsReadOnly) }
     default: return nil
     }
   }
@@ -61,22 +62,15 @@ extension FleetFileSystem {
   static let historyIsReadOnly = FSError.readOnlyView(
     "the .history view is read-only: to restore a version, copy it over the file (cp DEVICE/.history/NAME/VERSION DEVICE/NAME)")
 
-  func refuseInHistory(_ node: Node) -> FSError {
-    let error = Self.historyIsReadOnly
-    errors.append(".history/\(node.name): \(error)")
-    logger.notice("refused a change in .history/: \(error)")
-    return error
-  }
-
   /// Why nothing can be changed in `.by-date/`.
   static let byDateIsReadOnly = FSError.readOnlyView(
     "the .by-date view is read-only: change files in their device folders (DEVICE/SESSION/)")
 
-  /// EROFS for a change under `.by-date/`, with the reason in the log and `.edgemount/errors`.
-  func refuseInByDate(_ folder: Node) -> FSError {
-    let error = Self.byDateIsReadOnly
-    errors.append(".by-date/\(folder.name): \(error)")
-    logger.notice("refused a change in .by-date/: \(error)")
+  /// `error` (EROFS) for a change of `node` in the read-only view `view`, with the reason in
+  /// the log and `.edgemount/errors`.
+  func refuse(in view: String, _ node: Node, _ error: FSError) -> FSError {
+    errors.append("\(view)/\(node.name): \(error)")
+    logger.notice("refused a change in \(view)/: \(error)")
     return error
   }
 

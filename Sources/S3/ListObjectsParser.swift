@@ -10,13 +10,10 @@ import Foundation
 /// control characters and other bytes XML cannot carry still come through.
 public enum ListObjectsParser {
   public static func parse(_ body: [UInt8]) throws(S3Error) -> ListPage {
-    guard XMLSafety.isParseable(body) else { throw .invalidResponse("listing is not UTF-8 XML") }
     let delegate = Delegate()
-    let parser = XMLParser(data: Data(body))
-    parser.delegate = delegate
-    guard parser.parse(), delegate.sawRoot, delegate.closedRoot else {
-      let reason = parser.parserError.map { "\($0)" } ?? "no ListBucketResult element"
-      throw .invalidResponse("listing is not valid XML: \(reason)")
+    try XMLSafety.parse(body, with: delegate, what: "listing")
+    guard delegate.sawRoot, delegate.closedRoot else {
+      throw .invalidResponse("listing is not valid XML: no ListBucketResult element")
     }
     if let problem = delegate.problem { throw .invalidResponse(problem) }
     var page = delegate.page
@@ -139,5 +136,16 @@ public enum ErrorResponseParser {
 enum XMLSafety {
   static func isParseable(_ body: [UInt8]) -> Bool {
     !body.contains(0) && String(validating: body, as: UTF8.self) != nil
+  }
+
+  /// Runs `delegate` over `body`, which must be UTF-8 without NUL and well-formed XML; else an
+  /// invalid response that names `what` was answered.
+  static func parse(_ body: [UInt8], with delegate: some XMLParserDelegate, what: String) throws(S3Error) {
+    guard isParseable(body) else { throw .invalidResponse("\(what) is not UTF-8 XML") }
+    let parser = XMLParser(data: Data(body))
+    parser.delegate = delegate
+    guard parser.parse() else {
+      throw .invalidResponse("\(what) is not valid XML: \(parser.parserError.map { "\($0)" } ?? "unexpected end")")
+    }
   }
 }

@@ -71,14 +71,9 @@ public struct WriteResult: Sendable, Equatable {
 /// a list of versions.
 public enum ListVersionsParser {
   public static func parse(_ body: [UInt8]) throws(S3Error) -> VersionPage {
-    guard XMLSafety.isParseable(body) else { throw .invalidResponse("version listing is not UTF-8 XML") }
     let delegate = Delegate()
-    let parser = XMLParser(data: Data(body))
-    parser.delegate = delegate
-    guard parser.parse(), delegate.closedRoot else {
-      let reason = parser.parserError.map { "\($0)" } ?? "unexpected end"
-      throw .invalidResponse("version listing is not valid XML: \(reason)")
-    }
+    try XMLSafety.parse(body, with: delegate, what: "version listing")
+    guard delegate.closedRoot else { throw .invalidResponse("version listing is not valid XML: unexpected end") }
     guard delegate.root == "ListVersionsResult" else {
       throw .invalidResponse("the server answered a version listing with <\(delegate.root.prefix(40))>, not ListVersionsResult")
     }
@@ -169,11 +164,8 @@ public enum ListVersionsParser {
 /// Parses a `GetBucketVersioning` answer: `Enabled`, `Suspended`, or no status (never enabled).
 public enum VersioningParser {
   public static func parse(_ body: [UInt8]) throws(S3Error) -> BucketVersioning {
-    guard XMLSafety.isParseable(body) else { throw .invalidResponse("versioning answer is not UTF-8 XML") }
     let delegate = Delegate()
-    let parser = XMLParser(data: Data(body))
-    parser.delegate = delegate
-    guard body.isEmpty || parser.parse() else { throw .invalidResponse("versioning answer is not valid XML") }
+    if !body.isEmpty { try XMLSafety.parse(body, with: delegate, what: "versioning answer") }
     // AWS's root element; moto's server answers GetBucketVersioningResponse.
     guard body.isEmpty || delegate.root == "VersioningConfiguration" || delegate.root == "GetBucketVersioningResponse" else {
       throw .invalidResponse("the server answered GetBucketVersioning with <\(delegate.root.prefix(40))>")

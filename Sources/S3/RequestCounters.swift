@@ -7,6 +7,8 @@ public struct RequestCounts: Sendable, Equatable {
   public var list = 0
   public var put = 0
   public var delete = 0
+  /// Requests about the bucket itself, not its objects (GetBucketVersioning at mount).
+  public var bucketConfig = 0
   public var retries = 0
   /// Requests that failed for real: server errors, network failures, refusals of access.
   public var failures = 0

@@ -34,7 +34,7 @@ extension S3Client {
   /// without the API (501, 400, 405) is `unknown`; a failure to reach the server is thrown.
   public func bucketVersioning() throws(S3Error) -> BucketVersioning {
     do {
-      let response = try send(method: "GET", key: nil, query: [("versioning", "")], kind: \.get)
+      let response = try send(method: "GET", key: nil, query: [("versioning", "")], kind: \.bucketConfig)
       return try VersioningParser.parse(response.body)
     } catch {
       if case .service(let e) = error, [400, 403, 404, 405, 501].contains(e.status) { return .unknown }
@@ -53,6 +53,6 @@ extension S3Client {
     _ = try send(
       method: "PUT", key: nil, query: [("versioning", "")],
       headers: [("Content-Type", "application/xml"), ("Content-MD5", Data(Digest.md5(body)).base64EncodedString())],
-      body: body, kind: \.put)
+      body: body, kind: \.bucketConfig)
   }
 }
