@@ -1,5 +1,6 @@
 import ArgumentParser
 import CANedge
+import FileSystem
 import Foundation
 import Logging
 import S3
@@ -66,6 +67,9 @@ public struct DedupeCommand: ParsableCommand {
     var removed = 0
     var freed: UInt64 = 0
     var failures = 0
+    // Each DELETE says who made it, as the mount's do.
+    let editedBy = Editor(user: Editor.userName(getuid()), program: "edgemount").editedBy(
+      host: MountSettings.localHostName(), software: "edgemount/\(EdgeMountCommand.version)")
     for (i, removal) in plan.removals.enumerated() {
       if dryRun {
         print("would delete \(removal.key) (\(removal.size) bytes, same as \(removal.keptKey))")
@@ -79,7 +83,7 @@ public struct DedupeCommand: ParsableCommand {
           print("kept \(removal.key): it changed and now differs from \(removal.keptKey)")
           continue
         }
-        try client.deleteObject(key: removal.key)
+        try client.deleteObject(key: removal.key, metadata: [Editor.metadataName: editedBy])
         removed += 1
         freed += removal.size
         print("deleted \(removal.key) (\(removal.size) bytes, same as \(removal.keptKey))")

@@ -3,13 +3,14 @@ import Foundation
 
 extension S3Client {
   /// Every version and delete marker under `prefix` (`ListObjectVersions`), following
-  /// `NextKeyMarker`/`NextVersionIdMarker`; by key, newest first within a key.
-  public func listVersions(prefix: String, delimiter: String? = "/") throws(S3Error) -> VersionPage {
+  /// `NextKeyMarker`/`NextVersionIdMarker` in pages of `maxKeys`; by key, newest first within a
+  /// key.
+  public func listVersions(prefix: String, delimiter: String? = "/", maxKeys: Int = 1000) throws(S3Error) -> VersionPage {
     var result = VersionPage()
     var marker: (key: String, version: String?)?
     var seen = Set<String>()
     repeat {
-      var query: [(String, String)] = [("versions", ""), ("encoding-type", "url"), ("max-keys", "1000")]
+      var query: [(String, String)] = [("versions", ""), ("encoding-type", "url"), ("max-keys", String(maxKeys))]
       if !prefix.isEmpty { query.append(("prefix", prefix)) }
       if let delimiter { query.append(("delimiter", delimiter)) }
       if let marker {

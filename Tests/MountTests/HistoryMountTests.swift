@@ -124,6 +124,15 @@ import Testing
     #expect(current == ["false", "false", "false", "false", "false", "true"], "\(current)")
     #expect(try xattr("\(folder)/\(names[4])", "user.edgemount.delete_marker") == "true")
     #expect(try xattr("\(folder)/\(names[1])", "user.canedge.cfg_crc32") == CRC32.hex(viaVim))
+    // getfattr -d lists them all; diff compares two versions as files.
+    let dump = try Command.run(["getfattr", "-d", "\(folder)/\(names[1])"])
+    for name in ["user.s3.version_id", "user.s3.etag", "user.edgemount.edited_by", "user.canedge.cfg_crc32"] {
+      #expect(dump.stdout.contains(name), "\(dump.stdout)")
+    }
+    let diff = try Command.run(["diff", "\(folder)/\(names[0])", "\(folder)/\(names[1])"])
+    #expect(diff.status == 1 && diff.stdout.contains("\"split_size\": 70"), "\(diff.stdout)")
+    let long = try Command.run(["ls", "-l", folder])
+    #expect(long.stdout.split(separator: "\n").dropFirst().allSatisfy { $0.hasPrefix("-r--------") }, "\(long.stdout)")
     let versionID = try xattr("\(folder)/\(names[1])", "user.s3.version_id")
     #expect(!versionID.isEmpty)
     #expect(try s3.getWholeObject(key: Self.key, versionID: versionID).bytes == viaVim)
