@@ -166,13 +166,20 @@ final class HistoryView: CorePart, Sendable {
   }
 
   /// The device root's tracked files, each with every version and delete marker. Two scoped
-  /// listings (`DEVICE/c`: configs and certificates; `DEVICE/firmware.bin`) rather than the
-  /// whole root: device.json gets a new version at every heartbeat, thousands a month, and
-  /// would fill the pages.
+  /// listings (`DEVICE/c`: configs and certificates; `DEVICE/firmware.bin`), side by side so
+  /// they cost one round trip, rather than the whole root: device.json gets a new version at
+  /// every heartbeat, thousands a month, and would fill the pages.
   private func listVersions(_ device: Node) throws(S3Error) -> [ObjectVersion] {
+    let prefixes = [device.key + "c", device.key + "firmware.bin"]
+    let results = Locked<[Int: Result<[ObjectVersion], S3Error>]>([:])
+    DispatchQueue.concurrentPerform(iterations: prefixes.count) { i in
+      let result = Result { () throws(S3Error) in try s3.listVersions(prefix: prefixes[i], delimiter: "/").versions }
+      results.withLock { $0[i] = result }
+    }
     var out: [ObjectVersion] = []
-    for prefix in [device.key + "c", device.key + "firmware.bin"] {
-      out += try s3.listVersions(prefix: prefix, delimiter: "/").versions
+    for i in prefixes.indices {
+      // Invariant: concurrentPerform ran every index.
+      out += try results.withLock { $0[i]! }.get()
     }
     return out
   }

@@ -18,6 +18,8 @@ struct SeedCommand: ParsableCommand {
   @Option(help: "Size of each generated log file in KiB (default: 16 to 96 KiB, varying).") var logKib: Int?
   @Option(help: "Share of splits uploaded twice.") var duplicateRate: Double = 0.3
   @Option(help: "Parallel uploads.") var parallel: Int = 8
+  @Flag(help: "Turn versioning on for the bucket first (DEVICE/.history/ then keeps every version).")
+  var versioning = false
 
   func run() throws {
     var options = DemoFleet.Options()
@@ -28,6 +30,10 @@ struct SeedCommand: ParsableCommand {
     if let logKib { options.logSize = logKib * 1024...logKib * 1024 }
     let fleet = try DemoFleet(fixtures: URL(fileURLWithPath: fixtures), options: options)
     let client = try SimulatorClient.make(bucket: bucket, endpoint: endpoint)
+    if versioning {
+      try client.createBucket()
+      try client.setBucketVersioning(enabled: true)
+    }
     try fleet.upload(to: client, parallel: parallel)
     print(
       "seeded \(bucket): \(fleet.devices.count) devices, \(fleet.objects.count) objects (\(fleet.redundantCopies.count) duplicate uploads)"
