@@ -1,8 +1,11 @@
-// libFuzzer target: S3 XML (ListObjectsV2 and error bodies), dates and key decoding.
+// libFuzzer target: S3 XML (ListObjectsV2, ListObjectVersions, GetBucketVersioning and error
+// bodies), dates and key decoding.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
   let bytes = Array(UnsafeBufferPointer(start: data, count: size))
   _ = try? ListObjectsParser.parse(bytes)
+  _ = try? ListVersionsParser.parse(bytes)
+  _ = try? VersioningParser.parse(bytes)
   _ = ErrorResponseParser.parse(status: 500, body: bytes, requestID: nil)
   let text = String(decoding: bytes, as: UTF8.self)
   _ = HTTPDate.parseISO8601(text)
