@@ -168,9 +168,11 @@ public struct DemoFleet: Sendable {
     return Array(text.utf8)
   }
 
-  /// Uploads every object (`parallel` at a time), creating the bucket first.
-  public func upload(to client: S3Client, parallel: Int = 8) throws {
+  /// Uploads every object (`parallel` at a time), creating the bucket first (with versioning
+  /// on if asked, so every later change keeps a version).
+  public func upload(to client: S3Client, parallel: Int = 8, versioning: Bool = false) throws {
     try client.createBucket()
+    if versioning { try client.setBucketVersioning(enabled: true) }
     let failures = LockedList()
     let objects = self.objects
     DispatchQueue.concurrentPerform(iterations: parallel) { worker in

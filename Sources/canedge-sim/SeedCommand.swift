@@ -30,11 +30,7 @@ struct SeedCommand: ParsableCommand {
     if let logKib { options.logSize = logKib * 1024...logKib * 1024 }
     let fleet = try DemoFleet(fixtures: URL(fileURLWithPath: fixtures), options: options)
     let client = try SimulatorClient.make(bucket: bucket, endpoint: endpoint)
-    if versioning {
-      try client.createBucket()
-      try client.setBucketVersioning(enabled: true)
-    }
-    try fleet.upload(to: client, parallel: parallel)
+    try fleet.upload(to: client, parallel: parallel, versioning: versioning)
     print(
       "seeded \(bucket): \(fleet.devices.count) devices, \(fleet.objects.count) objects (\(fleet.redundantCopies.count) duplicate uploads)"
     )

@@ -244,6 +244,36 @@ import Testing
       ])
   }
 
+  /// The other ways users copy a file back: `cp -a` (which also tries to copy the version's
+  /// xattrs, mode and time) and `rsync` (a temp file renamed over the config): one validated PUT
+  /// each, named by its program.
+  // SEMANTICS.md § Versions and rollback (`DEVICE/.history/`)
+  @Test func cpDashAAndRsyncRollBackToo() throws {
+    let s3 = try TestS3.freshBucket("histcp")
+    try s3.setBucketVersioning(enabled: true)
+    let original = try seedCANedge2Device(s3, id: Self.device)
+    let changed = Array(
+      String(decoding: original, as: UTF8.self).replacingOccurrences(of: "\"split_size\": 50", with: "\"split_size\": 66").utf8)
+    try s3.putObject(key: Self.key, body: changed)
+    let mount = try MountedBucket(bucket: s3.bucket)
+    defer { mount.unmount() }
+    let folder = mount.file("\(Self.device)/.history/\(Self.configName)")
+    let names = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
+    #expect(names.count == 2, "\(names)")
+    guard names.count == 2 else { return }
+    let config = mount.file("\(Self.device)/\(Self.configName)")
+    let puts = try mount.counters()["requests_put"] ?? 0
+    var r = try Command.run(["cp", "-a", "\(folder)/\(names[0])", config])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(try s3.getObject(key: Self.key) == original)
+    r = try Command.run(["rsync", "-a", "\(folder)/\(names[1])", config])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(try s3.getObject(key: Self.key) == changed)
+    #expect(try mount.counters()["requests_put"] == puts + 2)
+    let rows = text(mount.file(".edgemount/changes.csv")).split(separator: "\n").dropFirst()
+    #expect(rows.map { $0.split(separator: ",", omittingEmptySubsequences: false)[7] } == ["cp", "rsync"], "\(rows)")
+  }
+
   /// Firmware back and forth through `.history`, with the config-first rule of a MAJOR/MINOR
   /// change; and a config rollback the simulated device applies and confirms.
   // SEMANTICS.md § Versions and rollback (`DEVICE/.history/`)
