@@ -253,7 +253,7 @@ import Testing
     try s3.setBucketVersioning(enabled: true)
     let original = try seedCANedge2Device(s3, id: Self.device)
     let changed = Array(
-      String(decoding: original, as: UTF8.self).replacingOccurrences(of: "\"split_size\": 50", with: "\"split_size\": 66").utf8)
+      String(decoding: original, as: UTF8.self).replacingOccurrences(of: "\"split_size\": 50", with: "\"split_size\": 100").utf8)
     try s3.putObject(key: Self.key, body: changed)
     let mount = try MountedBucket(bucket: s3.bucket)
     defer { mount.unmount() }
@@ -266,6 +266,8 @@ import Testing
     var r = try Command.run(["cp", "-a", "\(folder)/\(names[0])", config])
     #expect(r.status == 0, "\(r.stderr)")
     #expect(try s3.getObject(key: Self.key) == original)
+    // (Of a different size: rsync skips a file whose size and mtime match, and the mount's
+    // mtime after cp -a is the save's second, which a fast test can share with the version's.)
     r = try Command.run(["rsync", "-a", "\(folder)/\(names[1])", config])
     #expect(r.status == 0, "\(r.stderr)")
     #expect(try s3.getObject(key: Self.key) == changed)
