@@ -44,6 +44,12 @@ public enum MountOptionTranslator {
         continue
       }
       for item in optionList!.split(separator: ",") where !item.isEmpty {
+        // `endpoint=http://a:8333,http://b:8333`: a URL after an endpoint is another endpoint
+        // of the same store.
+        if item.hasPrefix("http://") || item.hasPrefix("https://"), out.count >= 2, out[out.count - 2] == "--endpoint" {
+          out += ["--endpoint", String(item)]
+          continue
+        }
         out += try translate(String(item))
       }
     }

@@ -5,8 +5,16 @@ import S3
 
 /// The options that say how to reach S3, shared by `mount` and `dedupe`.
 struct S3Options: ParsableArguments {
-  @Option(help: "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, the profile's endpoint_url, else AWS).")
-  var endpoint: String?
+  @Option(
+    help:
+      "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, the profile's endpoint_url, else AWS). Give it more than once, or as a comma list, for the gateways of one store: requests go to a healthy one."
+  )
+  var endpoint: [String] = []
+
+  /// The endpoints given, comma lists split.
+  var endpointURLs: [String] {
+    endpoint.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty }
+  }
 
   @Option(help: "Region for signing (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's region, else us-east-1).")
   var region: String?
@@ -74,9 +82,11 @@ struct S3Options: ParsableArguments {
       throw Failure(description: "region '\(region)' (from AWS_REGION, AWS_DEFAULT_REGION or the profile) is not a region name")
     }
     let endpoint: S3Endpoint
+    var more: [S3Endpoint] = []
     do {
-      if let url = self.endpoint ?? chain.endpoint(files: files) {
+      if let url = endpointURLs.first ?? chain.endpoint(files: files) {
         endpoint = try S3Endpoint(url: url, region: region, pathStyle: pathStyle)
+        for url in endpointURLs.dropFirst() { more.append(try S3Endpoint(url: url, region: region, pathStyle: pathStyle)) }
       } else {
         var aws = try S3Endpoint.aws(region: region)
         if let style = pathStyle { aws.pathStyle = style }
@@ -88,7 +98,7 @@ struct S3Options: ParsableArguments {
     }
     let client = S3Client(
       bucket: bucket, endpoint: endpoint, credentials: refreshing, transport: transport,
-      logger: Logger(label: "edgemount.s3"), listPageSize: listPageSize)
+      logger: Logger(label: "edgemount.s3"), listPageSize: listPageSize, moreEndpoints: more)
     return (client, credentials)
   }
 }

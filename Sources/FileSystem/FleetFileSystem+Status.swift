@@ -23,6 +23,16 @@ extension FleetFileSystem {
   /// `.edgemount/status` as text (also logged on SIGUSR1).
   public var statusReportText: String { statusReport() }
 
+  /// One line per endpoint of the store: its state, requests and failures; and the shared
+  /// throttling level.
+  private var endpointReport: String {
+    let lines = s3.endpoints.health.enumerated().map { i, h in
+      "endpoint_\(i + 1): \(h.endpoint) \(h.state) requests=\(h.requests) failures=\(h.failures)"
+        + (h.state == "up" ? "" : " retry_in_seconds=\(h.retryInSeconds)")
+    }
+    return (lines + ["throttle_level: \(s3.throttleLevel)"]).joined(separator: "\n")
+  }
+
   private func statusReport() -> String {
     let c = s3.counters.snapshot
     let (inodes, metadata, listed) = tree.sizes
@@ -32,6 +42,7 @@ extension FleetFileSystem {
     let k = s3.credentials.status
     return """
       endpoint: \(settings.endpointDescription)
+      \(endpointReport)
       bucket: \(s3.bucket)
       prefix: \(settings.rootPrefix.isEmpty ? "(none)" : settings.rootPrefix)
       read_only: \(settings.readOnly)

@@ -12,6 +12,13 @@ public final class S3Client: Sendable {
   /// Where the bucket is reached; its region may change once, when S3 names the bucket's own.
   public var endpoint: S3Endpoint { location.withLock { $0 } }
   private let location: Locked<S3Endpoint>
+  /// Every endpoint of the store (`--endpoint` given more than once) and each one's health.
+  public let endpoints: EndpointPool
+  /// Throttling answers (503 SlowDown, 429) slow every request of the mount down, not just the
+  /// one that got it.
+  let throttle: Throttle
+  /// How far throttling answers have slowed the mount down (0: not at all).
+  public var throttleLevel: Int { throttle.level }
   public let retryPolicy: RetryPolicy
   public let counters: RequestCounters
   /// When S3 last failed to answer at all (all retries spent on network errors). For a short
@@ -55,19 +62,23 @@ public final class S3Client: Sendable {
     bucket: String, endpoint: S3Endpoint, credentials: RefreshingCredentials, transport: any HTTPTransport,
     retryPolicy: RetryPolicy = RetryPolicy(), logger: Logger = Logger(label: "edgemount.s3"),
     requestTimeout: Duration? = nil, counters: RequestCounters = RequestCounters(), listPageSize: Int = preferredPageSize,
-    clock: any MountClock = SystemClock()
+    clock: any MountClock = SystemClock(), moreEndpoints: [S3Endpoint] = []
   ) {
     self.init(
       bucket: bucket, endpoint: endpoint, credentials: credentials, transport: transport, retryPolicy: retryPolicy,
       logger: logger, requestTimeout: requestTimeout, counters: counters, pageSize: Locked(listPageSize),
-      location: Locked(endpoint), clockOffset: Locked(0), clock: clock)
+      location: Locked(endpoint), endpoints: EndpointPool([endpoint] + moreEndpoints, clock: clock),
+      throttle: Throttle(clock: clock), clockOffset: Locked(0), clock: clock)
   }
 
   private init(
     bucket: String, endpoint: S3Endpoint, credentials: RefreshingCredentials, transport: any HTTPTransport,
     retryPolicy: RetryPolicy, logger: Logger, requestTimeout: Duration?, counters: RequestCounters, pageSize: Locked<Int>,
-    location: Locked<S3Endpoint>, clockOffset: Locked<TimeInterval>, clock: any MountClock
+    location: Locked<S3Endpoint>, endpoints: EndpointPool, throttle: Throttle, clockOffset: Locked<TimeInterval>,
+    clock: any MountClock
   ) {
+    self.endpoints = endpoints
+    self.throttle = throttle
     self.clock = clock
     self.clockOffset = clockOffset
     self.pageSize = pageSize
@@ -88,7 +99,8 @@ public final class S3Client: Sendable {
     S3Client(
       bucket: bucket, endpoint: endpoint, credentials: credentials, transport: transport,
       retryPolicy: retryPolicy, logger: logger, requestTimeout: requestTimeout ?? self.requestTimeout, counters: counters,
-      pageSize: pageSize, location: location, clockOffset: clockOffset, clock: clock)
+      pageSize: pageSize, location: location, endpoints: endpoints, throttle: throttle, clockOffset: clockOffset,
+      clock: clock)
   }
 
   // MARK: Operations
@@ -344,14 +356,19 @@ public final class S3Client: Sendable {
     // Each once per request: signing again at the server's time, and with fresh credentials.
     var correctedClock = false
     var refreshedCredentials = false
+    // Throttling answers cost half an attempt of the budget: a store that sheds load with 503
+    // SlowDown slows the mount down (`Throttle`) without failing its operations.
+    var throttled = 0
     while true {
       var signedWith: Credentials?
+      if let wait = throttle.wait(unit: Double.random(in: 0..<1)) { clock.sleep(for: wait) }
       do {
         let response = try sendOnce(
           method: method, key: key, query: query, headers: headers, body: body, segmentSize: segmentSize,
           receiver: receiver, kind: kind, timeout: timeout, signedWith: &signedWith)
         try validate(response)
         unreachableSince.withLock { $0 = nil }
+        throttle.succeeded()
         return response
       } catch {
         if case .service(let e) = error, let region = e.wrongRegion, switchRegion(to: region) { continue }
@@ -371,7 +388,12 @@ public final class S3Client: Sendable {
           let now = clock.instant()
           unreachableSince.withLock { $0 = now }
         }
-        if policy.isRetryable(error), policy.allowsAttempt(attempt + 1, elapsed: elapsed) {
+        let isThrottling = Throttle.isThrottling(error)
+        if isThrottling {
+          throttled += 1
+          throttle.slowDown()
+        }
+        if policy.isRetryable(error), policy.allowsAttempt(attempt + 1 - throttled / 2, elapsed: elapsed) {
           attempt += 1
           counters.record { $0.retries += 1 }
           let wait = policy.delay(beforeAttempt: attempt, unit: Double.random(in: 0..<1))
@@ -414,7 +436,17 @@ public final class S3Client: Sendable {
     segmentSize: Int?, receiver: (any SegmentReceiver)?, kind: WritableKeyPath<RequestCounts, Int>, timeout: Duration?,
     signedWith: inout Credentials?
   ) throws(S3Error) -> HTTPResponse {
-    let endpoint = self.endpoint
+    // One endpoint: the bucket's location (which may move to the bucket's region). Several:
+    // a healthy one of the store, signed for the same region.
+    var endpoint = self.endpoint
+    var picked: Int?
+    if endpoints.count > 1 {
+      let choice = endpoints.pick()
+      let region = endpoint.region
+      endpoint = choice.endpoint
+      endpoint.region = region
+      picked = choice.index
+    }
     let credentials: Credentials
     do { credentials = try self.credentials.current() } catch { throw .credentials(error.description) }
     signedWith = credentials
@@ -444,7 +476,15 @@ public final class S3Client: Sendable {
       request.segmentReceiver = receiver
       response = try transport.perform(request)
     } catch {
+      if let picked {
+        let outcome: EndpointPool.Outcome = error.kind == .connect || error.kind == .resolve ? .refused : .failed
+        if let line = endpoints.report(picked, outcome) { logger.warning("\(line)") }
+      }
       throw .transport(error)
+    }
+    if let picked {
+      let broken = response.status >= 500 && !Throttle.isThrottling(status: response.status, body: response.body)
+      if let line = endpoints.report(picked, broken ? .failed : .answered) { logger.warning("\(line)") }
     }
     counters.record { $0.bytesDownloaded += UInt64(response.bodyCount) }
     guard (200..<300).contains(response.status) else {

@@ -14,6 +14,22 @@ import Testing
       ])
   }
 
+  /// The gateways of one store as a comma list in `-o endpoint=`: each URL after the first is
+  /// another `--endpoint`, and the options after them are options again.
+  @Test func anEndpointListInDashOIsSeveralEndpoints() throws {
+    let out = try MountOptionTranslator.expand([
+      "fleet", "/mnt/fleet", "-o", "endpoint=http://a:8333,http://b:8333,https://c:443,list_ttl=5",
+    ])
+    #expect(
+      out == [
+        "fleet", "/mnt/fleet", "--endpoint", "http://a:8333", "--endpoint", "http://b:8333", "--endpoint", "https://c:443",
+        "--list-ttl", "5",
+      ])
+    #expect(throws: MountOptionTranslator.Refusal.self) {
+      try MountOptionTranslator.expand(["fleet", "/mnt", "-o", "list_ttl=5,http://b:8333"])
+    }
+  }
+
   @Test func acceptsTheGenericMountOptions() throws {
     let out = try MountOptionTranslator.expand(["b", "/m", "-o", "rw,dev,nodev,suid,nosuid,exec,noexec,_netdev,defaults"])
     #expect(out == ["b", "/m"])
