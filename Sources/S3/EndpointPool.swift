@@ -102,7 +102,9 @@ public final class EndpointPool: Sendable {
         let wait = e.backoff
         e.backoff = min(e.backoff * 2, Self.maxBackoff)
         if s.preferred == index { s.preferred = (index + 1) % s.entries.count }
-        return first ? "endpoint \(e.endpoint.description) left alone for \(wait.components.seconds) s after \(e.inARow) failure\(e.inARow == 1 ? "" : "s") in a row" : nil
+        return first
+          ? "endpoint \(e.endpoint.description) left alone for \(wait.components.seconds) s after \(e.inARow) failure\(e.inARow == 1 ? "" : "s") in a row"
+          : nil
       }
     }
   }

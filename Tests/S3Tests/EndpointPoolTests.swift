@@ -92,7 +92,8 @@ import Testing
     let transport = RefusingHost(server)
     transport.refused.withLock { $0 = ["1"] }
     let client = S3Client(
-      bucket: "b", endpoint: endpoint(1), credentials: RefreshingCredentials(Credentials(accessKeyID: "A", secretAccessKey: "s", source: "t")),
+      bucket: "b", endpoint: endpoint(1),
+      credentials: RefreshingCredentials(Credentials(accessKeyID: "A", secretAccessKey: "s", source: "t")),
       transport: transport, retryPolicy: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(1)), clock: clock,
       moreEndpoints: [endpoint(2)])
     #expect(try client.getObject(key: "k") == [1, 2, 3])
