@@ -154,7 +154,8 @@ func makeOperations() -> fuse_lowlevel_ops {
       let pid = fuse_req_ctx(req)?.pointee.pid ?? 0
       if let fi {
         try mount(req).fs.flush(
-          handle: fi.pointee.fh, owner: fi.pointee.lock_owner, writerFailure: { DyingProcess.failure(of: pid) })
+          handle: fi.pointee.fh, owner: fi.pointee.lock_owner, writerFailure: { DyingProcess.failure(of: pid) },
+          closer: { editor(req) })
       }
       fuse_reply_err(req, 0)
     } catch { reply(req, error) }

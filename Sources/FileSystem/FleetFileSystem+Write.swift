@@ -214,15 +214,23 @@ extension FleetFileSystem {
   /// `owner` is the closing process's lock owner (nil for an fsync, which always commits): a
   /// close by a process that wrote nothing through the save uploads nothing (see
   /// `SaveLifecycle`).
-  public func flush(handle: UInt64, owner: UInt64? = nil, writerFailure: () -> String? = { nil }) throws(FSError) {
+  ///
+  /// `closer` names the closing process's user and program, asked (like `writerFailure`) only
+  /// when there is something to upload: the `edited-by` of the upload is the program that
+  /// closes (`cat` in `cat > FILE`, where the shell opened the file), else the one that opened.
+  public func flush(
+    handle: UInt64, owner: UInt64? = nil, writerFailure: () -> String? = { nil }, closer: () -> Editor? = { nil }
+  ) throws(FSError) {
     guard let file = handles.file(handle) else { throw .badHandle }
     guard case .save(let view) = file.source else { return }
-    if view.wouldCommit(for: owner), let writerFailure = writerFailure() {
+    guard view.wouldCommit(for: owner) else { return try saves.flush(view, owner: owner, editor: view.editor) }
+    let editor = closer() ?? view.editor
+    if let writerFailure = writerFailure() {
       let error = FSError.invalid("the program writing it \(writerFailure) before closing it: nothing was uploaded")
-      saves.reportRefusal(file.ino, error, editor: view.editor)
+      saves.reportRefusal(file.ino, error, editor: editor)
       throw error
     }
-    try saves.flush(view, owner: owner)
+    try saves.flush(view, owner: owner, editor: editor)
   }
 
   /// Changes attributes. Size changes edit local content (a save, a scratch file); mode, owner and time changes on

@@ -78,7 +78,7 @@ public final class FleetFileSystem: Sendable {
     facts = DeviceFacts(context: context)
     journal = ChangeJournal(host: settings.hostName, software: settings.software, clock: clock)
     saves = SaveCoordinator(tree: tree, facts: facts, journal: journal, context: context)
-    history = HistoryView(tree: tree, journal: journal, context: context)
+    history = HistoryView(tree: tree, journal: journal, headers: headers, context: context)
     byDate = ByDateView(tree: tree, headers: headers, fetcher: fetcher, context: context)
   }
 

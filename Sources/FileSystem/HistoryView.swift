@@ -21,8 +21,9 @@ final class HistoryView: CorePart, Sendable {
     var versionListing = true
     /// When each `.history` folder was listed, and the mount's change count of its device then.
     var listedAt: [UInt64: (at: ContinuousClock.Instant, changes: Int)] = [:]
-    /// The version each version file stands for.
-    var versions: [UInt64: ObjectVersion] = [:]
+    /// The version each version file stands for, by `.history` folder: replaced whole at each
+    /// listing, so versions gone from the server leave nothing behind.
+    var versions: [UInt64: [UInt64: ObjectVersion]] = [:]
     /// Bytes of versions read, by version id (or ETag for a current-only entry).
     var contents = BoundedCache<String, [UInt8]>(limit: 16)
     /// `edited-by` of versions asked for ("" when the version has none).
@@ -31,13 +32,16 @@ final class HistoryView: CorePart, Sendable {
 
   let tree: FleetTree
   let journal: ChangeJournal
+  /// Its pool runs the version listings side by side.
+  let headers: HeaderIndex
   let context: CoreContext
   private let state = Locked(State())
   private let flights = FlightTable<UInt64, FSError?>()
 
-  init(tree: FleetTree, journal: ChangeJournal, context: CoreContext) {
+  init(tree: FleetTree, journal: ChangeJournal, headers: HeaderIndex, context: CoreContext) {
     self.tree = tree
     self.journal = journal
+    self.headers = headers
     self.context = context
   }
 
@@ -46,12 +50,11 @@ final class HistoryView: CorePart, Sendable {
     set { state.withLock { $0.versioning = newValue } }
   }
 
-  /// Whether `name` in a device folder is one of the files `.history` keeps.
+  /// Whether `name` in a device folder is one of the files `.history` keeps: the server files
+  /// users change.
   static func isTracked(_ name: String) -> Bool {
-    switch DeviceFileKind(name: name) {
-    case .config, .firmware, .certificates: return true
-    default: return false
-    }
+    if case .serverFile = FleetFileSystem.writeTarget(name: name, existing: nil) { return true }
+    return false
   }
 
   /// The device's `.history` folder, made on first lookup (it is never listed in the device).
@@ -160,7 +163,7 @@ final class HistoryView: CorePart, Sendable {
     }
     state.withLock { s in
       s.listedAt[history.ino] = listed
-      s.versions.merge(placed) { $1 }
+      s.versions[history.ino] = placed
     }
     for folder in folders { invalidations.fire(.inode(folder)) }
   }
@@ -170,17 +173,11 @@ final class HistoryView: CorePart, Sendable {
   /// they cost one round trip, rather than the whole root: device.json gets a new version at
   /// every heartbeat, thousands a month, and would fill the pages.
   private func listVersions(_ device: Node) throws(S3Error) -> [ObjectVersion] {
-    let prefixes = [device.key + "c", device.key + "firmware.bin"]
-    let results = Locked<[Int: Result<[ObjectVersion], S3Error>]>([:])
-    DispatchQueue.concurrentPerform(iterations: prefixes.count) { i in
-      let result = Result { () throws(S3Error) in try s3.listVersions(prefix: prefixes[i], delimiter: "/").versions }
-      results.withLock { $0[i] = result }
+    let jobs: [@Sendable () -> Result<[ObjectVersion], S3Error>] = [device.key + "c", device.key + "firmware.bin"].map {
+      prefix in { [s3] in Result { () throws(S3Error) in try s3.listVersions(prefix: prefix, delimiter: "/").versions } }
     }
     var out: [ObjectVersion] = []
-    for i in prefixes.indices {
-      // Invariant: concurrentPerform ran every index.
-      out += try results.withLock { $0[i]! }.get()
-    }
+    for result in headers.parallel(jobs) { out += try result.get() }
     return out
   }
 
@@ -223,13 +220,17 @@ final class HistoryView: CorePart, Sendable {
 
   // MARK: Versions
 
-  func version(of ino: UInt64) -> ObjectVersion? { state.withLock { $0.versions[ino] } }
+  /// The version a version file stands for, from its `.history` folder's last listing.
+  func version(of node: Node) -> ObjectVersion? {
+    guard let history = historyFolder(of: node) else { return nil }
+    return state.withLock { $0.versions[history.ino]?[node.ino] }
+  }
 
   /// The version's bytes: one GET (with `versionId`) the first time, then from memory. A body
   /// whose ETag or size is not the version's is refused, never served: a server that ignored
   /// `versionId` would otherwise hand over the current file as an old one.
   func content(_ node: Node) throws(FSError) -> [UInt8] {
-    guard let version = version(of: node.ino) else { throw .notFound }
+    guard let version = version(of: node) else { throw .notFound }
     if version.isDeleteMarker { return [] }
     let cacheKey = version.versionID.isEmpty ? "etag:" + version.etag : version.versionID
     if let cached = state.withLock({ $0.contents[cacheKey] }) { return cached }
@@ -260,7 +261,7 @@ final class HistoryView: CorePart, Sendable {
   /// `edited-by` of the version: its user metadata (one HEAD, cached by version id), or for
   /// a delete marker this mount made, what the mount recorded. Nil for other clients' writes.
   func editedBy(_ node: Node) throws(FSError) -> String? {
-    guard let version = version(of: node.ino) else { throw .notFound }
+    guard let version = version(of: node) else { throw .notFound }
     if let recorded = journal.editedBy(versionID: version.versionID) { return recorded }
     if version.isDeleteMarker { return nil }
     let cacheKey = version.versionID.isEmpty ? "etag:" + version.etag : version.versionID
@@ -288,7 +289,7 @@ final class HistoryView: CorePart, Sendable {
   /// (when the writer set it), and for a config `user.canedge.cfg_crc32`, the CRC-32 device.json
   /// reports once the device runs it.
   func attribute(_ node: Node, _ name: String) throws(FSError) -> String? {
-    guard let version = version(of: node.ino) else { return nil }
+    guard let version = version(of: node) else { return nil }
     switch name {
     case "user.s3.key": return version.key
     case "user.s3.etag": return version.isDeleteMarker ? nil : version.etag
@@ -305,5 +306,5 @@ final class HistoryView: CorePart, Sendable {
   }
 
   /// Versions known, for `.edgemount/status`.
-  var versionCount: Int { state.withLock { $0.versions.count } }
+  var versionCount: Int { state.withLock { $0.versions.values.reduce(0) { $0 + $1.count } } }
 }

@@ -63,7 +63,8 @@ final class SaveCoordinator: CorePart, Sendable {
   /// server does not hold it. A refusal (invalid, conflict) keeps the content unsaved and the
   /// file's other opens show the server's version again; after a failure to reach S3 it stays
   /// too. Either way a later close or fsync checks it again.
-  func flush(_ view: SaveView, owner: UInt64?) throws(FSError) {
+  /// `editor` is the `edited-by` of the upload.
+  func flush(_ view: SaveView, owner: UInt64?, editor: Editor) throws(FSError) {
     let generation: Int
     let bytes: [UInt8]
     let base: PutCondition
@@ -81,10 +82,10 @@ final class SaveCoordinator: CorePart, Sendable {
         // Another file was renamed onto this name while it was open (POSIX: this descriptor
         // now holds an unlinked file); its content must not replace the new file.
         let error = FSError.conflict("\(node.name) was replaced by a rename while open; this descriptor's changes are not saved")
-        reportRefusal(view.ino, error, editor: view.editor)
+        reportRefusal(view.ino, error, editor: editor)
         throw error
       }
-      let etag = try commit(node, bytes: bytes, base: base, editor: view.editor)
+      let etag = try commit(node, bytes: bytes, base: base, editor: editor)
       view.committed(generation: generation, etag: etag)
     } catch {
       view.commitEnded()

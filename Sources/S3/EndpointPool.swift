@@ -9,7 +9,8 @@ public final class EndpointPool: Sendable {
   /// What `.edgemount/status` shows of one endpoint.
   public struct Health: Sendable, Equatable {
     public var endpoint: String
-    /// `up`, or `backing_off` while left alone.
+    /// `up`; `backing_off` while left alone; `retry_due` once the back-off is over, until the
+    /// endpoint answers again.
     public var state: String
     public var requests: Int
     public var failures: Int
@@ -113,11 +114,17 @@ public final class EndpointPool: Sendable {
     let now = clock.instant()
     return state.withLock { s in
       s.entries.map { e in
-        let down = e.downUntil.map { $0 > now } ?? false
-        let left = down ? Int(((e.downUntil! - now) / .seconds(1)).rounded(.up)) : 0
+        let state: String
+        var left = 0
+        if let until = e.downUntil, until > now {
+          state = "backing_off"
+          left = Int(((until - now) / .seconds(1)).rounded(.up))
+        } else {
+          state = e.downUntil == nil ? "up" : "retry_due"
+        }
         return Health(
-          endpoint: e.endpoint.description, state: down ? "backing_off" : "up", requests: e.requests,
-          failures: e.failures, retryInSeconds: left)
+          endpoint: e.endpoint.description, state: state, requests: e.requests, failures: e.failures,
+          retryInSeconds: left)
       }
     }
   }

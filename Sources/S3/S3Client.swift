@@ -476,15 +476,8 @@ public final class S3Client: Sendable {
       request.segmentReceiver = receiver
       response = try transport.perform(request)
     } catch {
-      if let picked {
-        let outcome: EndpointPool.Outcome = error.kind == .connect || error.kind == .resolve ? .refused : .failed
-        if let line = endpoints.report(picked, outcome) { logger.warning("\(line)") }
-      }
+      reportEndpoint(picked, error.kind == .connect || error.kind == .resolve ? .refused : .failed)
       throw .transport(error)
-    }
-    if let picked {
-      let broken = response.status >= 500 && !Throttle.isThrottling(status: response.status, body: response.body)
-      if let line = endpoints.report(picked, broken ? .failed : .answered) { logger.warning("\(line)") }
     }
     counters.record { $0.bytesDownloaded += UInt64(response.bodyCount) }
     guard (200..<300).contains(response.status) else {
@@ -492,9 +485,19 @@ public final class S3Client: Sendable {
         status: response.status, body: method == "HEAD" ? [] : response.body,
         requestID: response.header("x-amz-request-id"), bucketRegion: response.header("x-amz-bucket-region"))
       if response.status == 403 { error.serverTime = response.header("date").flatMap(HTTPDate.parseRFC1123) }
+      // A gateway that answers 5xx is failing; one that asks to slow down is not.
+      let broken = error.status >= 500 && !Throttle.isThrottling(.service(error))
+      reportEndpoint(picked, broken ? .failed : .answered)
       throw .service(error)
     }
+    reportEndpoint(picked, .answered)
     return response
+  }
+
+  /// Tells the endpoint pool how a request to endpoint `index` (nil: the only one) ended.
+  private func reportEndpoint(_ index: Int?, _ outcome: EndpointPool.Outcome) {
+    guard let index, let line = endpoints.report(index, outcome) else { return }
+    logger.warning("\(line)")
   }
 
   /// Moves the client to the bucket's own region, as the AWS SDKs do: the requests are signed

@@ -25,11 +25,6 @@ final class Throttle: Sendable {
     return e.status == 429 || ["SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded"].contains(e.code)
   }
 
-  static func isThrottling(status: Int, body: [UInt8]) -> Bool {
-    guard status == 503 || status == 429 else { return false }
-    return status == 429 || String(decoding: body.prefix(512), as: UTF8.self).contains("SlowDown")
-  }
-
   /// A throttling answer: every request waits for a while.
   func slowDown() {
     let now = clock.instant()

@@ -276,6 +276,45 @@ import Testing
     #expect(rows.map { $0.split(separator: ",", omittingEmptySubsequences: false)[7] } == ["cp", "rsync"], "\(rows)")
   }
 
+  /// The shell's idioms: `cat >` and a heredoc (the shell opens the file, `cat` writes and
+  /// closes it) and `mv` from another filesystem: each one PUT, named by the program that
+  /// closed the file.
+  // SEMANTICS.md § Versions and rollback (`DEVICE/.history/`)
+  @Test func shellRedirectsAndMvAreNamedByTheProgramThatSaved() throws {
+    let s3 = try TestS3.freshBucket("histsh")
+    try s3.setBucketVersioning(enabled: true)
+    let original = try seedCANedge2Device(s3, id: Self.device)
+    // mv from another filesystem unlinks the target first: that needs --allow-delete, and the
+    // save that follows takes the place of the DELETE.
+    let mount = try MountedBucket(bucket: s3.bucket, options: ["--allow-delete"])
+    defer { mount.unmount() }
+    let config = mount.file("\(Self.device)/\(Self.configName)")
+    func variant(_ n: Int) throws -> String {
+      try temporaryFile(
+        Array(
+          String(decoding: original, as: UTF8.self).replacingOccurrences(of: "\"split_size\": 50", with: "\"split_size\": \(n)")
+            .utf8),
+        named: Self.configName)
+    }
+    let puts = try mount.counters()["requests_put"] ?? 0
+    var r = try Command.run(["bash", "-c", "cat \(try variant(81)) > \(config)"])
+    #expect(r.status == 0, "\(r.stderr)")
+    r = try Command.run([
+      "bash", "-c",
+      "cat > \(config) <<'EOF'\n\(String(decoding: try s3.getObject(key: Self.key), as: UTF8.self).replacingOccurrences(of: "\"split_size\": 81", with: "\"split_size\": 82"))\nEOF",
+    ])
+    #expect(r.status == 0, "\(r.stderr)")
+    r = try Command.run(["mv", try variant(83), config])
+    #expect(r.status == 0, "\(r.stderr) \(text(mount.file(".edgemount/errors")))")
+    #expect(String(decoding: try s3.getObject(key: Self.key), as: UTF8.self).contains("\"split_size\": 83"))
+    #expect(try mount.counters()["requests_put"] == puts + 3)
+    #expect(try mount.counters()["requests_delete"] == 0)
+    let programs = text(mount.file(".edgemount/changes.csv")).split(separator: "\n").dropFirst().map {
+      String($0.split(separator: ",", omittingEmptySubsequences: false)[7])
+    }
+    #expect(programs == ["cat", "cat", "mv"], "\(programs)")
+  }
+
   /// Firmware back and forth through `.history`, with the config-first rule of a MAJOR/MINOR
   /// change; and a config rollback the simulated device applies and confirms.
   // SEMANTICS.md § Versions and rollback (`DEVICE/.history/`)

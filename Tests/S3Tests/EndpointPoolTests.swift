@@ -20,6 +20,7 @@ import Testing
     #expect(pool.health[0].retryInSeconds == 5)
     // Requests stay on the healthy one, even after the back-off ends (warm connections)...
     clock.advance(by: .seconds(5))
+    #expect(pool.health.map(\.state) == ["retry_due", "up"])
     #expect(pool.pick().index == 1)
     // ... until it fails; then the first is tried again, and a failure there doubles its wait.
     pool.report(1, .refused)
