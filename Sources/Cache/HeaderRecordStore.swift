@@ -97,11 +97,13 @@ public final class HeaderRecordStore: Sendable {
     }
   }
 
-  static func line(_ record: Record) -> String {
+  /// One record as a line of the file (also the line format of the shared index objects).
+  public static func line(_ record: Record) -> String {
     ([record.etag, record.key] + record.fields).map(escape).joined(separator: "\t") + "\n"
   }
 
-  static func parse(_ bytes: Data) -> Record? {
+  /// A line (without its newline) back as a record; nil if it does not parse.
+  public static func parse(_ bytes: Data) -> Record? {
     let columns = bytes.split(separator: 0x09, omittingEmptySubsequences: false).map { unescape(Array($0)) }
     guard columns.count >= 2, let etag = columns[0], let key = columns[1], !key.isEmpty else { return nil }
     var fields: [String] = []

@@ -36,6 +36,12 @@ public struct MountCommand: ParsableCommand {
   )
   var allowDelete = false
 
+  @Flag(
+    help:
+      "Share the headers read for .by-date/ with other mounts of the bucket: records under .edgemount-index/v1/, read before any header, merged with conditional PUTs (read only with --read-only)."
+  )
+  var sharedIndex = false
+
   @Flag(help: "Mount even if the mount point is not empty (its entries are hidden while mounted).")
   var nonempty = false
 

@@ -51,6 +51,7 @@ struct Startup {
     settings.heartbeatTTL = .seconds(command.heartbeatTtl)
     settings.byDateDeviceClock = command.byDateTz == "device"
     settings.allowDelete = command.allowDelete
+    settings.sharedIndex = command.sharedIndex
     settings.software = software
     var disk: DiskBlockCache?
     var headerStore: (HeaderRecordStore, [HeaderRecordStore.Record])?

@@ -78,6 +78,7 @@ public final class FUSEMount: @unchecked Sendable {
     fs.invalidations.install(nil)
     fs.finishPendingDeletes()
     fs.drainCacheWrites()
+    fs.drainSharedIndex()
     invalidationQueue.sync {}
     lifecycle.withLock {
       unmountOnce(session)

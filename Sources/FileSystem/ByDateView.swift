@@ -21,14 +21,17 @@ final class ByDateView: CorePart, Sendable {
   let tree: FleetTree
   let headers: HeaderIndex
   let fetcher: BlockFetcher
+  /// The header records other mounts published (`--shared-index`), if on.
+  let shared: SharedHeaderIndex?
   let context: CoreContext
   private let state: Locked<State>
   /// Placements under way, so a day is placed once however many threads ask.
   private let flights = FlightTable<UInt64, FSError?>()
 
-  init(tree: FleetTree, headers: HeaderIndex, fetcher: BlockFetcher, context: CoreContext) {
+  init(tree: FleetTree, headers: HeaderIndex, shared: SharedHeaderIndex?, fetcher: BlockFetcher, context: CoreContext) {
     self.tree = tree
     self.headers = headers
+    self.shared = shared
     self.fetcher = fetcher
     self.context = context
     state = Locked(State(files: BoundedCache(limit: context.settings.byDateFolderLimit)))
@@ -174,11 +177,30 @@ final class ByDateView: CorePart, Sendable {
     logTime(key: log.key, etag: log.etag, size: log.size, name: log.name)
   }
 
-  /// A log's time from its header: known, from blocks already cached, or one ranged GET.
+  /// A log's time from its header: known, from the shared index, from blocks already cached,
+  /// or one ranged GET.
   func logTime(key: String, etag: String, size: UInt64, name: LogFileName) -> LogTime {
-    headers.time(key: key, etag: etag, size: size, name: name, s3: s3) { [fetcher] range in
+    if let known = headers.known(key: key, etag: etag, name: name) { return known }
+    let prefix = shared == nil ? nil : SharedHeaderIndex.sessionPrefix(ofKey: key)
+    if let shared, let prefix {
+      shared.load(sessionPrefix: prefix)
+      if let known = headers.known(key: key, etag: etag, name: name) { return known }
+    }
+    let time = headers.time(key: key, etag: etag, size: size, name: name, s3: s3) { [fetcher] range in
       fetcher.cachedBytes(key: key, etag: etag, range: range, objectSize: size)
     }
+    if let shared, let prefix, headers.record(key: key, etag: etag) != nil { shared.noteRead(sessionPrefix: prefix) }
+    return time
+  }
+
+  /// Merges the headers read for `session` into its shared index object (`--shared-index`),
+  /// in the background.
+  func publish(_ session: FleetSession) {
+    guard let shared, let first = session.logs.first, let prefix = SharedHeaderIndex.sessionPrefix(ofKey: first.key)
+    else { return }
+    shared.publish(
+      sessionPrefix: prefix,
+      listed: session.logs.map { (name: String($0.key.dropFirst(prefix.count)), key: $0.key, etag: $0.etag) })
   }
 
   /// Places one day: per session, the splits whose first record falls on it. Returns each
@@ -190,7 +212,11 @@ final class ByDateView: CorePart, Sendable {
     let deviceClock = settings.byDateDeviceClock
     let placed = headers.parallel(
       sessions.map { session in
-        { [self] in DayPlacement.logs(on: bounds, session: session.logs, deviceClock: deviceClock, time: logTime) }
+        { [self] in
+          let logs = DayPlacement.logs(on: bounds, session: session.logs, deviceClock: deviceClock, time: logTime)
+          publish(session)
+          return logs
+        }
       })
     let now = clock.instant()
     // Each day's device folder with its session folders, and what each session folder holds.
@@ -235,6 +261,7 @@ final class ByDateView: CorePart, Sendable {
         { [self] in
           guard let first = session.logs.first else { return [] }
           let start = logTime(first).placement(uploadEpoch: Int64(first.name.epoch), deviceClock: deviceClock)
+          publish(session)
           var end = Int64(session.logs.map(\.name.epoch).max() ?? first.name.epoch)
           if deviceClock { end += Int64(DayPlacement.maximumOffset / 1_000_000_000) }
           var days = Set<String>()

@@ -20,6 +20,9 @@ extension FleetFileSystem {
   /// Waits until the blocks queued for the disk cache are written (at unmount, and in tests).
   public func drainCacheWrites() { fetcher.disk?.drainWrites() }
 
+  /// Waits (up to 10 s) for the shared index merges under way (at unmount, and in tests).
+  public func drainSharedIndex() { shared?.drain(timeout: .seconds(10)) }
+
   /// `.edgemount/status` as text (also logged on SIGUSR1).
   public var statusReportText: String { statusReport() }
 
@@ -78,11 +81,24 @@ extension FleetFileSystem {
       headers_loaded_from_cache_dir: \(h.counts.loaded)
       headers_unreadable: \(h.counts.unreadable)
       headers_pending: \(h.counts.pending)
+      \(sharedIndexReport)
       changes_recorded: \(journal.rows.count)
       history_versions_known: \(history.versionCount)
       by_date_timezone: \(settings.byDateDeviceClock ? "device" : "utc")
 
       """
+  }
+
+  /// The shared header index's state and counters.
+  private var sharedIndexReport: String {
+    guard let shared else { return "shared_index: off" }
+    let c = shared.snapshot
+    return [
+      "shared_index: \(settings.readOnly ? "read" : "read-write")", "shared_index_gets: \(c.gets)",
+      "shared_index_records_adopted: \(headers.snapshot.counts.adopted)", "shared_index_puts: \(c.puts)",
+      "shared_index_conflicts: \(c.conflicts)", "shared_index_skipped: \(c.skipped)",
+      "shared_index_failures: \(c.failures)", "shared_index_pending: \(c.pending)",
+    ].joined(separator: "\n")
   }
 
   /// Every cache with its size and its limit.

@@ -47,6 +47,8 @@ public final class FleetFileSystem: Sendable {
   let fetcher: BlockFetcher
   /// Logs' recording times from their MF4 headers, for `.by-date/` and the time xattrs.
   let headers: HeaderIndex
+  /// Header records shared with other mounts through the bucket (`--shared-index`).
+  let shared: SharedHeaderIndex?
   /// The sizes of devices.csv and days.csv at their last open (they walk the fleet).
   let reportSizes = Locked<[StatusFile: Int]>([:])
 
@@ -79,7 +81,12 @@ public final class FleetFileSystem: Sendable {
     journal = ChangeJournal(host: settings.hostName, software: settings.software, clock: clock)
     saves = SaveCoordinator(tree: tree, facts: facts, journal: journal, context: context)
     history = HistoryView(tree: tree, journal: journal, headers: headers, context: context)
-    byDate = ByDateView(tree: tree, headers: headers, fetcher: fetcher, context: context)
+    shared =
+      settings.sharedIndex
+      ? SharedHeaderIndex(
+        headers: headers, metadata: journal.metadata(Editor(user: Editor.userName(getuid()), program: "edgemount")),
+        context: context) : nil
+    byDate = ByDateView(tree: tree, headers: headers, shared: shared, fetcher: fetcher, context: context)
   }
 
   /// Lists `ino` if its listing is older than its TTL: from S3, or (`.by-date/`) from the

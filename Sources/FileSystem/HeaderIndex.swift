@@ -31,6 +31,8 @@ final class HeaderIndex: Sendable {
     var pending = 0
     /// Records loaded from the cache folder at start-up.
     var loaded = 0
+    /// Records taken from the shared index (`--shared-index`).
+    var adopted = 0
   }
   private let counts = Locked(Counts())
 
@@ -98,6 +100,28 @@ final class HeaderIndex: Sendable {
     }
     entries.withLock { $0[Self.id(key, etag)] = time }
     return time
+  }
+
+  /// The stored fields of a log's header, if it was read (or adopted) for this ETag.
+  func record(key: String, etag: String) -> [String]? {
+    entries.withLock { $0[Self.id(key, etag)] }.map(Self.encode)
+  }
+
+  /// Takes a record read by another mount (the shared index) unless this one knows the log
+  /// already; kept in the cache folder like a header read here. False if the fields do not decode.
+  @discardableResult
+  func adopt(key: String, etag: String, fields: [String]) -> Bool {
+    guard let time = Self.decode(fields) else { return false }
+    let id = Self.id(key, etag)
+    let added = entries.withLock { entries -> Bool in
+      guard entries[id] == nil else { return false }
+      entries[id] = time
+      return true
+    }
+    guard added else { return true }
+    counts.withLock { $0.adopted += 1 }
+    store?.append(HeaderRecordStore.Record(key: key, etag: etag, fields: fields))
+    return true
   }
 
   /// Runs `jobs` on the header pool, at most `threads` at once, and waits for all of them.

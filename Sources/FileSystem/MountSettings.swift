@@ -33,6 +33,9 @@ public struct MountSettings: Sendable {
   /// How many `.by-date/` session folders keep their list of logs; a folder beyond it is placed
   /// again, from the headers already read, when it is next used.
   public var byDateFolderLimit = 4096
+  /// Read (and, unless read-only, publish) header records in the bucket, under
+  /// `.edgemount-index/v1/` (`--shared-index`).
+  public var sharedIndex = false
 
   /// This machine's name and the program's version, for the `edited-by` metadata of every
   /// PUT and DELETE (`alice@HOST vim edgemount/1.4.0`).

@@ -276,6 +276,33 @@ public final class S3Client: Sendable {
     )
   }
 
+  /// A small object whole, with its ETag, or nil when the key does not exist. One GET of the
+  /// range `0...limit`, so an object larger than `limit` bytes costs no more than that and is
+  /// an error; an empty object (416 to any range) is an empty array.
+  public func getSmallObject(key: String, limit: Int) throws(S3Error) -> (bytes: [UInt8], etag: String)? {
+    let response: HTTPResponse
+    do {
+      response = try send(method: "GET", key: key, headers: [("Range", "bytes=0-\(limit)")], kind: \.get) {
+        response throws(S3Error) in
+        let received = response.bodyCount
+        if let length = response.header("content-length").flatMap(UInt64.init), length != received {
+          throw .invalidResponse("GET \(key): body is \(received) bytes, Content-Length says \(length)")
+        }
+        if let range = response.header("content-range"), Self.parseContentRangeWithTotal(range)?.0 != 0 {
+          throw .invalidResponse("GET \(key): Content-Range \(range) does not start at 0")
+        }
+      }
+    } catch  where error.isNotFound {
+      return nil
+    } catch  where error.status == 416 {
+      return ([], "")
+    }
+    guard response.body.count <= limit else {
+      throw .invalidResponse("GET \(key): the object is larger than \(limit) bytes")
+    }
+    return (response.body, response.header("etag")?.unquotedETag ?? "")
+  }
+
   /// The object's size, ETag, Last-Modified and user metadata; of one version with `versionID`.
   public func headObject(key: String, versionID: String? = nil) throws(S3Error) -> ObjectHead {
     let response = try send(
