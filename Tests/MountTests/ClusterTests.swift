@@ -1,6 +1,7 @@
 import Digest
 import Foundation
 import Glibc
+import Locking
 import S3
 import TestSupport
 import Testing
@@ -9,36 +10,7 @@ import Testing
 /// volume servers with every object on two, a filer, two S3 gateways), with gateways and volume
 /// servers killed under load.
 @Suite(.serialized) struct ClusterTests {
-  /// A cluster started for one test and stopped after it.
-  struct StartFailed: Error, CustomStringConvertible { var description: String }
-
-  final class Cluster: @unchecked Sendable {
-    let dir: String
-    let endpoints: [String]
-    let script = Fixtures.directory.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(
-      "scripts/s3-cluster"
-    ).path
-
-    init() throws {
-      dir = try freshDirectory("cluster")
-      let r = try Command.run([script, "start", dir])
-      guard r.status == 0 else { throw StartFailed(description: "s3-cluster: \(r.stderr)") }
-      let env = try String(contentsOfFile: dir + "/env", encoding: .utf8)
-      let line = env.split(separator: "\n").first { $0.contains("EDGEMOUNT_CLUSTER_ENDPOINTS=") } ?? ""
-      endpoints = line.split(separator: "=", maxSplits: 1).last.map { $0.split(separator: ",").map(String.init) } ?? []
-    }
-
-    func kill(_ name: String) throws { _ = try Command.run([script, "kill", dir, name]) }
-    func restart(_ name: String) throws { _ = try Command.run([script, "restart", dir, name]) }
-    func stop() { _ = try? Command.run([script, "stop", dir]) }
-    deinit { stop() }
-
-    func client(bucket: String, endpoint: Int = 0) throws -> S3Client {
-      S3Client(
-        bucket: bucket, endpoint: try S3Endpoint(url: endpoints[endpoint], region: "us-east-1"),
-        credentials: try TestS3.credentials, transport: CurlTransport())
-    }
-  }
+  typealias Cluster = S3Cluster
 
   func text(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
 
@@ -64,11 +36,13 @@ import Testing
 
   /// A fresh bucket on a new cluster with a device and a 256 MiB log (its MD5), mounted
   /// through both gateways.
-  func mountedCluster(_ label: String, options: [String] = []) throws -> (Cluster, S3Client, String, MountedBucket) {
+  func mountedCluster(_ label: String, megabytes: Int = 256, options: [String] = []) throws -> (
+    Cluster, S3Client, String, MountedBucket
+  ) {
     let cluster = try Cluster()
     let s3 = try cluster.client(bucket: "\(label)-\(UUID().uuidString.prefix(6).lowercased())")
     try s3.createBucket()
-    let expected = try seed(s3, megabytes: 256)
+    let expected = try seed(s3, megabytes: megabytes)
     let mount = try MountedBucket(
       bucket: s3.bucket, endpoint: cluster.endpoints[0], options: ["--endpoint", cluster.endpoints[1]] + options)
     return (cluster, s3, expected, mount)
@@ -82,11 +56,36 @@ import Testing
       mount.unmount()
       cluster.stop()
     }
-    let (sum, _) = try md5(mount.file(Self.log)) {
-      Thread.sleep(forTimeInterval: 0.3)
-      try cluster.kill("s3a")
+    // Read in 1 MiB calls, each timed, while the gateway in use is killed.
+    let killedAt = Locked<Date?>(nil)
+    let killer = Thread {
+      Thread.sleep(forTimeInterval: 0.1)
+      try? cluster.kill("s3a")
+      killedAt.withLock { $0 = Date() }
     }
+    let fd = open(mount.file(Self.log), O_RDONLY)
+    #expect(fd >= 0)
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 20)
+    var longest = 0.0
+    killer.start()
+    while true {
+      let t = Date()
+      let n = read(fd, &chunk, chunk.count)
+      longest = max(longest, Date().timeIntervalSince(t))
+      guard n > 0 else {
+        #expect(n == 0, "read failed: errno \(errno)")
+        break
+      }
+      bytes += chunk[0..<n]
+    }
+    close(fd)
+    let readEnded = Date()
+    #expect(killedAt.withLock { $0 }.map { $0 < readEnded } == true, "the gateway was killed after the read ended")
+    let sum = Digest.hex(Digest.md5(bytes))
     #expect(sum == expected, "read through a killed gateway: \(sum)")
+    // One request timeout: a stalled transfer is cut after 15 s (TransportOptions.lowSpeedTime).
+    #expect(longest < 15, "the longest read call took \(longest) s")
     // A save goes through the other gateway, timed.
     let start = Date()
     let r = try Command.run(["sed", "-i", "s/\"split_size\": 50/\"split_size\": 77/", mount.file("A1B2C3D4/config-01.09.json")])
@@ -103,7 +102,9 @@ import Testing
       status.contains("endpoint_1: \(cluster.endpoints[0]) backing_off")
         || status.contains("endpoint_1: \(cluster.endpoints[0]) retry_due"), "\(status)")
     #expect(status.contains("endpoint_2: \(cluster.endpoints[1]) up"), "\(status)")
-    print("gateway killed: save through the other gateway took \(String(format: "%.2f", seconds)) s")
+    print(
+      "gateway killed: longest 1 MiB read call \(String(format: "%.2f", longest)) s; the save through the other gateway took \(String(format: "%.2f", seconds)) s"
+    )
     // The first gateway back, its back-off (5 s) over, and the second killed: requests go to
     // the first again.
     try cluster.restart("s3a")
@@ -115,28 +116,39 @@ import Testing
     #expect(after.contains("endpoint_2: \(cluster.endpoints[1]) backing_off"), "\(after)")
   }
 
-  @Test func aVolumeServerKilledDuringAReadGivesExactBytes() throws {
-    let (cluster, s3, expected, mount) = try mountedCluster("cvol")
+  /// A volume server killed during a 1 GiB read and during a run of config saves: the read's
+  /// bytes are exact; each save lands whole or fails with an errno, and the server holds the
+  /// last save that landed.
+  @Test func aVolumeServerKilledDuringAReadAndSavesLosesNothing() throws {
+    let (cluster, s3, expected, mount) = try mountedCluster("cvol", megabytes: 1024)
     defer {
       mount.unmount()
       cluster.stop()
     }
+    let config = mount.file("A1B2C3D4/config-01.09.json")
+    let saves = Locked<[(value: Int, status: Int32)]>([])
+    let saving = Thread {
+      for value in 100..<130 {
+        let r = try? Command.run(["sed", "-i", "-E", "s/\"split_size\": [0-9]+/\"split_size\": \(value)/", config])
+        saves.withLock { $0.append((value, r?.status ?? -1)) }
+        Thread.sleep(forTimeInterval: 0.05)
+      }
+    }
     let (sum, seconds) = try md5(mount.file(Self.log)) {
+      saving.start()
       Thread.sleep(forTimeInterval: 0.3)
       try cluster.kill("volume2")
     }
     #expect(sum == expected, "read with a volume server killed: \(sum)")
-    print("volume server killed: 256 MiB read in \(String(format: "%.2f", seconds)) s")
-    // A save now either lands whole or fails with an errno; S3 never holds part of it.
-    let config = mount.file("A1B2C3D4/config-01.09.json")
-    let r = try Command.run(["sed", "-i", "s/\"split_size\": 50/\"split_size\": 78/", config])
+    try waitUntil("the saves end", timeout: 120) { saves.withLock { $0.count } == 30 }
+    let all = saves.withLock { $0 }
+    let landed = all.filter { $0.status == 0 }.map(\.value)
     let stored = String(decoding: try s3.getObject(key: "A1B2C3D4/config-01.09.json"), as: UTF8.self)
-    if r.status == 0 {
-      #expect(stored.contains("\"split_size\": 78"))
-    } else {
-      #expect(stored.contains("\"split_size\": 50"), "a failed save changed the object")
-    }
     #expect((try? JSONSerialization.jsonObject(with: Data(stored.utf8))) != nil, "the stored config is whole JSON")
+    #expect(landed.last.map { stored.contains("\"split_size\": \($0)") } ?? stored.contains("\"split_size\": 50"))
+    print(
+      "volume server killed: 1 GiB read in \(String(format: "%.2f", seconds)) s, md5 exact; \(landed.count) of 30 saves landed, the rest failed with an errno"
+    )
   }
 
   @Test func withOneEndpointAKilledGatewayFailsFastAndRecovers() throws {

@@ -4,12 +4,13 @@ requests. Forwards S3 requests to an upstream server and, at a configured rate, 
 fault instead: 503 SlowDown, 500 InternalError, a reset connection, a stall, a body cut short,
 or a wrong Content-Length. The control file (JSON, re-read on every request) sets
 {"rate": 0.1, "faults": [...], "mode": "normal" | "down" | "frozen", "max_keys_limit": 1000};
+the answers given so far (by fault, "ok" for forwarded) are in CONTROL_FILE.counts, as JSON;
 "down" refuses every request, "frozen" accepts and never answers (until the lifetime ends);
 with max_keys_limit, a listing that asks for more keys a page gets 400 InvalidArgument.
 
     fault_proxy.py PORT UPSTREAM_PORT CONTROL_FILE [LIFETIME_SECONDS] [MAX_REQUESTS]
 """
-import json, random, socket, socketserver, struct, sys, threading, time, http.client
+import json, os, random, socket, socketserver, struct, sys, threading, time, http.client
 
 port, upstream, control = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 lifetime = float(sys.argv[4]) if len(sys.argv) > 4 else 600
@@ -110,7 +111,18 @@ class Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+def dump_counts():
+    # What was answered so far, every half second, for the test to read (CONTROL_FILE.counts).
+    while True:
+        time.sleep(0.5)
+        with lock:
+            text = json.dumps(counts)
+        with open(control + ".counts.tmp", "w") as f:
+            f.write(text)
+        os.replace(control + ".counts.tmp", control + ".counts")
+
 server = Server(("127.0.0.1", port), Handler)
+threading.Thread(target=dump_counts, daemon=True).start()
 threading.Thread(target=lambda: (time.sleep(lifetime), server.shutdown()), daemon=True).start()
 print("ready", flush=True)
 server.serve_forever()

@@ -7,12 +7,13 @@ public final class FaultProxy: @unchecked Sendable {
   private let control: String
   private let process: BackgroundProcess
 
-  public init(port: Int, lifetime: Int = 300) throws {
+  /// In front of the test S3 server, or of `upstreamPort` on loopback.
+  public init(port: Int, lifetime: Int = 300, upstreamPort: Int? = nil) throws {
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
       .appendingPathComponent("Support/fault_proxy.py").path
     control = FileManager.default.temporaryDirectory.appendingPathComponent("proxy-\(UUID()).json").path
     try "{}".write(toFile: control, atomically: true, encoding: .utf8)
-    let upstream = URL(string: try TestS3.endpointURL)!.port!
+    let upstream = try upstreamPort ?? URL(string: try TestS3.endpointURL)!.port!
     process = try BackgroundProcess(["/usr/bin/python3", script, String(port), String(upstream), control, String(lifetime)])
     endpoint = "http://127.0.0.1:\(port)"
     for _ in 0..<100 where !process.output.contains("ready") { Thread.sleep(forTimeInterval: 0.05) }
@@ -36,9 +37,19 @@ public final class FaultProxy: @unchecked Sendable {
     try "{\"max_keys_limit\": \(keys)}".write(toFile: control, atomically: true, encoding: .utf8)
   }
 
+  /// The answers given so far, by fault ("503", …) and "ok" for those forwarded (written by
+  /// the proxy every half second).
+  public func counts() -> [String: Int] {
+    guard let data = FileManager.default.contents(atPath: control + ".counts"),
+      let object = try? JSONSerialization.jsonObject(with: data) as? [String: Int]
+    else { return [:] }
+    return object
+  }
+
   public func stop() {
     process.stop()
     try? FileManager.default.removeItem(atPath: control)
+    try? FileManager.default.removeItem(atPath: control + ".counts")
   }
 
   deinit { stop() }

@@ -16,12 +16,14 @@ public final class MountedBucket: @unchecked Sendable {
 
   public static var edgemount: String { binDirectory.appendingPathComponent("edgemount").path }
 
-  /// Mounts `bucket` on a fresh directory with extra options (e.g. `--list-ttl 2`).
-  public init(bucket: String, endpoint: String? = nil, options: [String] = []) throws {
+  /// Mounts `bucket` on a fresh directory with extra options (e.g. `--list-ttl 2`); with a
+  /// `launcher` (`NetworkHosts.on(host)`), the mount runs on that network host.
+  public init(bucket: String, endpoint: String? = nil, options: [String] = [], launcher: [String] = []) throws {
     self.bucket = bucket
     path = FileManager.default.temporaryDirectory.appendingPathComponent("mnt-\(bucket)-\(UUID().uuidString.prefix(6))").path
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    let result = try Command.run([Self.edgemount, bucket, path, "--endpoint", try endpoint ?? TestS3.endpointURL] + options)
+    let result = try Command.run(
+      launcher + [Self.edgemount, bucket, path, "--endpoint", try endpoint ?? TestS3.endpointURL] + options)
     guard result.status == 0 else {
       throw MountFailed(description: "edgemount exited \(result.status): \(result.stderr)")
     }

@@ -30,11 +30,15 @@ public func xattr(_ path: String, _ name: String) throws -> String {
 }
 
 /// A simulated CANedge (`canedge-sim run`) on a test bucket, polling fast, for 40 s at most.
-public func startSimulatedDevice(bucket: String, device: String) throws -> BackgroundProcess {
-  try BackgroundProcess([
-    MountedBucket.binDirectory.appendingPathComponent("canedge-sim").path, "run", bucket, "--endpoint", try TestS3.endpointURL,
-    "--device", device, "--fixtures", Fixtures.directory.path, "--poll", "0.3", "--heartbeat", "0.3", "--duration", "40",
-  ])
+public func startSimulatedDevice(
+  bucket: String, device: String, endpoint: String? = nil, launcher: [String] = [], duration: Int = 40
+) throws -> BackgroundProcess {
+  try BackgroundProcess(
+    launcher + [
+      MountedBucket.binDirectory.appendingPathComponent("canedge-sim").path, "run", bucket, "--endpoint",
+      try endpoint ?? TestS3.endpointURL, "--device", device, "--fixtures", Fixtures.directory.path, "--poll", "0.3",
+      "--heartbeat", "0.3", "--duration", String(duration),
+    ])
 }
 
 /// Waits (up to 5 s) until something is mounted on `path`, for daemons started in the foreground.
