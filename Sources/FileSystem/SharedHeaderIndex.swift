@@ -17,12 +17,12 @@ import S3
 ///   `.edgemount/errors`; a malformed one is replaced at the next merge, a later layout's never.
 /// - A read-only mount reads the index and never writes it.
 final class SharedHeaderIndex: CorePart, Sendable {
-  /// One session's object as this mount last read or wrote it.
-  struct Session: Sendable {
+  /// One session's object as read: kept only while it is used (its records go into the
+  /// header index at once; a merge reads the object again).
+  struct Fetched: Sendable {
     /// nil: no such object.
     var etag: String?
     var object: SharedIndexObject
-    var readAt: ContinuousClock.Instant
     /// Written by a later layout: never overwritten.
     var laterLayout = false
   }
@@ -44,10 +44,15 @@ final class SharedHeaderIndex: CorePart, Sendable {
   let writable: Bool
   /// `edited-by` of the index objects' PUTs.
   let metadata: [String: String]
-  private let sessions = Locked(BoundedCache<String, Session>(limit: 8192))
+  /// When each session's object was last read, by session prefix (bounded: a session dropped
+  /// from it is read again when next needed).
+  private let readAt = Locked(BoundedCache<String, ContinuousClock.Instant>(limit: 65_536))
   /// Sessions with headers read here since their object was last merged.
   private let unpublished = Locked(Set<String>())
   private let counts = Locked(Counts())
+  /// Set when the bucket answers 403 to the index's GETs or PUTs: the policy does not allow
+  /// `.edgemount-index/` to this mount, so it stops asking (said once, in the log and errors).
+  private let refused = Locked<(reads: Bool, writes: Bool)>((false, false))
   private let flights = FlightTable<String, Bool>()
   private let writer = WorkerPool(threads: 2, name: "em-index", queueLimit: 4096)
   /// Times a merge is tried before it is left to the next placement.
@@ -72,14 +77,13 @@ final class SharedHeaderIndex: CorePart, Sendable {
   /// the header index. Called before a header of the session is read. One read at a time per
   /// session; a failed read only means the headers are read.
   func load(sessionPrefix: String) {
+    if refused.withLock({ $0.reads }) { return }
     let now = clock.instant()
-    if sessions.withLock({ $0[sessionPrefix].map { now - $0.readAt < settings.listTTL } ?? false }) { return }
+    if readAt.withLock({ $0[sessionPrefix].map { now - $0 < settings.listTTL } ?? false }) { return }
     _ = flights.outcome(for: sessionPrefix) { () -> Bool in
-      if sessions.withLock({ $0[sessionPrefix].map { clock.instant() - $0.readAt < settings.listTTL } ?? false }) {
-        return true
-      }
-      guard let session = fetch(sessionPrefix) else { return false }
-      for (name, record) in session.object.records {
+      if readAt.withLock({ $0[sessionPrefix].map { clock.instant() - $0 < settings.listTTL } ?? false }) { return true }
+      guard let fetched = fetch(sessionPrefix) else { return false }
+      for (name, record) in fetched.object.records {
         headers.adopt(key: sessionPrefix + name, etag: record.etag, fields: record.fields)
       }
       return true
@@ -87,7 +91,7 @@ final class SharedHeaderIndex: CorePart, Sendable {
   }
 
   /// Reads the session's object; nil if the read failed.
-  private func fetch(_ sessionPrefix: String) -> Session? {
+  private func fetch(_ sessionPrefix: String) -> Fetched? {
     let key = SharedIndexObject.key(rootPrefix: settings.rootPrefix, sessionPrefix: sessionPrefix)
     counts.withLock { $0.gets += 1 }
     let found: (bytes: [UInt8], etag: String)?
@@ -95,21 +99,26 @@ final class SharedHeaderIndex: CorePart, Sendable {
       found = try s3.getSmallObject(key: key, limit: SharedIndexObject.maxBytes)
     } catch {
       counts.withLock { $0.failures += 1 }
-      logger.warning("shared index: \(key) could not be read: \(error)")
+      if error.status == 403 {
+        refuse(reads: true, "the bucket refuses GET of \(key) (\(error)): the shared index is not used")
+      } else {
+        logger.warning("shared index: \(key) could not be read: \(error)")
+      }
       return nil
     }
-    var session = Session(etag: found?.etag, object: SharedIndexObject(records: [:]), readAt: clock.instant())
+    var fetched = Fetched(etag: found?.etag, object: SharedIndexObject(records: [:]))
     if let found {
       do throws(SharedIndexObject.ParseError) {
-        session.object = try SharedIndexObject.parse(found.bytes) { HeaderIndex.decode($0) != nil }
+        fetched.object = try SharedIndexObject.parse(found.bytes) { HeaderIndex.decode($0) != nil }
       } catch {
         counts.withLock { $0.skipped += 1 }
-        if case .newerLayout = error { session.laterLayout = true }
+        if case .newerLayout = error { fetched.laterLayout = true }
         errors.append("shared index \(key): \(error); skipped, its headers are read")
       }
     }
-    sessions.withLock { $0[sessionPrefix] = session }
-    return session
+    let now = clock.instant()
+    readAt.withLock { $0[sessionPrefix] = now }
+    return fetched
   }
 
   /// Notes that a header of the session was read here, for the next `publish`.
@@ -122,7 +131,9 @@ final class SharedHeaderIndex: CorePart, Sendable {
   /// its object, if headers were read here since the last merge. Runs on the index's own
   /// threads; the caller does not wait.
   func publish(sessionPrefix: String, listed: [(name: String, key: String, etag: String)]) {
-    guard writable, unpublished.withLock({ $0.remove(sessionPrefix) != nil }) else { return }
+    guard writable, !refused.withLock({ $0.writes }), unpublished.withLock({ $0.remove(sessionPrefix) != nil }) else {
+      return
+    }
     counts.withLock { $0.pending += 1 }
     writer.submit { [self] in
       merge(sessionPrefix, listed)
@@ -140,33 +151,46 @@ final class SharedHeaderIndex: CorePart, Sendable {
         ours[log.name] = HeaderRecordStore.Record(key: log.name, etag: log.etag, fields: fields)
       }
     }
-    var session = sessions.withLock { $0.peek(sessionPrefix) }
     for _ in 0..<Self.attempts {
-      if session == nil { session = fetch(sessionPrefix) }
-      guard let current = session else { return }
+      // The object as it is now: another mount may have merged since this one read it.
+      guard let current = fetch(sessionPrefix) else { return }
       if current.laterLayout { return }
       let merged = current.object.merged(with: ours, listed: etags)
       if merged == current.object { return }
       let condition: PutCondition = current.etag.map { $0.isEmpty ? .none : .ifMatch($0) } ?? .ifNoneMatch
       do {
-        let written = try s3.put(
+        _ = try s3.put(
           key: key, body: merged.rendered(), contentType: "text/plain; charset=utf-8", metadata: metadata,
           condition: condition)
         counts.withLock { $0.puts += 1 }
-        sessions.withLock { $0[sessionPrefix] = Session(etag: written.etag, object: merged, readAt: clock.instant()) }
         return
       } catch  where error.isPreconditionFailed || error.status == 409 || error.isNotFound {
         // Another mount wrote (or removed) the object since it was read: read it again and
         // merge into that. (If-Match on a key that is gone is a 404 on AWS.)
         counts.withLock { $0.conflicts += 1 }
-        session = nil
       } catch {
         counts.withLock { $0.failures += 1 }
-        logger.warning("shared index: \(key) could not be written: \(error)")
+        if error.status == 403 {
+          refuse(reads: false, "the bucket refuses PUT of \(key) (\(error)): this mount reads the shared index only")
+        } else {
+          logger.warning("shared index: \(key) could not be written: \(error)")
+        }
         return
       }
     }
     logger.notice("shared index: \(key) still changing after \(Self.attempts) merges; left to the next listing")
+  }
+
+  /// Stops reading (`reads`) or writing the index for good, saying why once.
+  private func refuse(reads: Bool, _ why: String) {
+    let first = refused.withLock { r -> Bool in
+      let was = reads ? r.reads : r.writes
+      if reads { r.reads = true } else { r.writes = true }
+      return !was
+    }
+    guard first else { return }
+    logger.notice("shared index: \(why)")
+    errors.append("shared index: \(why)")
   }
 
   /// Waits until no merge is waiting or under way, up to `timeout` (at unmount).

@@ -144,6 +144,7 @@ import Testing
     return "2026-11-20"
   }
 
+  // SEMANTICS.md § The shared header index (`--shared-index`)
   @Test func aFreshMountListsADayAnotherMountListedWithIndexObjectsOnly() throws {
     let cluster = try S3Cluster()
     defer { cluster.stop() }
