@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (Swift's -sanitize=fuzzer with AddressSanitizer) and runs each
-# for a while: the CANedge name and firmware parsers, the MF4 header reader, S3's XML listing parser, and JSON +
+# for a while: the CANedge name and firmware parsers, the MF4 header reader, S3's XML listing parser and the shared index's objects, and JSON +
 # schema validation + PKCS#7 bundles. A crash leaves its input in Fuzz/crashes/ (make it a
 # regression test) and fails the run.
 #
@@ -16,7 +16,7 @@ mkdir -p Fuzz/crashes
 # One module per target: the sources of the layers it tests, their imports of each other removed.
 strip_imports() { mkdir -p "$work/$1"; for f in "${@:2}"; do sed -E '/^import (CANedge|S3|Validation|Cache|Locking)$/d' "$f" > "$work/$1/$(basename "$f")"; done; }
 strip_imports canedge Sources/CANedge/*.swift
-strip_imports listing Sources/S3/ListObjectsParser.swift Sources/S3/ObjectVersions.swift Sources/S3/ObjectInfo.swift Sources/S3/S3Error.swift Sources/S3/URIEncoding.swift Sources/S3/HTTPDate.swift
+strip_imports listing Sources/Cache/HeaderRecord.swift Sources/FileSystem/SharedIndexObject.swift Sources/S3/ListObjectsParser.swift Sources/S3/ObjectVersions.swift Sources/S3/ObjectInfo.swift Sources/S3/S3Error.swift Sources/S3/URIEncoding.swift Sources/S3/HTTPDate.swift
 strip_imports validation Sources/CANedge/*.swift Sources/Validation/*.swift Sources/Locking/*.swift
 flags=(-sanitize=fuzzer,address -parse-as-library -O -I Sources/CZlib -I Sources/COpenSSL)
 swiftc "${flags[@]}" -module-name FuzzCANedge Fuzz/FuzzCANedge.swift "$work"/canedge/*.swift -lz -o "$work/fuzz-canedge"
@@ -41,7 +41,8 @@ for target in canedge mf4 listing validation; do
       cp "$work"/layouts/*.mf4 "$corpus/" ;;
     listing) printf '<ListBucketResult><EncodingType>url</EncodingType><IsTruncated>true</IsTruncated><NextContinuationToken>t</NextContinuationToken><Contents><Key>a%%20b</Key><Size>1</Size><ETag>"e"</ETag><LastModified>2020-01-01T00:00:00.000Z</LastModified></Contents><CommonPrefixes><Prefix>p/</Prefix></CommonPrefixes></ListBucketResult>' > "$corpus/a"
       printf '<ListVersionsResult><EncodingType>url</EncodingType><IsTruncated>true</IsTruncated><NextKeyMarker>a</NextKeyMarker><NextVersionIdMarker>v</NextVersionIdMarker><DeleteMarker><Key>a%%20b</Key><VersionId>2</VersionId><IsLatest>true</IsLatest><LastModified>2020-01-01T00:00:01Z</LastModified></DeleteMarker><Version><Key>a%%20b</Key><VersionId>1</VersionId><IsLatest>false</IsLatest><LastModified>2020-01-01T00:00:00.000Z</LastModified><ETag>"e"</ETag><Size>1</Size></Version></ListVersionsResult>' > "$corpus/b"
-      printf '<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>' > "$corpus/c" ;;
+      printf '<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>' > "$corpus/c"
+      printf 'edgemount-index 1\n82f8\t00000001-6AE68376.MF4\th\t1793491200000000000\t1793491200500000000\t0\t\tserial number\t2F6913DB\n' > "$corpus/d" ;;
     validation) cp Tests/Fixtures/configs/ce2-01.09-default.json "$corpus/a"; printf '{"log":{"file":{"split_time_period":10,"split_time_offset":20}}}' > "$corpus/b" ;;
   esac
   echo "fuzzing $target for $seconds s" >&2

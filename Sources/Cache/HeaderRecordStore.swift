@@ -19,17 +19,7 @@ public final class HeaderRecordStore: Sendable {
   private let state: Locked<State>
 
   /// One record: the object's key and ETag and the fields the caller stored.
-  public struct Record: Sendable, Equatable {
-    public var key: String
-    public var etag: String
-    public var fields: [String]
-
-    public init(key: String, etag: String, fields: [String]) {
-      self.key = key
-      self.etag = etag
-      self.fields = fields
-    }
-  }
+  public typealias Record = HeaderRecord
 
   /// Opens (creating) `directory/headers-v1.tsv` and returns it with the records it holds,
   /// the last of each key and ETag.
@@ -44,7 +34,7 @@ public final class HeaderRecordStore: Sendable {
       var start = data.startIndex
       while let newline = data[start...].firstIndex(of: 0x0A) {
         lines += 1
-        if let record = Self.parse(data[start..<newline]) {
+        if let record = HeaderRecord.parse(data[start..<newline]) {
           let id = record.etag + "\t" + record.key
           if let i = seen[id] {
             records[i] = record
@@ -74,7 +64,7 @@ public final class HeaderRecordStore: Sendable {
 
   /// Appends a record (one write of one line); a failed write only costs a re-read later.
   public func append(_ record: Record) {
-    let line = Array(Self.line(record).utf8)
+    let line = Array(HeaderRecord.line(record).utf8)
     state.withLock { s in
       _ = line.withUnsafeBytes { write(s.fd, $0.baseAddress, $0.count) }
       s.lines += 1
@@ -84,7 +74,7 @@ public final class HeaderRecordStore: Sendable {
   /// Replaces the file with exactly `records` (written aside, then renamed into place).
   private func rewrite(_ records: [Record]) {
     let temporary = path + ".tmp"
-    let text = records.map(Self.line).joined()
+    let text = records.map(HeaderRecord.line).joined()
     guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]),
       rename(temporary, path) == 0
     else { return }
@@ -95,60 +85,5 @@ public final class HeaderRecordStore: Sendable {
       s.fd = fd
       s.lines = records.count
     }
-  }
-
-  /// One record as a line of the file (also the line format of the shared index objects).
-  public static func line(_ record: Record) -> String {
-    ([record.etag, record.key] + record.fields).map(escape).joined(separator: "\t") + "\n"
-  }
-
-  /// A line (without its newline) back as a record; nil if it does not parse.
-  public static func parse(_ bytes: Data) -> Record? {
-    let columns = bytes.split(separator: 0x09, omittingEmptySubsequences: false).map { unescape(Array($0)) }
-    guard columns.count >= 2, let etag = columns[0], let key = columns[1], !key.isEmpty else { return nil }
-    var fields: [String] = []
-    for column in columns.dropFirst(2) {
-      guard let column else { return nil }
-      fields.append(column)
-    }
-    return Record(key: key, etag: etag, fields: fields)
-  }
-
-  static func escape(_ text: String) -> String {
-    var out = [UInt8]()
-    let hex = Array("0123456789ABCDEF".utf8)
-    for b in text.utf8 {
-      if b < 0x20 || b == 0x25 || b == 0x7F {
-        out += [0x25, hex[Int(b >> 4)], hex[Int(b & 0xF)]]
-      } else {
-        out.append(b)
-      }
-    }
-    return String(decoding: out, as: UTF8.self)
-  }
-
-  /// Undoes `escape`; nil for a malformed escape or bytes that are not UTF-8.
-  static func unescape(_ bytes: [UInt8]) -> String? {
-    var out = [UInt8]()
-    out.reserveCapacity(bytes.count)
-    var i = 0
-    func hexValue(_ c: UInt8) -> UInt8? {
-      switch c {
-      case 0x30...0x39: return c - 0x30
-      case 0x41...0x46: return c - 0x41 + 10
-      default: return nil
-      }
-    }
-    while i < bytes.count {
-      if bytes[i] == 0x25 {
-        guard i + 2 < bytes.count, let h = hexValue(bytes[i + 1]), let l = hexValue(bytes[i + 2]) else { return nil }
-        out.append(h << 4 | l)
-        i += 3
-      } else {
-        out.append(bytes[i])
-        i += 1
-      }
-    }
-    return String(validating: out, as: UTF8.self)
   }
 }

@@ -15,7 +15,7 @@ import Foundation
 /// parsed strictly and bounded: any line that does not parse makes the whole object malformed.
 struct SharedIndexObject: Equatable, Sendable {
   /// The header records by log name.
-  var records: [String: HeaderRecordStore.Record]
+  var records: [String: HeaderRecord]
 
   /// The folder of layout 1, under the mount's root prefix.
   static let folder = ".edgemount-index/v1/"
@@ -53,10 +53,10 @@ struct SharedIndexObject: Equatable, Sendable {
       throw .malformed("the first line is not '\(magic) \(layout)'")
     }
     guard version == layout else { throw .newerLayout(version) }
-    var records: [String: HeaderRecordStore.Record] = [:]
+    var records: [String: HeaderRecord] = [:]
     for (number, line) in lines.dropFirst().dropLast().enumerated() {
       guard records.count < maxRecords else { throw .malformed("more than \(maxRecords) records") }
-      guard let record = HeaderRecordStore.parse(Data(line)) else { throw .malformed("line \(number + 2) does not parse") }
+      guard let record = HeaderRecord.parse(Data(line)) else { throw .malformed("line \(number + 2) does not parse") }
       let name = record.key
       guard !name.contains("/"), name != ".", name != "..", name.utf8.count <= 255 else {
         throw .malformed("line \(number + 2) names '\(name)', not a file of the session")
@@ -71,7 +71,7 @@ struct SharedIndexObject: Equatable, Sendable {
   /// The object's bytes: the records sorted by name.
   func rendered() -> [UInt8] {
     var text = "\(Self.magic) \(Self.layout)\n"
-    for name in records.keys.sorted() { text += HeaderRecordStore.line(records[name]!) }
+    for name in records.keys.sorted() { text += HeaderRecord.line(records[name]!) }
     return Array(text.utf8)
   }
 
@@ -79,8 +79,8 @@ struct SharedIndexObject: Equatable, Sendable {
   /// header, else the object's record if it is for the same ETag. Records of names this mount
   /// did not list are kept only if they sort after the last listed name (uploaded since this
   /// mount listed); the others are gone from the bucket and dropped.
-  func merged(with ours: [String: HeaderRecordStore.Record], listed: [String: String]) -> SharedIndexObject {
-    var out: [String: HeaderRecordStore.Record] = [:]
+  func merged(with ours: [String: HeaderRecord], listed: [String: String]) -> SharedIndexObject {
+    var out: [String: HeaderRecord] = [:]
     for (name, etag) in listed {
       if let record = ours[name], record.etag == etag {
         out[name] = record

@@ -5,12 +5,12 @@ import Testing
   @Test func expandsDashOIntoLongOptionsWithDashesOrUnderscores() throws {
     let out = try MountOptionTranslator.expand([
       "fleet", "/mnt/fleet", "-o",
-      "endpoint=http://h:9000,list_ttl=5,heartbeat-ttl=3,ca_file=/ca.pem,allow_other,ro,list_page_size=1000,config_mode=0640",
+      "endpoint=http://h:9000,list_ttl=5,heartbeat-ttl=3,ca_file=/ca.pem,allow_other,ro,list_page_size=1000,config_mode=0640,shared_index",
     ])
     #expect(
       out == [
         "fleet", "/mnt/fleet", "--endpoint", "http://h:9000", "--list-ttl", "5", "--heartbeat-ttl", "3", "--ca-file", "/ca.pem",
-        "--allow-other", "--read-only", "--list-page-size", "1000", "--config-mode", "0640",
+        "--allow-other", "--read-only", "--list-page-size", "1000", "--config-mode", "0640", "--shared-index",
       ])
   }
 

@@ -162,6 +162,9 @@ import Testing
     }
     let objects = try s3.listAll(prefix: ".edgemount-index/v1/", delimiter: nil).objects.map(\.key)
     #expect(objects.count == 4, "\(objects)")
+    // Outside the device tree: only .raw/ shows the index.
+    #expect(try FileManager.default.contentsOfDirectory(atPath: first.path).sorted() == ["AA000001", "AA000002"])
+    #expect(try FileManager.default.contentsOfDirectory(atPath: first.file(".raw")).contains(".edgemount-index"))
 
     let second = try MountedBucket(bucket: s3.bucket, endpoint: cluster.endpoints[1], options: options)
     defer { second.unmount() }
