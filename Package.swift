@@ -37,7 +37,7 @@ let package = Package(
       name: "S3",
       dependencies: ["CCurl", "Digest", "Locking", .product(name: "Logging", package: "swift-log")]),
     // The CANedge bucket model: keys, devices, sessions, splits, duplicate folding.
-    .target(name: "CANedge", dependencies: ["CZlib"]),
+    .target(name: "CANedge", dependencies: ["CZlib", "Digest"]),
     // Caches of immutable log data: blocks in memory and on disk (--cache-dir).
     .target(name: "Cache", dependencies: ["CFileIO", "CISAL", "Digest", "Locking"]),
     // Validation of what users upload: JSON, JSON Schema, the device's cross-field rules.
@@ -81,7 +81,7 @@ let package = Package(
     .target(name: "TestSupport", dependencies: ["S3", "Digest", "DemoFleet", "Locking"], path: "Tests/TestSupport"),
     .testTarget(name: "S3Tests", dependencies: ["S3", "Digest", "TestSupport"]),
     .testTarget(
-      name: "CANedgeTests", dependencies: ["CANedge", "TestSupport", "DemoFleet"]),
+      name: "CANedgeTests", dependencies: ["CANedge", "Digest", "TestSupport", "DemoFleet"]),
     .testTarget(name: "CacheTests", dependencies: ["Cache", "CANedge", "CFileIO", "DemoFleet"]),
     .testTarget(name: "ValidationTests", dependencies: ["Validation", "TestSupport", "DemoFleet"]),
     .testTarget(
