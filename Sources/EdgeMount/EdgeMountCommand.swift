@@ -10,7 +10,7 @@ public struct EdgeMountCommand: ParsableCommand {
     commandName: "edgemount",
     abstract: "A FUSE filesystem for the S3 bucket of a CANedge fleet.",
     version: version,
-    subcommands: [MountCommand.self, DedupeCommand.self, ValidateCommand.self],
+    subcommands: [MountCommand.self, DedupeCommand.self, ValidateCommand.self, DecodeCommand.self],
     defaultSubcommand: MountCommand.self)
 
   public init() {}

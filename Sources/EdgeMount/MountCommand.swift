@@ -42,6 +42,12 @@ public struct MountCommand: ParsableCommand {
   )
   var sharedIndex = false
 
+  @Option(
+    help: ArgumentHelp(
+      "The CANedge converters' passwords.json ({\"default\": \"...\", \"AABBCCDD\": \"...\"}) for encrypted logs; readable by its owner only, read again when it changes.",
+      valueName: "file"))
+  var passwords: String?
+
   @Flag(help: "Mount even if the mount point is not empty (its entries are hidden while mounted).")
   var nonempty = false
 

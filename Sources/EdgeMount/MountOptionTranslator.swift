@@ -11,7 +11,7 @@ public enum MountOptionTranslator {
   /// Long options that take a value, by their dashed name.
   static let valued: Set<String> = [
     "endpoint", "region", "profile", "ca-file", "uid", "gid", "umask", "list-ttl", "heartbeat-ttl", "log-level", "cache-dir",
-    "cache-size", "cache-write-queue", "list-page-size", "by-date-tz", "config-mode",
+    "cache-size", "cache-write-queue", "list-page-size", "by-date-tz", "config-mode", "passwords",
   ]
   /// Long options that are flags.
   static let flags: Set<String> = [
@@ -79,6 +79,8 @@ public enum MountOptionTranslator {
   static func refuseSecret(_ name: String?) throws(Refusal) {
     guard let name = name?.split(separator: "=").first.map({ $0.replacingOccurrences(of: "_", with: "-").lowercased() })
     else { return }
+    // A path to a file of secrets (readable by its owner only), not a secret.
+    if name == "passwords" { return }
     let words = ["secret", "password", "passwd", "token", "access-key", "accesskey", "credential"]
     if words.contains(where: { name.contains($0) }) {
       throw Refusal(

@@ -52,6 +52,13 @@ struct Startup {
     settings.byDateDeviceClock = command.byDateTz == "device"
     settings.allowDelete = command.allowDelete
     settings.sharedIndex = command.sharedIndex
+    var passwords: DevicePasswords?
+    if let path = command.passwords {
+      do { passwords = try DevicePasswords(path: URL(fileURLWithPath: path).standardizedFileURL.path) } catch {
+        throw Failure(description: error.description)
+      }
+      logger.info("passwords for encrypted logs: \(passwords!.summary), from \(passwords!.path)")
+    }
     settings.software = software
     var disk: DiskBlockCache?
     var headerStore: (HeaderRecordStore, [HeaderRecordStore.Record])?
@@ -70,7 +77,14 @@ struct Startup {
     settings.endpointDescription =
       "\(endpoint.description) (\(endpoint.pathStyle ? "path-style" : "virtual-hosted"), region \(region))"
     let fs = FleetFileSystem(
-      s3: client, settings: settings, diskCache: disk, headerStore: headerStore, logger: Logger(label: "edgemount.fs"))
+      s3: client, settings: settings, diskCache: disk, headerStore: headerStore, passwords: passwords,
+      logger: Logger(label: "edgemount.fs"))
+    passwords?.reporter.withLock {
+      $0 = { [fs, logger] message in
+        logger.error("\(message)")
+        fs.errors.append(message)
+      }
+    }
     // Said once at start-up: whether an overwritten config can be restored from .history/.
     let enable =
       "to keep every version: aws s3api put-bucket-versioning --bucket \(location.bucket) --versioning-configuration Status=Enabled"

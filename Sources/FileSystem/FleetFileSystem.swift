@@ -57,11 +57,11 @@ public final class FleetFileSystem: Sendable {
   /// reads (a manual clock in tests).
   public init(
     s3: S3Client, settings: MountSettings, diskCache: DiskBlockCache? = nil,
-    headerStore: (HeaderRecordStore, [HeaderRecordStore.Record])? = nil, logger: Logger = Logger(label: "edgemount.fs"),
-    clock: any MountClock = SystemClock()
+    headerStore: (HeaderRecordStore, [HeaderRecordStore.Record])? = nil, passwords: DevicePasswords? = nil,
+    logger: Logger = Logger(label: "edgemount.fs"), clock: any MountClock = SystemClock()
   ) {
     fetcher = BlockFetcher(s3: s3, memory: MemoryBlockCache(capacity: settings.memoryCacheBytes), disk: diskCache)
-    headers = HeaderIndex(store: headerStore?.0, records: headerStore?.1 ?? [])
+    headers = HeaderIndex(store: headerStore?.0, records: headerStore?.1 ?? [], passwords: passwords)
     self.s3 = s3
     self.settings = settings
     self.logger = logger

@@ -16,6 +16,8 @@ final class HeaderIndex: Sendable {
   /// Headers kept in memory; beyond it the least recently used are read again when needed.
   let limit: Int
   private let store: HeaderRecordStore?
+  /// The passwords of devices that encrypt their logs (`--passwords`), for MFE and MFM headers.
+  let passwords: DevicePasswords?
   private let pool: WorkerPool
   /// Header reads under way: a second caller for the same log waits for the first one's.
   private let flights = FlightTable<String, LogTime>()
@@ -36,8 +38,12 @@ final class HeaderIndex: Sendable {
   }
   private let counts = Locked(Counts())
 
-  init(store: HeaderRecordStore?, records: [HeaderRecordStore.Record], threads: Int = 8, limit: Int = 2_000_000) {
+  init(
+    store: HeaderRecordStore?, records: [HeaderRecordStore.Record], passwords: DevicePasswords? = nil, threads: Int = 8,
+    limit: Int = 2_000_000
+  ) {
     self.store = store
+    self.passwords = passwords
     self.limit = limit
     pool = WorkerPool(threads: threads, name: "em-headers")
     var loaded = BoundedCache<String, LogTime>(limit: limit)
@@ -50,13 +56,37 @@ final class HeaderIndex: Sendable {
 
   static func id(_ key: String, _ etag: String) -> String { etag + "\t" + key }
 
-  /// What is known without a request: a cached header, or a file that is not MF4 by its name.
+  /// The kind of log a name says: an MF4, a container (`.MFC`, `.MFE`, `.MFM`), or neither.
+  enum Format: Equatable {
+    case mf4
+    case container(encrypted: Bool)
+    case other
+
+    init(_ name: LogFileName) {
+      switch name.fileExtension.uppercased() {
+      case "MF4": self = .mf4
+      case "MFC": self = .container(encrypted: false)
+      case "MFE", "MFM": self = .container(encrypted: true)
+      default: self = .other
+      }
+    }
+  }
+
+  /// What is known without a request: a cached header, a file that is not a log by its name,
+  /// or an encrypted log without a password to read it with.
   func known(key: String, etag: String, name: LogFileName) -> LogTime? {
     if let time = entries.withLock({ $0[Self.id(key, etag)] }) { return time }
-    if name.fileExtension.uppercased() != "MF4" {
-      return LogTime(unreadable: "\(name.fileExtension) files are compressed or encrypted: the header cannot be read")
+    switch Format(name) {
+    case .mf4, .container(encrypted: false): return nil
+    case .container(encrypted: true):
+      if passwords == nil {
+        return LogTime(
+          unreadable: "\(name.fileExtension) files are encrypted: the header needs the device's password (--passwords)")
+      }
+      return nil
+    case .other:
+      return LogTime(unreadable: "\(name.fileExtension) files are not MF4 logs: no header to read")
     }
-    return nil
   }
 
   /// The log's time, reading its header if it is not known yet. A header that says it is not
@@ -68,35 +98,61 @@ final class HeaderIndex: Sendable {
     cached: @escaping (Range<UInt64>) -> [UInt8]? = { _ in nil }
   ) -> LogTime {
     if let time = known(key: key, etag: etag, name: name) { return time }
-    return flights.outcome(for: Self.id(key, etag)) { read(key: key, etag: etag, size: size, s3: s3, cached: cached) }
+    return flights.outcome(for: Self.id(key, etag)) { read(key: key, etag: etag, size: size, name: name, s3: s3, cached: cached) }
   }
 
   private func read(
-    key: String, etag: String, size: UInt64, s3: S3Client, cached: @escaping (Range<UInt64>) -> [UInt8]?
+    key: String, etag: String, size: UInt64, name: LogFileName, s3: S3Client,
+    cached: @escaping (Range<UInt64>) -> [UInt8]?
   ) -> LogTime {
     counts.withLock { $0.pending += 1 }
     defer { counts.withLock { $0.pending -= 1 } }
-    var reader = MF4HeaderReader(fileSize: size) { range in
+    let fetch: (Range<UInt64>) throws -> [UInt8] = { range in
       if let bytes = cached(range) { return bytes }
       return try s3.getObject(key: key, range: range, ifMatch: etag.isEmpty ? nil : etag, objectSize: size)
     }
+    let format = Format(name)
     let time: LogTime
     do {
+      var reader: MF4HeaderReader
+      if case .container = format {
+        // The MF4 inside, decoded from a prefix of the object (ContainerPrefixReader's bounds).
+        let prefix = ContainerPrefixReader(
+          objectSize: size, password: { [passwords] in passwords?.password(for: $0) }, fetch: fetch)
+        _ = try prefix.bytes(0..<UInt64(MF4HeaderReader.firstReadSize))
+        let decodedBound = prefix.complete ? UInt64(prefix.decodedSize) : size * UInt64(LogContainer.maxExpansion) + (1 << 20)
+        reader = MF4HeaderReader(fileSize: decodedBound) { try prefix.bytes($0) }
+      } else {
+        reader = MF4HeaderReader(fileSize: size, fetch: fetch)
+      }
       time = LogTime(header: try reader.read())
       counts.withLock { $0.read += 1 }
       store?.append(HeaderRecordStore.Record(key: key, etag: etag, fields: Self.encode(time)))
-    } catch let error as MF4HeaderError {
+    } catch {
+      let permanent: String
+      switch error {
+      case let failure as MF4HeaderError where format == .container(encrypted: true):
+        // Decrypted with a wrong password, the bytes are noise: said, never kept (the
+        // password file may be mended).
+        counts.withLock { $0.unreadable += 1 }
+        return LogTime(unreadable: "no MF4 header inside the encrypted log: a wrong password? (\(failure.description))")
+      case let failure as MF4HeaderError: permanent = failure.description
+      case let failure as LogContainer.Failure where format == .container(encrypted: false): permanent = failure.description
+      case let failure as LogContainer.Failure:
+        counts.withLock { $0.unreadable += 1 }
+        return LogTime(unreadable: failure.description)
+      default:
+        counts.withLock { $0.unreadable += 1 }
+        return LogTime(unreadable: "the header could not be read: \(error)")
+      }
       // The file itself says it has no readable header: that never changes for this ETag.
-      let unreadable = LogTime(unreadable: error.description)
+      let unreadable = LogTime(unreadable: permanent)
       counts.withLock {
         $0.read += 1
         $0.unreadable += 1
       }
       store?.append(HeaderRecordStore.Record(key: key, etag: etag, fields: Self.encode(unreadable)))
       time = unreadable
-    } catch {
-      counts.withLock { $0.unreadable += 1 }
-      return LogTime(unreadable: "the header could not be read: \(error)")
     }
     entries.withLock { $0[Self.id(key, etag)] = time }
     return time

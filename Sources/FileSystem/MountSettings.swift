@@ -36,6 +36,8 @@ public struct MountSettings: Sendable {
   /// Read (and, unless read-only, publish) header records in the bucket, under
   /// `.edgemount-index/v1/` (`--shared-index`).
   public var sharedIndex = false
+  /// Show compressed and encrypted logs as the MF4 inside, named `.MF4` (`--decode`).
+  public var decode = false
 
   /// This machine's name and the program's version, for the `edited-by` metadata of every
   /// PUT and DELETE (`alice@HOST vim edgemount/1.4.0`).

@@ -152,6 +152,8 @@ final class SharedHeaderIndex: CorePart, Sendable {
       }
     }
     for _ in 0..<Self.attempts {
+      // Refused meanwhile (by a merge of another session): nothing more is written.
+      if refused.withLock({ $0.writes }) { return }
       // The object as it is now: another mount may have merged since this one read it.
       guard let current = fetch(sessionPrefix) else { return }
       if current.laterLayout { return }
