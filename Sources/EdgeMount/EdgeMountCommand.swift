@@ -19,8 +19,10 @@ public struct EdgeMountCommand: ParsableCommand {
   public static func runFromCommandLine() -> Never {
     SignalWatcher.blockSignals()
     let arguments: [String]
+    let given = Array(CommandLine.arguments.dropFirst())
     do {
-      arguments = try MountOptionTranslator.expand(Array(CommandLine.arguments.dropFirst()))
+      // `-o` is a mount option list for mounting only; `decode -o OUT` names an output file.
+      arguments = ["decode", "validate"].contains(given.first) ? given : try MountOptionTranslator.expand(given)
     } catch {
       FileHandle.standardError.write(Data("edgemount: \(error.description)\n".utf8))
       Glibc.exit(2)
@@ -32,6 +34,7 @@ public struct EdgeMountCommand: ParsableCommand {
         "\nOTHER COMMANDS:\n  edgemount dedupe BUCKET [--dry-run]   delete duplicate uploads on the server (see 'edgemount dedupe --help')"
       )
       print("  edgemount validate FILE [--schema S] [--device-json D]   check a config, firmware or bundle offline")
+      print("  edgemount decode FILE [-o OUT] [--passwords F]   write the MF4 inside an .MFC, .MFE or .MFM log")
       print("  edgemount --version\n  edgemount --generate-completion-script bash|zsh|fish")
       Glibc.exit(0)
     }

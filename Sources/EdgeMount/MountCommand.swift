@@ -42,6 +42,12 @@ public struct MountCommand: ParsableCommand {
   )
   var sharedIndex = false
 
+  @Flag(
+    help:
+      "Show compressed and encrypted logs (.MFC, .MFE, .MFM) as the MF4 inside, named .MF4, so MF4 readers open them through the mount (encrypted ones need --passwords)."
+  )
+  var decode = false
+
   @Option(
     help: ArgumentHelp(
       "The CANedge converters' passwords.json ({\"default\": \"...\", \"AABBCCDD\": \"...\"}) for encrypted logs; readable by its owner only, read again when it changes.",

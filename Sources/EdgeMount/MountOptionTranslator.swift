@@ -16,7 +16,7 @@ public enum MountOptionTranslator {
   /// Long options that are flags.
   static let flags: Set<String> = [
     "path-style", "no-path-style", "read-only", "allow-other", "allow-delete", "foreground", "debug", "nonempty",
-    "shared-index",
+    "shared-index", "decode",
   ]
   /// Generic mount options: `ro` maps to `--read-only`, the rest are accepted and have no
   /// further effect (the kernel mount is always nodev,nosuid).

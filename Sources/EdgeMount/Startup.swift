@@ -52,6 +52,7 @@ struct Startup {
     settings.byDateDeviceClock = command.byDateTz == "device"
     settings.allowDelete = command.allowDelete
     settings.sharedIndex = command.sharedIndex
+    settings.decode = command.decode
     var passwords: DevicePasswords?
     if let path = command.passwords {
       do { passwords = try DevicePasswords(path: URL(fileURLWithPath: path).standardizedFileURL.path) } catch {

@@ -146,7 +146,9 @@ final class ByDateView: CorePart, Sendable {
           try tree.refreshIfStale(device.ino)
           let sessions = tree.presentChildren(of: device.ino).filter { $0.kind == .session }
           for session in sessions { try tree.refreshIfStale(session.ino) }
-          return .success(tree.withTable { Self.listedSessions($0, of: device) })
+          let decoded = tree.decoded
+          return .success(
+            tree.withTable { Self.listedSessions($0, of: device) { decoded?.storedSize(of: $0) ?? $0.size } })
         } catch {
           return .failure(error)
         }
@@ -163,14 +165,22 @@ final class ByDateView: CorePart, Sendable {
   }
 
   /// A device's sessions with their logs, as listed so far (no request).
-  static func listedSessions(_ table: InodeTable, of device: Node) -> [FleetSession] {
+  static func listedSessions(
+    _ table: InodeTable, of device: Node, storedSize: (Node) -> UInt64 = { $0.size }
+  ) -> [FleetSession] {
     table.presentChildren(of: device.ino).filter { $0.kind == .session }.compactMap { session in
       let logs = table.presentChildren(of: session.ino).compactMap { n -> DayPlacement.Log? in
-        guard n.kind == .object(.log), let name = LogFileName(n.name) else { return nil }
-        return DayPlacement.Log(ino: n.ino, name: name, key: n.key, etag: n.etag, size: n.size)
+        // The stored name: a log shown decoded (`--decode`) is named `.MF4`, stored `.MFC`.
+        guard n.kind == .object(.log), let name = LogFileName(Self.storedName(n)) else { return nil }
+        return DayPlacement.Log(ino: n.ino, name: name, key: n.key, etag: n.etag, size: storedSize(n))
       }
       return logs.isEmpty ? nil : FleetSession(device: device, session: session, logs: logs)
     }
+  }
+
+  /// A node's name as stored in the bucket (its key's last part).
+  static func storedName(_ node: Node) -> String {
+    node.key.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? node.name
   }
 
   func logTime(_ log: DayPlacement.Log) -> LogTime {

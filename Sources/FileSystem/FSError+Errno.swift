@@ -19,6 +19,7 @@ extension FSError {
     case .exists: return EEXIST
     case .crossDevice: return EXDEV
     case .badHandle: return EBADF
+    case .undecodable: return EIO
     case .s3(let e):
       if e.isNotFound { return ENOENT }
       if e.isPreconditionFailed { return EBUSY }

@@ -28,9 +28,12 @@ public enum FSError: Error, Equatable, Sendable, CustomStringConvertible {
   case badHandle
   /// S3 failed (unreachable, timeout, server error).
   case s3(S3Error)
+  /// A compressed or encrypted log that cannot be decoded (`--decode`), with the reason.
+  case undecodable(String)
 
   public var description: String {
     switch self {
+    case .undecodable(let why): return "cannot decode: \(why)"
     case .notFound: return "no such file or directory"
     case .notDirectory: return "not a directory"
     case .isDirectory: return "is a directory"

@@ -26,6 +26,10 @@ extension FleetFileSystem {
       return register(OpenFile(ino: ino, source: .scratch(scratch)), directIO: true, keepCache: false)
     }
     switch node.kind {
+    case .object(.log) where decoded?.isDecoded(node) == true:
+      // --decode: the MF4 inside, decoded whole (EIO with the reason if it cannot be).
+      let bytes = try decoded!.content(of: node)
+      return register(OpenFile(ino: ino, source: .snapshot(bytes)), directIO: false, keepCache: true)
     case .object(.log), .object(.other), .object(.storedConfig):
       if node.kind == .object(.log) { prefetchFollowingFiles(after: node) }
       return register(
@@ -64,7 +68,7 @@ extension FleetFileSystem {
   /// file is opened right after its predecessor, the first blocks of the next few are fetched
   /// ahead, so each small file does not wait for its own first GET.
   private func prefetchFollowingFiles(after node: Node) {
-    for file in tree.logsAfterOpening(node, limit: Self.filesReadAhead) where file.size > 0 {
+    for file in tree.logsAfterOpening(node, limit: Self.filesReadAhead) where file.size > 0 && decoded?.isDecoded(file) != true {
       let ids = (0..<min(BlockID.count(for: file.size), Self.blocksReadAheadPerFile)).map {
         BlockID(key: file.key, etag: file.etag, index: $0)
       }

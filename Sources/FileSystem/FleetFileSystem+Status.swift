@@ -82,6 +82,8 @@ extension FleetFileSystem {
       headers_unreadable: \(h.counts.unreadable)
       headers_pending: \(h.counts.pending)
       \(sharedIndexReport)
+      decode: \(decoded == nil ? "off" : "on")
+      decoded_bytes_in_memory: \(decoded?.heldBytes ?? 0) of \(decoded == nil ? 0 : DecodedLogs.budget)
       changes_recorded: \(journal.rows.count)
       history_versions_known: \(history.versionCount)
       by_date_timezone: \(settings.byDateDeviceClock ? "device" : "utc")

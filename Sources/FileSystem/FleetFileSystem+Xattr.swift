@@ -86,8 +86,9 @@ extension FleetFileSystem {
   /// `time_source` (`header`, `session-start` or `upload-name`), why the header could not be
   /// read, and the HD comment's fields as `user.canedge.hd.NAME` (`serial_number`, ...).
   func timeAttributes(_ node: Node) -> [(String, String)] {
-    guard let name = LogFileName(node.name) else { return [] }
-    let time = byDate.logTime(key: node.key, etag: node.etag, size: node.size, name: name)
+    guard let name = LogFileName(ByDateView.storedName(node)) else { return [] }
+    let size = decoded?.storedSize(of: node) ?? node.size
+    let time = byDate.logTime(key: node.key, etag: node.etag, size: size, name: name)
     var out = [
       ("user.canedge.start_time", ISOTime.milliseconds(time.placement(uploadEpoch: Int64(name.epoch), deviceClock: false)))
     ]

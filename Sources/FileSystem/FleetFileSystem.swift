@@ -47,6 +47,8 @@ public final class FleetFileSystem: Sendable {
   let fetcher: BlockFetcher
   /// Logs' recording times from their MF4 headers, for `.by-date/` and the time xattrs.
   let headers: HeaderIndex
+  /// `--decode`: compressed and encrypted logs shown as the MF4 inside.
+  let decoded: DecodedLogs?
   /// Header records shared with other mounts through the bucket (`--shared-index`).
   let shared: SharedHeaderIndex?
   /// The sizes of devices.csv and days.csv at their last open (they walk the fleet).
@@ -76,7 +78,12 @@ public final class FleetFileSystem: Sendable {
     table.upsert(parent: InodeTable.rootIno, name: Self.byDateDirectoryName, kind: .byDate(.root), key: "")
     let context = CoreContext(
       s3: s3, settings: settings, errors: errors, logger: logger, clock: clock, invalidations: invalidations)
-    tree = FleetTree(table: table, context: context, fetcher: fetcher)
+    decoded =
+      settings.decode
+      ? DecodedLogs(
+        fetcher: fetcher, passwords: passwords, store: headerStore?.0, records: headerStore?.1 ?? [], context: context)
+      : nil
+    tree = FleetTree(table: table, context: context, fetcher: fetcher, decoded: decoded)
     facts = DeviceFacts(context: context)
     journal = ChangeJournal(host: settings.hostName, software: settings.software, clock: clock)
     saves = SaveCoordinator(tree: tree, facts: facts, journal: journal, context: context)

@@ -82,6 +82,13 @@ extension FleetTree {
     } catch {
       throw .s3(error)
     }
+    // --decode: the decoded sizes of compressed and encrypted logs, decoding those not known
+    // yet, before the listing is applied (no lock held meanwhile).
+    var decodedSizes: [String: DecodedLogs.Outcome] = [:]
+    if let decoded, node.kind == .session || sessionContents != nil {
+      let objects = (node.kind == .session ? page.objects : []) + (sessionContents?.values.flatMap { $0 } ?? [])
+      decodedSizes = decoded.sizes(of: objects)
+    }
     let listed = clock.instant()
     // Device-root files that changed on the server (another client's save, the device's own
     // upload): the kernel must not keep their old size.
@@ -95,7 +102,7 @@ extension FleetTree {
           guard let name = FleetFileSystem.childName(prefix, under: node.key, isPrefix: true),
             let session = s.table.child(of: node.ino, named: name), session.kind == .session
           else { continue }
-          applySession(&s, session, objects: objects)
+          applySession(&s, session, objects: objects, decodedSizes: decodedSizes)
           s.listedAt[session.ino] = listed
         }
       }
@@ -144,7 +151,7 @@ extension FleetTree {
           keep.insert(ino)
         }
       case .session:
-        applySession(&s, node, objects: page.objects)
+        applySession(&s, node, objects: page.objects, decodedSizes: decodedSizes)
         s.listedAt[node.ino] = listed
         return
       case .rawDirectory:
@@ -213,8 +220,12 @@ extension FleetTree {
   }
 
   /// Puts a session's listing into the table: log files folded, other names as they are,
-  /// deeper prefixes left out.
-  func applySession(_ s: inout State, _ node: Node, objects: [ListedObject]) {
+  /// deeper prefixes left out. With `--decode`, a log in `decodedSizes` (by key) is shown under
+  /// its `.MF4` name with its decoded size (0 when it cannot be decoded: it then reads EIO),
+  /// unless a stored log already has that name.
+  func applySession(
+    _ s: inout State, _ node: Node, objects: [ListedObject], decodedSizes: [String: DecodedLogs.Outcome] = [:]
+  ) {
     s.folderOrders[node.ino] = nil
     var keep = Set<UInt64>()
     var copies: [SplitCopy] = []
@@ -232,9 +243,16 @@ extension FleetTree {
       }
     }
     let folded = SplitFolding.fold(copies)
+    let storedNames = Set(folded.shown.map(\.name))
     for copy in folded.shown {
-      let ino = s.table.upsert(parent: node.ino, name: copy.name, kind: .object(.log), key: node.key + copy.name) {
-        $0.size = copy.size
+      var name = copy.name
+      var size = copy.size
+      if let outcome = decodedSizes[node.key + copy.name], !storedNames.contains(DecodedLogs.decodedName(copy.name)) {
+        name = DecodedLogs.decodedName(copy.name)
+        if case .size(let decodedSize) = outcome { size = decodedSize } else { size = 0 }
+      }
+      let ino = s.table.upsert(parent: node.ino, name: name, kind: .object(.log), key: node.key + copy.name) {
+        $0.size = size
         $0.etag = copy.etag
         $0.mtime = Int64(copy.logName.epoch)
       }

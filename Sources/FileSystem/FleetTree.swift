@@ -32,14 +32,17 @@ final class FleetTree: CorePart, Sendable {
   let context: CoreContext
   /// The lane that lists folders ahead of a walk.
   let fetcher: BlockFetcher
+  /// `--decode`: compressed and encrypted logs shown as the MF4 inside.
+  let decoded: DecodedLogs?
   private let state: Locked<State>
   /// Listings under way, so a folder is listed once however many threads ask.
   let flights = FlightTable<UInt64, FSError?>()
 
-  init(table: InodeTable, context: CoreContext, fetcher: BlockFetcher) {
+  init(table: InodeTable, context: CoreContext, fetcher: BlockFetcher, decoded: DecodedLogs? = nil) {
     state = Locked(State(table: table))
     self.context = context
     self.fetcher = fetcher
+    self.decoded = decoded
   }
 
   /// The listing state, for this type's own files only.
