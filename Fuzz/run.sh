@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (Swift's -sanitize=fuzzer with AddressSanitizer) and runs each
-# for a while: the CANedge name and firmware parsers, the MF4 header reader, S3's XML listing parser and the shared index's objects, and JSON +
+# for a while: the CANedge name and firmware parsers, the MF4 header reader, the log containers (MFC, MFE, MFM), S3's XML listing parser and the shared index's objects, and JSON +
 # schema validation + PKCS#7 bundles. A crash leaves its input in Fuzz/crashes/ (make it a
 # regression test) and fails the run.
 #
@@ -14,13 +14,14 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p Fuzz/crashes
 
 # One module per target: the sources of the layers it tests, their imports of each other removed.
-strip_imports() { mkdir -p "$work/$1"; for f in "${@:2}"; do sed -E '/^import (CANedge|S3|Validation|Cache|Locking)$/d' "$f" > "$work/$1/$(basename "$f")"; done; }
-strip_imports canedge Sources/CANedge/*.swift
+strip_imports() { mkdir -p "$work/$1"; for f in "${@:2}"; do sed -E '/^import (CANedge|S3|Validation|Cache|Locking|Digest)$/d' "$f" > "$work/$1/$(basename "$f")"; done; }
+strip_imports canedge Sources/CANedge/*.swift Sources/Digest/*.swift
 strip_imports listing Sources/Cache/HeaderRecord.swift Sources/FileSystem/SharedIndexObject.swift Sources/S3/ListObjectsParser.swift Sources/S3/ObjectVersions.swift Sources/S3/ObjectInfo.swift Sources/S3/S3Error.swift Sources/S3/URIEncoding.swift Sources/S3/HTTPDate.swift
-strip_imports validation Sources/CANedge/*.swift Sources/Validation/*.swift Sources/Locking/*.swift
+strip_imports validation Sources/CANedge/*.swift Sources/Digest/*.swift Sources/Validation/*.swift Sources/Locking/*.swift
 flags=(-sanitize=fuzzer,address -parse-as-library -O -I Sources/CZlib -I Sources/COpenSSL)
-swiftc "${flags[@]}" -module-name FuzzCANedge Fuzz/FuzzCANedge.swift "$work"/canedge/*.swift -lz -o "$work/fuzz-canedge"
-swiftc "${flags[@]}" -module-name FuzzMF4Header Fuzz/FuzzMF4Header.swift "$work"/canedge/*.swift -lz -o "$work/fuzz-mf4"
+swiftc "${flags[@]}" -module-name FuzzCANedge Fuzz/FuzzCANedge.swift "$work"/canedge/*.swift -lz -lcrypto -o "$work/fuzz-canedge"
+swiftc "${flags[@]}" -module-name FuzzMF4Header Fuzz/FuzzMF4Header.swift "$work"/canedge/*.swift -lz -lcrypto -o "$work/fuzz-mf4"
+swiftc "${flags[@]}" -module-name FuzzContainer Fuzz/FuzzContainer.swift "$work"/canedge/*.swift -lz -lcrypto -o "$work/fuzz-container"
 swiftc "${flags[@]}" -module-name FuzzListing Fuzz/FuzzListing.swift "$work"/listing/*.swift -o "$work/fuzz-listing"
 swiftc "${flags[@]}" -module-name FuzzValidation Fuzz/FuzzValidation.swift "$work"/validation/*.swift -lz -lcrypto -o "$work/fuzz-validation"
 
@@ -28,7 +29,7 @@ swiftc "${flags[@]}" -module-name FuzzValidation Fuzz/FuzzValidation.swift "$wor
 # the code under test: only crashes, overflows and hangs count.
 export ASAN_OPTIONS=detect_leaks=0
 status=0
-for target in canedge mf4 listing validation; do
+for target in canedge mf4 container listing validation; do
   corpus=$work/corpus-$target
   mkdir -p "$corpus"
   case $target in
@@ -39,6 +40,10 @@ for target in canedge mf4 listing validation; do
       mkdir -p "$work/layouts"
       MF4_LAYOUT_GAP=0 python3 Tests/Support/mf4_layouts.py Tests/Fixtures/bucket-sample/2F6913DB/00001089/00000001-63BEF5CD.MF4 "$work/layouts"
       cp "$work"/layouts/*.mf4 "$corpus/" ;;
+    container)
+      head -c 4096 Tests/Fixtures/bucket-sample/5BC57FEC/00000001/00000005-643E503A.MFC > "$corpus/a"
+      # An encrypted container of a few bytes, with 8 PBKDF2 iterations.
+      printf 'Generic File\x00\x00\x11\x01\x5b\xc5\x7f\xec0123456789ab\x00\x00\x00\x080123456789abcdefciphertext-and-tag0123456789abcdef' > "$corpus/b" ;;
     listing) printf '<ListBucketResult><EncodingType>url</EncodingType><IsTruncated>true</IsTruncated><NextContinuationToken>t</NextContinuationToken><Contents><Key>a%%20b</Key><Size>1</Size><ETag>"e"</ETag><LastModified>2020-01-01T00:00:00.000Z</LastModified></Contents><CommonPrefixes><Prefix>p/</Prefix></CommonPrefixes></ListBucketResult>' > "$corpus/a"
       printf '<ListVersionsResult><EncodingType>url</EncodingType><IsTruncated>true</IsTruncated><NextKeyMarker>a</NextKeyMarker><NextVersionIdMarker>v</NextVersionIdMarker><DeleteMarker><Key>a%%20b</Key><VersionId>2</VersionId><IsLatest>true</IsLatest><LastModified>2020-01-01T00:00:01Z</LastModified></DeleteMarker><Version><Key>a%%20b</Key><VersionId>1</VersionId><IsLatest>false</IsLatest><LastModified>2020-01-01T00:00:00.000Z</LastModified><ETag>"e"</ETag><Size>1</Size></Version></ListVersionsResult>' > "$corpus/b"
       printf '<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>' > "$corpus/c"
