@@ -2,6 +2,7 @@ import CANedge
 import Cache
 import DemoFleet
 import Foundation
+import Locking
 import Logging
 import S3
 import TestSupport
@@ -62,6 +63,7 @@ import Testing
     }
   }
 
+  // SEMANTICS.md § Compressed and encrypted logs (`.MFC`, `.MFE`, `.MFM`)
   @Test func everyContainerIsShownAsTheMF4InsideWithItsExactSize() throws {
     let fleet = try Fleet()
     let fs = try fleet.fileSystem(passwords: fleet.passwords)
@@ -93,6 +95,7 @@ import Testing
     #expect(try ByDateViewTests().names(plain, "5BC57FEC/00000001").allSatisfy { !$0.hasSuffix(".MF4") })
   }
 
+  // SEMANTICS.md § Compressed and encrypted logs (`.MFC`, `.MFE`, `.MFM`)
   @Test func aWrongPasswordReadsEIOWithTheReasonNeverGarbage() throws {
     let fleet = try Fleet()
     let wrong = try freshDirectory("wrong") + "/passwords.json"
@@ -118,5 +121,68 @@ import Testing
     let store = try DevicePasswords(path: fleet.passwords)
     #expect(store.password(for: "5bc57fec") == Self.password && store.password(for: "AAAAAAAA") == "nope")
     #expect(!store.summary.contains(Self.password))
+  }
+
+  /// Decoded sizes are found once per key and ETag: kept in --cache-dir, a remount lists the
+  /// session without downloading a log.
+  // SEMANTICS.md § Compressed and encrypted logs (`.MFC`, `.MFE`, `.MFM`)
+  @Test func decodedSizesAreKeptInTheCacheFolder() throws {
+    let fleet = try Fleet()
+    let dir = try freshDirectory("decodedsizes")
+    var settings = MountSettings()
+    settings.decode = true
+    func mount() throws -> FleetFileSystem {
+      FleetFileSystem(
+        s3: fleet.server.client(bucket: "fleet"), settings: settings, headerStore: try HeaderRecordStore.open(directory: dir),
+        passwords: try DevicePasswords(path: fleet.passwords), logger: Logger(label: "decode") { _ in SwiftLogNoOpLogHandler() })
+    }
+    let first = try mount()
+    let sizes = try ByDateViewTests().names(first, "5BC57FEC/00000001").map {
+      try ByDateViewTests().lookup(first, "5BC57FEC/00000001/\($0)").size
+    }
+    #expect(sizes == fleet.mf4.map { UInt64($0.count) })
+    let before = fleet.server.requestLog.filter { $0.hasPrefix("GET 5BC57FEC") }.count
+    #expect(before >= 2, "the MFC and the MFM are decoded for their sizes")
+    let second = try mount()
+    let again = try ByDateViewTests().names(second, "5BC57FEC/00000001").map {
+      try ByDateViewTests().lookup(second, "5BC57FEC/00000001/\($0)").size
+    }
+    #expect(again == sizes)
+    #expect(fleet.server.requestLog.filter { $0.hasPrefix("GET 5BC57FEC") }.count == before, "a log was read again")
+  }
+
+  /// A password file is read again when it changes; a changed file that cannot be used keeps
+  /// the passwords read before and says why.
+  // SEMANTICS.md § Compressed and encrypted logs (`.MFC`, `.MFE`, `.MFM`)
+  @Test func thePasswordsFileIsReadAgainWhenItChanges() throws {
+    let fleet = try Fleet()
+    let store = try DevicePasswords(path: fleet.passwords)
+    let said = Locked<[String]>([])
+    store.reporter.withLock { $0 = { line in said.withLock { $0.append(line) } } }
+    #expect(store.password(for: "5BC57FEC") == Self.password)
+    Thread.sleep(forTimeInterval: 1.1)
+    try Data(#"{"5BC57FEC": "new one"}"#.utf8).write(to: URL(fileURLWithPath: fleet.passwords))
+    #expect(store.password(for: "5BC57FEC") == "new one" && store.password(for: "AAAAAAAA") == nil)
+    Thread.sleep(forTimeInterval: 1.1)
+    try Data("{not json".utf8).write(to: URL(fileURLWithPath: fleet.passwords))
+    #expect(store.password(for: "5BC57FEC") == "new one")
+    #expect(said.withLock { $0 }.count == 1 && said.withLock { $0 }.first?.contains("not valid JSON") == true)
+    #expect(!said.withLock { $0 }.joined().contains("new one"))
+  }
+
+  /// Dating a compressed log costs one ranged GET of its first 128 KiB.
+  // SEMANTICS.md § Compressed and encrypted logs (`.MFC`, `.MFE`, `.MFM`)
+  @Test func anMFCHeaderCostsOneRangedGETOf128KiB() throws {
+    let fleet = try Fleet()
+    let fs = try fleet.fileSystem(passwords: nil, decode: false)
+    let ino = try ByDateViewTests().lookup(fs, "5BC57FEC/00000001/00000005-643E503A.MFC").ino
+    let before = fs.statusText(.status)
+    #expect(try fs.extendedAttribute(ino: ino, name: "user.canedge.time_source") == "header")
+    let gets = fleet.server.requestLog.filter { $0 == "GET 5BC57FEC/00000001/00000005-643E503A.MFC" }.count
+    #expect(gets == 1)
+    func bytes(_ status: String) -> Int {
+      Int(status.split(separator: "\n").first { $0.hasPrefix("bytes_downloaded: ") }?.dropFirst(18) ?? "") ?? -1
+    }
+    #expect(bytes(fs.statusText(.status)) - bytes(before) == 128 * 1024)
   }
 }

@@ -41,6 +41,7 @@ import Testing
     return path
   }
 
+  // SEMANTICS.md § Compressed and encrypted logs (`.MFC`, `.MFE`, `.MFM`)
   @Test func theRealMFCLogsReadThroughTheMountAsMdfIterReadsTheOriginals() throws {
     let s3 = try TestS3.freshBucket("decode")
     for path in Self.real {
@@ -70,6 +71,7 @@ import Testing
     #expect(FileManager.default.fileExists(atPath: mount.file(".by-date/2023-04-18/5BC57FEC/00000001/" + names[0])))
   }
 
+  // SEMANTICS.md § Compressed and encrypted logs (`.MFC`, `.MFE`, `.MFM`)
   @Test func encryptedLogsReadWithThePasswordAndGiveEIOWithAWrongOne() throws {
     let s3 = try TestS3.freshBucket("decodeenc")
     let mfc = try Fixtures.bytes(Self.real[1])
@@ -125,6 +127,7 @@ import Testing
     #expect(r.status != 0 && r.stderr.contains("chmod 600"), "\(r.stderr)")
   }
 
+  // SEMANTICS.md § Compressed and encrypted logs (`.MFC`, `.MFE`, `.MFM`)
   @Test func decodeWritesTheMF4InsideALocalFile() throws {
     let dir = try freshDirectory("decodecli")
     let mfc = try Fixtures.bytes(Self.real[2])
