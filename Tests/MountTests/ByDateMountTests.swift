@@ -8,7 +8,8 @@ import Testing
 /// rsync, du, find, getfattr, touch, and asammdf reading a log by its by-date path.
 @Suite(.serialized) struct ByDateMountTests {
   /// Splits of one session from 23:30 UTC on Nov 30, ten minutes each, three on each side of
-  /// midnight, plus an MFC file uploaded on Dec 1. Returns the keys on Dec 1 (by first record).
+  /// midnight, plus a real MFC log recorded on 2023-04-18 (dated from its decompressed header,
+  /// so not on Dec 1). Returns the keys on Dec 1 (by first record).
   func seed(_ s3: S3Client) throws -> (dec1: [String], all: [String: [UInt8]]) {
     let sessionStart: Int64 = 1_796_083_200 - 1800
     var all: [String: [UInt8]] = [:]
@@ -19,9 +20,7 @@ import Testing
       all[key] = try SampleLog.bytes(sessionStart: sessionStart, offset: offset)
       if i >= 3 { dec1.append(key) }
     }
-    let mfc = "B2C3D4E5/00000001/" + SampleLog.name(split: 1, uploaded: 1_796_083_200 + 3600, ext: "MFC")
-    all[mfc] = try Fixtures.bytes("bucket-sample/5BC57FEC/00000001/00000005-643E503A.MFC")
-    dec1.append(mfc)
+    all["B2C3D4E5/00000001/00000005-643E503A.MFC"] = try Fixtures.bytes("bucket-sample/5BC57FEC/00000001/00000005-643E503A.MFC")
     for (key, bytes) in all { try s3.putObject(key: key, body: bytes) }
     return (dec1.sorted(), all)
   }
