@@ -21,8 +21,11 @@ public struct EdgeMountCommand: ParsableCommand {
     let arguments: [String]
     let given = Array(CommandLine.arguments.dropFirst())
     do {
-      // `-o` is a mount option list for mounting only; `decode -o OUT` names an output file.
-      arguments = ["decode", "validate"].contains(given.first) ? given : try MountOptionTranslator.expand(given)
+      // `-o` is a mount option list for mounting (the default command) only; the other
+      // commands keep their arguments as given (`decode -o OUT` names an output file).
+      let others = Set(
+        configuration.subcommands.map { $0._commandName }.filter { $0 != MountCommand._commandName })
+      arguments = given.first.map(others.contains) == true ? given : try MountOptionTranslator.expand(given)
     } catch {
       FileHandle.standardError.write(Data("edgemount: \(error.description)\n".utf8))
       Glibc.exit(2)

@@ -65,31 +65,33 @@ final class DecodedLogs: CorePart, Sendable {
 
   static func id(_ key: String, _ etag: String) -> String { etag + "\t" + key }
 
-  /// `.MFC`, `.MFE`, `.MFM` (any case).
-  static func containerExtension(_ name: String) -> String? {
-    guard let dot = name.lastIndex(of: ".") else { return nil }
-    let ext = name[name.index(after: dot)...].uppercased()
-    return ["MFC", "MFE", "MFM"].contains(ext) ? ext : nil
-  }
-
   /// The name a decoded log is shown under: its extension made `MF4`.
   static func decodedName(_ name: String) -> String {
     guard let dot = name.lastIndex(of: ".") else { return name }
     return name[..<dot] + ".MF4"
   }
 
-  /// Whether the stored log `key` is shown decoded.
+  /// Whether the stored log `key` is shown decoded: a container (`HeaderIndex.Format`),
+  /// compressed, or encrypted by a device `--passwords` has a password for. Asked when a
+  /// session is listed; afterwards a node's name says it (`isDecoded`).
   func showsDecoded(key: String) -> Bool {
-    let name = key.split(separator: "/").last.map(String.init) ?? key
-    guard let ext = Self.containerExtension(name) else { return false }
-    if ext == "MFC" { return true }
+    guard let name = LogFileName(String(key.split(separator: "/").last ?? "")),
+      case .container(let encrypted) = HeaderIndex.Format(name)
+    else { return false }
+    guard encrypted else { return true }
     let device = key.dropFirst(settings.rootPrefix.count).split(separator: "/").first.map(String.init) ?? ""
     return passwords?.password(for: device) != nil
   }
 
-  /// Whether a node of the tree is a decoded log (shown under another name than its key's).
+  /// Whether a node of the tree is a decoded log: the listing named it `.MF4` while its key
+  /// names a container. Derived from the node alone, so opens and placements (some under the
+  /// tree's lock) ask no password file.
   func isDecoded(_ node: Node) -> Bool {
-    node.kind == .object(.log) && !node.key.hasSuffix("/" + node.name) && showsDecoded(key: node.key)
+    guard node.kind == .object(.log), !node.key.hasSuffix("/" + node.name),
+      let name = LogFileName(ByDateView.storedName(node))
+    else { return false }
+    if case .container = HeaderIndex.Format(name) { return true }
+    return false
   }
 
   /// The decoded sizes of the logs among `objects` that are shown decoded, decoding (4 at a

@@ -98,12 +98,7 @@ final class SharedHeaderIndex: CorePart, Sendable {
     do {
       found = try s3.getSmallObject(key: key, limit: SharedIndexObject.maxBytes)
     } catch {
-      counts.withLock { $0.failures += 1 }
-      if error.status == 403 {
-        refuse(reads: true, "the bucket refuses GET of \(key) (\(error)): the shared index is not used")
-      } else {
-        logger.warning("shared index: \(key) could not be read: \(error)")
-      }
+      failed(error, reading: true, key)
       return nil
     }
     var fetched = Fetched(etag: found?.etag, object: SharedIndexObject(records: [:]))
@@ -171,16 +166,26 @@ final class SharedHeaderIndex: CorePart, Sendable {
         // merge into that. (If-Match on a key that is gone is a 404 on AWS.)
         counts.withLock { $0.conflicts += 1 }
       } catch {
-        counts.withLock { $0.failures += 1 }
-        if error.status == 403 {
-          refuse(reads: false, "the bucket refuses PUT of \(key) (\(error)): this mount reads the shared index only")
-        } else {
-          logger.warning("shared index: \(key) could not be written: \(error)")
-        }
+        failed(error, reading: false, key)
         return
       }
     }
     logger.notice("shared index: \(key) still changing after \(Self.attempts) merges; left to the next listing")
+  }
+
+  /// A failed GET or PUT of an index object: counted; a 403 stops that kind of request for good
+  /// (said once), anything else is logged and tried again at the next listing.
+  private func failed(_ error: S3Error, reading: Bool, _ key: String) {
+    counts.withLock { $0.failures += 1 }
+    guard error.status == 403 else {
+      logger.warning("shared index: \(key) could not be \(reading ? "read" : "written"): \(error)")
+      return
+    }
+    refuse(
+      reads: reading,
+      reading
+        ? "the bucket refuses GET of \(key) (\(error)): the shared index is not used"
+        : "the bucket refuses PUT of \(key) (\(error)): this mount reads the shared index only")
   }
 
   /// Stops reading (`reads`) or writing the index for good, saying why once.
