@@ -10,9 +10,26 @@ public final class MemoryBlockCache: Sendable {
   }
 
   private let state = Locked(State())
-  public let capacity: Int
+  private let limit: Locked<Int>
 
-  public init(capacity: Int) { self.capacity = capacity }
+  public init(capacity: Int) { limit = Locked(capacity) }
+
+  /// The bound in bytes; it moves with the read-ahead (`resize`).
+  public var capacity: Int { limit.withLock { $0 } }
+
+  /// Sets the bound, evicting the least recently used blocks down to it.
+  public func resize(to capacity: Int) {
+    guard limit.withLock({ l -> Bool in
+      defer { l = capacity }
+      return l != capacity
+    })
+    else { return }
+    state.withLock { s in
+      while s.bytes > capacity, let victim = s.order.removeLeastRecent() {
+        s.bytes -= s.blocks.removeValue(forKey: victim)?.count ?? 0
+      }
+    }
+  }
 
   public func get(_ id: BlockID) -> [UInt8]? {
     state.withLock { s in
@@ -23,6 +40,7 @@ public final class MemoryBlockCache: Sendable {
   }
 
   public func put(_ id: BlockID, _ data: [UInt8]) {
+    let capacity = capacity
     state.withLock { s in
       if let old = s.blocks[id] { s.bytes -= old.count }
       s.blocks[id] = data

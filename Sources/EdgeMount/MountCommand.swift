@@ -69,6 +69,12 @@ public struct MountCommand: ParsableCommand {
   )
   var cacheWriteQueue: String = "32M"
 
+  @Option(
+    help:
+      "The most bytes fetched ahead of readers (the next files of a copy, the rest of a file read in order) when S3 is far away; the mount sizes it to the measured round trip, from 8M on a local network up to this. K, M, G suffixes allowed; 8M to 1G."
+  )
+  var readAhead: String = "64M"
+
   @Option(help: "Owner of every file (default: the user who mounts).")
   var uid: UInt32?
 
@@ -127,6 +133,9 @@ public struct MountCommand: ParsableCommand {
     }
     guard let queue = ByteCount.parse(cacheWriteQueue, allowingZero: true), queue <= 1 << 30 else {
       throw ValidationError("--cache-write-queue must be a number of bytes up to 1G, with an optional K, M or G")
+    }
+    guard let ahead = ByteCount.parse(readAhead), ahead >= 8 << 20, ahead <= 1 << 30 else {
+      throw ValidationError("--read-ahead must be a number of bytes from 8M to 1G, with an optional K, M or G")
     }
     guard Logger.Level(rawValue: logLevel) != nil else {
       throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")

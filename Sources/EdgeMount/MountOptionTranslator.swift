@@ -11,7 +11,7 @@ public enum MountOptionTranslator {
   /// Long options that take a value, by their dashed name.
   static let valued: Set<String> = [
     "endpoint", "region", "profile", "ca-file", "uid", "gid", "umask", "list-ttl", "heartbeat-ttl", "log-level", "cache-dir",
-    "cache-size", "cache-write-queue", "list-page-size", "by-date-tz", "config-mode", "passwords",
+    "cache-size", "cache-write-queue", "read-ahead", "list-page-size", "by-date-tz", "config-mode", "passwords",
   ]
   /// Long options that are flags.
   static let flags: Set<String> = [

@@ -21,16 +21,41 @@ final class BlockFetcher: Sendable {
   /// listings never queues in front of a block a reader waits for.
   private let listings: WorkerPool
 
-  init(s3: S3Client, memory: MemoryBlockCache, disk: DiskBlockCache?, prefetchThreads: Int = 8) {
+  /// How far ahead readers are fetched for the measured round trip (`ReadAhead`).
+  let readAhead: ReadAhead
+  /// The memory cache's own share, before the read-ahead is added to it.
+  private let memoryBase: Int
+  /// Bytes of prefetch GETs under way (asked for and not yet ended).
+  private let prefetching = Locked(0)
+
+  init(
+    s3: S3Client, memory: MemoryBlockCache, disk: DiskBlockCache?, readAhead: ReadAhead = ReadAhead(),
+    prefetchThreads: Int = 64
+  ) {
     self.s3 = s3
     self.memory = memory
     self.disk = disk
+    self.readAhead = readAhead
+    memoryBase = memory.capacity
     workers = WorkerPool(threads: prefetchThreads, name: "em-prefetch", queueLimit: Self.prefetchQueueLimit)
     listings = WorkerPool(threads: 2, name: "em-list-ahead", queueLimit: Self.listingQueueLimit)
+    memory.resize(to: memoryBase + ReadAhead.floor)
   }
 
-  /// Prefetch batches (of up to `blocksPerRequest` blocks) that may wait for a thread.
-  static let prefetchQueueLimit = 64
+  /// Bytes to keep fetched ahead now, from the round trip measured so far. The memory cache
+  /// grows by the same amount, so blocks fetched ahead stay until they are read.
+  func aheadBytes() -> Int {
+    let bytes = readAhead.bytes(roundTrip: s3.roundTrip.current)
+    memory.resize(to: memoryBase + bytes)
+    return bytes
+  }
+
+  /// Bytes of prefetch GETs under way, for `.edgemount/status` and the memory bound's test.
+  var prefetchingBytes: Int { prefetching.withLock { $0 } }
+
+  /// Prefetch batches (of up to `blocksPerRequest` blocks) that may wait for a thread; enough
+  /// for the whole read-ahead of a walk of small files (`ReadAhead.maxFiles`) and more.
+  static let prefetchQueueLimit = 128
   /// Listings ahead of a walk that may wait; more are dropped (the walk lists them itself).
   static let listingQueueLimit = 16
 
@@ -107,14 +132,30 @@ final class BlockFetcher: Sendable {
   }
 
   /// Starts fetching blocks not cached or under way, without waiting. Neighbouring blocks are
-  /// fetched together, up to `blocksPerRequest` in one GET.
+  /// fetched together, up to `blocksPerRequest` in one GET. The bytes of prefetch GETs under way
+  /// stay within the read-ahead plus one GET (`aheadBytes() + blocksPerRequest` blocks): a batch
+  /// beyond it is dropped, and its reader fetches the blocks when it gets there.
   func prefetch(_ ids: [BlockID], objectSize: UInt64) {
     var run: [(BlockID, Pending)] = []
+    let bound = aheadBytes() + Self.blocksPerRequest * BlockID.size
     func flush() {
       guard !run.isEmpty else { return }
       let batch = run
       run = []
-      if !workers.submit({ [self] in fetchRun(batch, objectSize: objectSize) }) {
+      let bytes = batch.reduce(0) { $0 + Int($1.0.range(objectSize: objectSize).count) }
+      let admitted = prefetching.withLock { inFlight -> Bool in
+        guard inFlight + bytes <= bound else { return false }
+        inFlight += bytes
+        return true
+      }
+      let submitted =
+        admitted
+        && workers.submit({ [self] in
+          fetchRun(batch, objectSize: objectSize)
+          prefetching.withLock { $0 -= bytes }
+        })
+      if !submitted {
+        if admitted { prefetching.withLock { $0 -= bytes } }
         for (id, pending) in batch { finish(id, pending, nil) }
       }
     }

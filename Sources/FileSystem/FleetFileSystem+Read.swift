@@ -65,21 +65,22 @@ extension FleetFileSystem {
   }
 
   /// `cp -r` and `rsync` open a session's files one after another in name order. When a log
-  /// file is opened right after its predecessor, the first blocks of the next few are fetched
-  /// ahead, so each small file does not wait for its own first GET.
+  /// file is opened right after its predecessor, the next files are fetched ahead: on loopback
+  /// the first two blocks of the next four, on a link with a long round trip as many whole files
+  /// as its read-ahead holds (`ReadAhead`), so no file waits for its own first GET.
   private func prefetchFollowingFiles(after node: Node) {
-    for file in tree.logsAfterOpening(node, limit: Self.filesReadAhead) where file.size > 0 && decoded?.isDecoded(file) != true {
-      let ids = (0..<min(BlockID.count(for: file.size), Self.blocksReadAheadPerFile)).map {
-        BlockID(key: file.key, etag: file.etag, index: $0)
-      }
-      fetcher.prefetch(ids, objectSize: file.size)
+    let ahead = fetcher.aheadBytes()
+    let perFile = fetcher.readAhead.bytesPerFile(bytes: ahead)
+    var budget = ahead
+    for file in tree.logsAfterOpening(node, limit: ReadAhead.maxFiles) where decoded?.isDecoded(file) != true {
+      guard budget > 0 else { break }
+      guard file.size > 0 else { continue }
+      let bytes = min(Int(min(file.size, UInt64(Int.max))), perFile, budget)
+      budget -= bytes
+      let blocks = (bytes + BlockID.size - 1) / BlockID.size
+      fetcher.prefetch((0..<blocks).map { BlockID(key: file.key, etag: file.etag, index: $0) }, objectSize: file.size)
     }
   }
-
-  /// Four files, two blocks each: a walk of 1 MiB logs never waits for a GET, and a walk that
-  /// only reads each file's header (an MF4 indexer) wastes at most 8 MiB of prefetch.
-  static let filesReadAhead = 4
-  static let blocksReadAheadPerFile = 2
 
   /// The whole current object and its ETag.
   func fetchWhole(_ node: Node) throws(FSError) -> ([UInt8], String) {

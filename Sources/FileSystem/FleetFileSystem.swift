@@ -62,7 +62,9 @@ public final class FleetFileSystem: Sendable {
     headerStore: (HeaderRecordStore, [HeaderRecordStore.Record])? = nil, passwords: DevicePasswords? = nil,
     logger: Logger = Logger(label: "edgemount.fs"), clock: any MountClock = SystemClock()
   ) {
-    fetcher = BlockFetcher(s3: s3, memory: MemoryBlockCache(capacity: settings.memoryCacheBytes), disk: diskCache)
+    fetcher = BlockFetcher(
+      s3: s3, memory: MemoryBlockCache(capacity: settings.memoryCacheBytes), disk: diskCache,
+      readAhead: ReadAhead(limit: settings.readAheadLimit))
     headers = HeaderIndex(store: headerStore?.0, records: headerStore?.1 ?? [], passwords: passwords)
     self.s3 = s3
     self.settings = settings

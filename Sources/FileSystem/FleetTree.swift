@@ -150,7 +150,7 @@ final class FleetTree: CorePart, Sendable {
     let order = FolderOrder(
       s.table.presentChildren(of: folder).filter {
         switch $0.kind {
-        case .device, .object(.log): return true
+        case .device, .session, .object(.log): return true
         default: return false
         }
       })
@@ -159,15 +159,45 @@ final class FleetTree: CorePart, Sendable {
   }
 
   /// `log` was opened: when it follows the session's last opened log in name order (a copy
-  /// walking the session), the next `limit` logs, else none.
+  /// walking the session), or is the first log of a session that follows one whose last log was
+  /// just opened (a copy walking the device), the next `limit` logs: the rest of this session,
+  /// then the logs of the next listed sessions of the device. Else none.
   func logsAfterOpening(_ log: Node, limit: Int) -> [Node] {
     state.withLock { s in
       defer { s.lastOpened[log.parent] = log.ino }
-      guard let previous = s.lastOpened[log.parent] else { return [] }
       let order = Self.folderOrder(&s, log.parent)
-      guard order.isRightBefore(previous, log.ino) else { return [] }
-      return order.following(log.ino, limit: limit).compactMap { s.table[$0] }
+      let walking: Bool
+      if let previous = s.lastOpened[log.parent] {
+        walking = order.isRightBefore(previous, log.ino)
+      } else {
+        walking = order.inos.first == log.ino && Self.previousSessionEnded(&s, session: log.parent)
+      }
+      guard walking else { return [] }
+      var next = Array(order.following(log.ino, limit: limit))
+      // On into the next sessions of the device, as far as they are listed.
+      var session = log.parent
+      while next.count < limit, let device = s.table[session]?.parent,
+        let following = Self.folderOrder(&s, device).following(session, limit: 1).first,
+        s.table[following]?.kind == .session
+      {
+        let logs = Self.folderOrder(&s, following).inos
+        guard !logs.isEmpty else { break }
+        next += logs.prefix(limit - next.count)
+        session = following
+      }
+      return next.compactMap { s.table[$0] }
     }
+  }
+
+  /// Whether the last log opened in the session before `session` (in the device's name order)
+  /// was that session's last: a walk of the device that is now entering `session`.
+  private static func previousSessionEnded(_ s: inout State, session: UInt64) -> Bool {
+    guard let device = s.table[session]?.parent else { return false }
+    let sessions = folderOrder(&s, device)
+    guard let i = sessions.positions[session], i > 0 else { return false }
+    let previous = sessions.inos[i - 1]
+    guard let opened = s.lastOpened[previous] else { return false }
+    return folderOrder(&s, previous).inos.last == opened
   }
 
   // MARK: Deletes that wait

@@ -23,6 +23,9 @@ public struct MountSettings: Sendable {
   public var immutableTTL: Double = 3600
   /// Blocks of log data kept in memory (recent reads and prefetches).
   public var memoryCacheBytes = 24 << 20
+  /// The most bytes fetched ahead of readers on a link with a long round trip (`--read-ahead`);
+  /// the memory cache grows by what is used of it (`ReadAhead`).
+  public var readAheadLimit = 64 << 20
   /// Describes the endpoint for `.edgemount/status`.
   public var endpointDescription = ""
   /// What the start-up probe found about conditional PUT (`ConditionalPutSupport`), for

@@ -24,8 +24,9 @@ final class OpenFile: Sendable {
   }
 
   /// Sequential-read detection: while reads follow each other the prefetch window doubles
-  /// (up to `maxWindow` blocks ahead); a jump stops prefetching, and the reads of a reader that
-  /// seeks around an MF4 file fetch just the bytes they ask for.
+  /// (up to `maxWindow` blocks ahead: 16 on loopback, more on a link with a long round trip,
+  /// `ReadAhead`); a jump stops prefetching, and the reads of a reader that seeks around an MF4
+  /// file fetch just the bytes they ask for.
   struct ReadPattern: Sendable, Equatable {
     static let firstWindow = 1
     static let maxWindow = 16
@@ -33,7 +34,7 @@ final class OpenFile: Sendable {
     var window = 0
 
     /// How many blocks past the last block of this read to prefetch.
-    mutating func blocksToPrefetch(offset: UInt64, end: UInt64) -> Int {
+    mutating func blocksToPrefetch(offset: UInt64, end: UInt64, maxWindow: Int = Self.maxWindow) -> Int {
       let slack = UInt64(BlockID.size)
       let sequential: Bool
       if let lastEnd {
@@ -41,7 +42,7 @@ final class OpenFile: Sendable {
       } else {
         sequential = offset == 0
       }
-      window = sequential ? min(max(window * 2, Self.firstWindow), Self.maxWindow) : 0
+      window = sequential ? min(max(window * 2, Self.firstWindow), maxWindow) : 0
       lastEnd = max(lastEnd ?? 0, end)
       if !sequential { lastEnd = end }
       return window
@@ -64,14 +65,15 @@ final class OpenFile: Sendable {
       let end = min(size, offset + UInt64(count))
       let blocks = BlockID.indices(covering: offset..<end)
       let (first, last) = (blocks.lowerBound, blocks.upperBound)
-      let ahead = pattern.withLock { $0.blocksToPrefetch(offset: offset, end: end) }
+      let maxWindow = fetcher.readAhead.windowBlocks(bytes: fetcher.aheadBytes())
+      let ahead = pattern.withLock { $0.blocksToPrefetch(offset: offset, end: end, maxWindow: maxWindow) }
       let lastBlock = BlockID.count(for: size) - 1
       if ahead > 0, last < lastBlock {
         // At full speed the far edge is rounded up to whole groups, so new blocks come in runs
         // that one GET fetches; while the window still grows, only the window is fetched, so a
         // reader that stops early (a header read) wastes little.
         let group = BlockFetcher.blocksPerRequest
-        let edge = ahead == ReadPattern.maxWindow ? ((last + ahead) / group + 1) * group - 1 : last + ahead
+        let edge = ahead == maxWindow ? ((last + ahead) / group + 1) * group - 1 : last + ahead
         let upcoming = (last + 1)...min(lastBlock, edge)
         fetcher.prefetch(upcoming.map { BlockID(key: key, etag: etag, index: $0) }, objectSize: size)
       } else if ahead == 0,

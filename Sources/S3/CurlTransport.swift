@@ -15,15 +15,19 @@ public struct TransportOptions: Sendable {
   public init() {}
 }
 
-/// `HTTPTransport` on libcurl easy handles, pooled so connections are reused.
+/// `HTTPTransport` on libcurl easy handles, pooled so connections are reused. The handles share
+/// TLS sessions and DNS answers (a curl share object), so a handle's first connection resumes
+/// a TLS session another handle made instead of a full handshake.
 public final class CurlTransport: HTTPTransport {
   private let options: TransportOptions
   private let pool = Locked<[EasyHandle]>([])
+  private let share: SharedState
   private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_ALL)) }()
 
   public init(options: TransportOptions = TransportOptions()) {
     _ = Self.globalInit
     self.options = options
+    share = SharedState()
   }
 
   deinit {
@@ -58,6 +62,7 @@ public final class CurlTransport: HTTPTransport {
     em_setopt_long(handle, CURLOPT_TCP_KEEPALIVE, 1)
     if let caFile = options.caFile { em_setopt_str(handle, CURLOPT_CAINFO, caFile) }
     em_setopt_slist(handle, CURLOPT_HTTPHEADER, list)
+    em_setopt_ptr(handle, CURLOPT_SHARE, share.handle)
     em_setopt_datacb(
       handle, CURLOPT_WRITEFUNCTION,
       { ptr, size, count, user in
@@ -94,7 +99,14 @@ public final class CurlTransport: HTTPTransport {
     guard code == CURLE_OK else { throw Self.transportError(code) }
     var status = 0
     em_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
-    return HTTPResponse(status: status, headers: sink.headers, body: sink.body, segments: sink.segments)
+    // Request sent (pretransfer; the body, if any, goes after it) to the first byte of the answer.
+    var sent: curl_off_t = 0
+    var firstByte: curl_off_t = 0
+    em_getinfo_off(handle, CURLINFO_PRETRANSFER_TIME_T, &sent)
+    em_getinfo_off(handle, CURLINFO_STARTTRANSFER_TIME_T, &firstByte)
+    let wait = request.body.isEmpty && firstByte >= sent && sent >= 0 ? Duration.microseconds(firstByte - sent) : nil
+    return HTTPResponse(
+      status: status, headers: sink.headers, body: sink.body, segments: sink.segments, firstByteWait: wait)
   }
 
   static func transportError(_ code: CURLcode) -> TransportError {
@@ -112,6 +124,36 @@ public final class CurlTransport: HTTPTransport {
     default: kind = .other
     }
     return TransportError(kind: kind, message: text)
+  }
+}
+
+/// A curl share object with its locks: the TLS session cache and the DNS cache of every handle
+/// of one transport. curl calls the lock functions from whichever thread runs a transfer.
+private final class SharedState: @unchecked Sendable {
+  let handle: UnsafeMutableRawPointer?
+  private let locks: UnsafeMutablePointer<pthread_mutex_t>
+  private static let lockCount = Int(CURL_LOCK_DATA_LAST.rawValue) + 1
+
+  init() {
+    locks = .allocate(capacity: Self.lockCount)
+    for i in 0..<Self.lockCount { pthread_mutex_init(locks + i, nil) }
+    handle = curl_share_init()
+    guard let handle else { return }
+    em_share_setopt_ptr(handle, CURLSHOPT_USERDATA, UnsafeMutableRawPointer(locks))
+    em_share_setopt_lock(handle) { _, data, _, user in
+      pthread_mutex_lock(user!.assumingMemoryBound(to: pthread_mutex_t.self) + Int(data.rawValue))
+    }
+    em_share_setopt_unlock(handle) { _, data, user in
+      pthread_mutex_unlock(user!.assumingMemoryBound(to: pthread_mutex_t.self) + Int(data.rawValue))
+    }
+    em_share_setopt_long(handle, CURLSHOPT_SHARE, Int(CURL_LOCK_DATA_SSL_SESSION.rawValue))
+    em_share_setopt_long(handle, CURLSHOPT_SHARE, Int(CURL_LOCK_DATA_DNS.rawValue))
+  }
+
+  deinit {
+    if let handle { curl_share_cleanup(handle) }
+    for i in 0..<Self.lockCount { pthread_mutex_destroy(locks + i) }
+    locks.deallocate()
   }
 }
 

@@ -40,12 +40,18 @@ public struct HTTPResponse: Sendable {
   public var body: [UInt8]
   /// The body in segments, when the request asked for them and the answer was a 2xx.
   public var segments: [[UInt8]]
+  /// From the request sent to the first byte of the answer: one round trip plus the server's
+  /// time, when the transport measured it (the link's round trip is the least of these).
+  public var firstByteWait: Duration?
 
-  public init(status: Int, headers: [(String, String)], body: [UInt8], segments: [[UInt8]] = []) {
+  public init(
+    status: Int, headers: [(String, String)], body: [UInt8], segments: [[UInt8]] = [], firstByteWait: Duration? = nil
+  ) {
     self.status = status
     self.headers = headers
     self.body = body
     self.segments = segments
+    self.firstByteWait = firstByteWait
   }
 
   /// Bytes received, in `body` and `segments`.

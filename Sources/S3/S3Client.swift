@@ -21,6 +21,8 @@ public final class S3Client: Sendable {
   public var throttleLevel: Int { throttle.level }
   public let retryPolicy: RetryPolicy
   public let counters: RequestCounters
+  /// The measured round trip to the store, shared by every client made from this one.
+  public let roundTrip: RoundTripEstimate
   /// When S3 last failed to answer at all (all retries spent on network errors). For a short
   /// while after that, requests make one quick attempt instead of the full retry budget, so a
   /// frozen or unreachable server costs every caller seconds, not minutes.
@@ -68,15 +70,16 @@ public final class S3Client: Sendable {
       bucket: bucket, endpoint: endpoint, credentials: credentials, transport: transport, retryPolicy: retryPolicy,
       logger: logger, requestTimeout: requestTimeout, counters: counters, pageSize: Locked(listPageSize),
       location: Locked(endpoint), endpoints: EndpointPool([endpoint] + moreEndpoints, clock: clock),
-      throttle: Throttle(clock: clock), clockOffset: Locked(0), clock: clock)
+      throttle: Throttle(clock: clock), clockOffset: Locked(0), roundTrip: RoundTripEstimate(), clock: clock)
   }
 
   private init(
     bucket: String, endpoint: S3Endpoint, credentials: RefreshingCredentials, transport: any HTTPTransport,
     retryPolicy: RetryPolicy, logger: Logger, requestTimeout: Duration?, counters: RequestCounters, pageSize: Locked<Int>,
     location: Locked<S3Endpoint>, endpoints: EndpointPool, throttle: Throttle, clockOffset: Locked<TimeInterval>,
-    clock: any MountClock
+    roundTrip: RoundTripEstimate, clock: any MountClock
   ) {
+    self.roundTrip = roundTrip
     self.endpoints = endpoints
     self.throttle = throttle
     self.clock = clock
@@ -100,7 +103,7 @@ public final class S3Client: Sendable {
       bucket: bucket, endpoint: endpoint, credentials: credentials, transport: transport,
       retryPolicy: retryPolicy, logger: logger, requestTimeout: requestTimeout ?? self.requestTimeout, counters: counters,
       pageSize: pageSize, location: location, endpoints: endpoints, throttle: throttle, clockOffset: clockOffset,
-      clock: clock)
+      roundTrip: roundTrip, clock: clock)
   }
 
   // MARK: Operations
@@ -507,6 +510,7 @@ public final class S3Client: Sendable {
       throw .transport(error)
     }
     counters.record { $0.bytesDownloaded += UInt64(response.bodyCount) }
+    if let wait = response.firstByteWait { roundTrip.record(wait) }
     guard (200..<300).contains(response.status) else {
       var error = ErrorResponseParser.parse(
         status: response.status, body: method == "HEAD" ? [] : response.body,
