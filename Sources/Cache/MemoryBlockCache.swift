@@ -19,10 +19,11 @@ public final class MemoryBlockCache: Sendable {
 
   /// Sets the bound, evicting the least recently used blocks down to it.
   public func resize(to capacity: Int) {
-    guard limit.withLock({ l -> Bool in
-      defer { l = capacity }
-      return l != capacity
-    })
+    guard
+      limit.withLock({ l -> Bool in
+        defer { l = capacity }
+        return l != capacity
+      })
     else { return }
     state.withLock { s in
       while s.bytes > capacity, let victim = s.order.removeLeastRecent() {

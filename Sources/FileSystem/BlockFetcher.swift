@@ -38,7 +38,7 @@ final class BlockFetcher: Sendable {
     self.readAhead = readAhead
     memoryBase = memory.capacity
     workers = WorkerPool(threads: prefetchThreads, name: "em-prefetch", queueLimit: Self.prefetchQueueLimit)
-    listings = WorkerPool(threads: 2, name: "em-list-ahead", queueLimit: Self.listingQueueLimit)
+    listings = WorkerPool(threads: Self.listingThreads, name: "em-list-ahead", queueLimit: Self.listingQueueLimit)
     memory.resize(to: memoryBase + ReadAhead.floor)
   }
 
@@ -50,12 +50,19 @@ final class BlockFetcher: Sendable {
     return bytes
   }
 
+  /// Whether S3 is far enough that the read-ahead is above its floor (a round trip of about
+  /// 8 ms or more): work that mostly waits for answers then runs wider.
+  var isFar: Bool { aheadBytes() > ReadAhead.floor }
+
   /// Bytes of prefetch GETs under way, for `.edgemount/status` and the memory bound's test.
   var prefetchingBytes: Int { prefetching.withLock { $0 } }
 
   /// Prefetch batches (of up to `blocksPerRequest` blocks) that may wait for a thread; enough
   /// for the whole read-ahead of a walk of small files (`ReadAhead.maxFiles`) and more.
   static let prefetchQueueLimit = 128
+  /// Listings ahead of a walk run at once: the 4 ahead on a near link (the walk keeps up), up to 8 when
+  /// each listing mostly waits for its answer far away (`FleetTree.devicesListedAheadFar`).
+  static let listingThreads = 8
   /// Listings ahead of a walk that may wait; more are dropped (the walk lists them itself).
   static let listingQueueLimit = 16
 
@@ -96,6 +103,20 @@ final class BlockFetcher: Sendable {
       out += block[from..<to]
     }
     return out
+  }
+
+  /// Keeps the whole blocks inside `range` of bytes fetched for another purpose (a header
+  /// read that got a small log whole), so reading the log later costs no GET.
+  func keep(key: String, etag: String, range: Range<UInt64>, bytes: [UInt8], objectSize: UInt64) {
+    guard bytes.count == range.count, !range.isEmpty, range.upperBound <= objectSize else { return }
+    for index in BlockID.indices(covering: range) {
+      let id = BlockID(key: key, etag: etag, index: index)
+      let span = id.range(objectSize: objectSize)
+      guard span.lowerBound >= range.lowerBound, span.upperBound <= range.upperBound, memory.get(id) == nil else { continue }
+      let block = Array(bytes[Int(span.lowerBound - range.lowerBound)..<Int(span.upperBound - range.lowerBound)])
+      memory.put(id, block)
+      disk?.putLater(id, block)
+    }
   }
 
   /// Whether a read of the block costs no new GET: it is in memory, on disk or on its way.

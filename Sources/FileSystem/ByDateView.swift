@@ -155,7 +155,7 @@ final class ByDateView: CorePart, Sendable {
       }
     }
     var all: [FleetSession] = []
-    for result in headers.parallel(jobs) {
+    for result in headers.parallel(jobs, far: fetcher.isFar) {
       switch result {
       case .success(let sessions): all += sessions
       case .failure(let error): throw error
@@ -196,9 +196,10 @@ final class ByDateView: CorePart, Sendable {
       shared.load(sessionPrefix: prefix)
       if let known = headers.known(key: key, etag: etag, name: name) { return known }
     }
-    let time = headers.time(key: key, etag: etag, size: size, name: name, s3: s3) { [fetcher] range in
-      fetcher.cachedBytes(key: key, etag: etag, range: range, objectSize: size)
-    }
+    let time = headers.time(
+      key: key, etag: etag, size: size, name: name, s3: s3,
+      cached: { [fetcher] range in fetcher.cachedBytes(key: key, etag: etag, range: range, objectSize: size) },
+      fetched: { [fetcher] range, bytes in fetcher.keep(key: key, etag: etag, range: range, bytes: bytes, objectSize: size) })
     if let shared, let prefix, headers.record(key: key, etag: etag) != nil { shared.noteRead(sessionPrefix: prefix) }
     return time
   }
@@ -227,7 +228,7 @@ final class ByDateView: CorePart, Sendable {
           publish(session)
           return logs
         }
-      })
+      }, far: fetcher.isFar)
     let now = clock.instant()
     // Each day's device folder with its session folders, and what each session folder holds.
     let (foldersOf, placements) = tree.withTable { table in
@@ -283,7 +284,7 @@ final class ByDateView: CorePart, Sendable {
           }
           return days
         }
-      })
+      }, far: fetcher.isFar)
     let names = spans.reduce(into: Set<String>()) { $0.formUnion($1) }
     tree.withTable { table in
       var keep = Set<UInt64>()

@@ -72,7 +72,8 @@ extension FleetFileSystem {
     let ahead = fetcher.aheadBytes()
     let perFile = fetcher.readAhead.bytesPerFile(bytes: ahead)
     var budget = ahead
-    for file in tree.logsAfterOpening(node, limit: ReadAhead.maxFiles) where decoded?.isDecoded(file) != true {
+    let files = ahead > ReadAhead.floor ? ReadAhead.maxFiles : ReadAhead.nearFiles
+    for file in tree.logsAfterOpening(node, limit: files) where decoded?.isDecoded(file) != true {
       guard budget > 0 else { break }
       guard file.size > 0 else { continue }
       let bytes = min(Int(min(file.size, UInt64(Int.max))), perFile, budget)

@@ -127,7 +127,9 @@ extension FleetFileSystem {
     lines += "\nqueue_list_ahead: \(lanes.listings) of \(BlockFetcher.listingQueueLimit)"
     let running = fetcher.runningJobs
     lines += "\nrunning_prefetch: \(running.prefetch)\nrunning_list_ahead: \(running.listings)"
-    let rtt = s3.roundTrip.current.map { String(format: "%.1f", Double($0.components.attoseconds) / 1e15 + Double($0.components.seconds) * 1000) }
+    let rtt = s3.roundTrip.current.map {
+      String(format: "%.1f", Double($0.components.attoseconds) / 1e15 + Double($0.components.seconds) * 1000)
+    }
     lines += "\nround_trip_ms: \(rtt ?? "(not measured yet)")"
     lines += "\nread_ahead_bytes: \(fetcher.aheadBytes()) of \(fetcher.readAhead.limit)"
     lines += "\nprefetching_bytes: \(fetcher.prefetchingBytes)"

@@ -193,8 +193,11 @@ public final class FleetFileSystem: Sendable {
     if case .device = kind, let node = tree.existingNode(ino) { tree.prefetchNextDevices(after: node) }
     try refreshIfStale(ino)
     if kind == .byDate(.session) {
-      return try byDate.files(ino).map { DirectoryEntry(name: $0.name, attributes: attributes(of: $0)) }
+      let files = try byDate.files(ino)
+      if let session = files.first?.parent { tree.readThroughDay(session: session, logs: files.map(\.ino)) }
+      return files.map { DirectoryEntry(name: $0.name, attributes: attributes(of: $0)) }
     }
+    if kind == .session { tree.readSessionFolder(ino) }
     // .raw/ and .edgemount/ are reachable by name but not listed, so find, du and rsync of
     // the whole mount walk every object once and copy only the fleet.
     // A walk reads the fleet folder and then goes into its devices: the first device listed

@@ -50,12 +50,14 @@ extension FleetTree {
   /// going as the walk moves on; lookups in a folder are no step of a walk.
   func prefetchNextDevices(after node: Node) {
     let now = clock.instant()
+    // Far from S3 each listing mostly waits for its answer: more of them at once.
+    let ahead = fetcher.isFar ? Self.devicesListedAheadFar : Self.devicesListedAhead
     let next: [UInt64] = withState { s in
       defer { s.lastDeviceListing = (node.ino, now) }
       // Reading the same folder again (an rsync re-run of one device) is no step of a walk.
       guard let last = s.lastDeviceListing, last.ino != node.ino, now - last.at < .seconds(2) else { return [] }
       let ttl = listTTL(for: node.kind)
-      return Self.folderOrder(&s, node.parent).following(node.ino, limit: Self.devicesListedAhead).filter { ino in
+      return Self.folderOrder(&s, node.parent).following(node.ino, limit: ahead).filter { ino in
         s.listedAt[ino].map { now - $0 >= ttl } ?? true
       }
     }
@@ -66,6 +68,7 @@ extension FleetTree {
   }
 
   static let devicesListedAhead = 4
+  static let devicesListedAheadFar = 16
 
   static let fallbackRetry = RetryPolicy(
     maxAttempts: 2, baseDelay: .milliseconds(100), maxDelay: .milliseconds(200), deadline: .seconds(4))

@@ -27,6 +27,10 @@ final class FleetTree: CorePart, Sendable {
     /// Device folders of the root, and log files of sessions, in name order: dropped at each
     /// listing of the folder, built again on the next walk step.
     var folderOrders = BoundedCache<UInt64, FolderOrder>(limit: 1024)
+    /// Sessions last read through a `.by-date/` folder, with that folder's logs in order: a
+    /// copy of a day walks those, not the whole session (dropped when the session folder
+    /// itself is read).
+    var dayViews = BoundedCache<UInt64, FolderOrder>(limit: 1024)
   }
 
   let context: CoreContext
@@ -165,6 +169,11 @@ final class FleetTree: CorePart, Sendable {
   func logsAfterOpening(_ log: Node, limit: Int) -> [Node] {
     state.withLock { s in
       defer { s.lastOpened[log.parent] = log.ino }
+      if let day = s.dayViews[log.parent], day.positions[log.ino] != nil {
+        // A copy of a `.by-date/` day: the day's logs of this session, nothing past them.
+        let walking = s.lastOpened[log.parent].map { day.isRightBefore($0, log.ino) } ?? (day.inos.first == log.ino)
+        return walking ? day.following(log.ino, limit: limit).compactMap { s.table[$0] } : []
+      }
       let order = Self.folderOrder(&s, log.parent)
       let walking: Bool
       if let previous = s.lastOpened[log.parent] {
@@ -187,6 +196,16 @@ final class FleetTree: CorePart, Sendable {
       }
       return next.compactMap { s.table[$0] }
     }
+  }
+
+  /// `.by-date/` showed `logs` (in split order) of `session`: a walk of it reads ahead only those.
+  func readThroughDay(session: UInt64, logs: [UInt64]) {
+    state.withLock { $0.dayViews[session] = FolderOrder(inos: logs) }
+  }
+
+  /// The session folder itself was read: a walk of it reads ahead its own logs.
+  func readSessionFolder(_ session: UInt64) {
+    state.withLock { s in if s.dayViews[session] != nil { s.dayViews[session] = nil } }
   }
 
   /// Whether the last log opened in the session before `session` (in the device's name order)

@@ -5,10 +5,12 @@ struct FolderOrder: Sendable {
   let inos: [UInt64]
   let positions: [UInt64: Int]
 
-  init(_ nodes: [Node]) {
-    inos = nodes.map(\.ino)
+  init(_ nodes: [Node]) { self.init(inos: nodes.map(\.ino)) }
+
+  init(inos: [UInt64]) {
+    self.inos = inos
     var positions: [UInt64: Int] = [:]
-    positions.reserveCapacity(nodes.count)
+    positions.reserveCapacity(inos.count)
     for (i, ino) in inos.enumerated() { positions[ino] = i }
     self.positions = positions
   }

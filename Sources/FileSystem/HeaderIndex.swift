@@ -19,6 +19,9 @@ final class HeaderIndex: Sendable {
   /// The passwords of devices that encrypt their logs (`--passwords`), for MFE and MFM headers.
   let passwords: DevicePasswords?
   private let pool: WorkerPool
+  /// The pool's threads, all used when the link is far; `nearThreads` of them otherwise.
+  let threads: Int
+  static let nearThreads = 8
   /// Header reads under way: a second caller for the same log waits for the first one's.
   private let flights = FlightTable<String, LogTime>()
 
@@ -39,12 +42,13 @@ final class HeaderIndex: Sendable {
   private let counts = Locked(Counts())
 
   init(
-    store: HeaderRecordStore?, records: [HeaderRecordStore.Record], passwords: DevicePasswords? = nil, threads: Int = 8,
+    store: HeaderRecordStore?, records: [HeaderRecordStore.Record], passwords: DevicePasswords? = nil, threads: Int = 32,
     limit: Int = 2_000_000
   ) {
     self.store = store
     self.passwords = passwords
     self.limit = limit
+    self.threads = threads
     pool = WorkerPool(threads: threads, name: "em-headers")
     var loaded = BoundedCache<String, LogTime>(limit: limit)
     for record in records { if let time = Self.decode(record.fields) { loaded[Self.id(record.key, record.etag)] = time } }
@@ -95,21 +99,28 @@ final class HeaderIndex: Sendable {
   /// the block cache already holds them (no GET then).
   func time(
     key: String, etag: String, size: UInt64, name: LogFileName, s3: S3Client,
-    cached: @escaping (Range<UInt64>) -> [UInt8]? = { _ in nil }
+    cached: @escaping (Range<UInt64>) -> [UInt8]? = { _ in nil },
+    fetched: @escaping (Range<UInt64>, [UInt8]) -> Void = { _, _ in }
   ) -> LogTime {
     if let time = known(key: key, etag: etag, name: name) { return time }
-    return flights.outcome(for: Self.id(key, etag)) { read(key: key, etag: etag, size: size, name: name, s3: s3, cached: cached) }
+    return flights.outcome(for: Self.id(key, etag)) {
+      read(key: key, etag: etag, size: size, name: name, s3: s3, cached: cached, fetched: fetched)
+    }
   }
 
+  /// `fetched` is given every range read from S3, so bytes a header read fetched (a small
+  /// log whole) are not fetched again when the log is copied.
   private func read(
     key: String, etag: String, size: UInt64, name: LogFileName, s3: S3Client,
-    cached: @escaping (Range<UInt64>) -> [UInt8]?
+    cached: @escaping (Range<UInt64>) -> [UInt8]?, fetched: @escaping (Range<UInt64>, [UInt8]) -> Void
   ) -> LogTime {
     counts.withLock { $0.pending += 1 }
     defer { counts.withLock { $0.pending -= 1 } }
     let fetch: (Range<UInt64>) throws -> [UInt8] = { range in
       if let bytes = cached(range) { return bytes }
-      return try s3.getObject(key: key, range: range, ifMatch: etag.isEmpty ? nil : etag, objectSize: size)
+      let bytes = try s3.getObject(key: key, range: range, ifMatch: etag.isEmpty ? nil : etag, objectSize: size)
+      if bytes.count == range.count { fetched(range, bytes) }
+      return bytes
     }
     let format = Format(name)
     let time: LogTime
@@ -180,16 +191,21 @@ final class HeaderIndex: Sendable {
     return true
   }
 
-  /// Runs `jobs` on the header pool, at most `threads` at once, and waits for all of them.
-  func parallel<T: Sendable>(_ jobs: [@Sendable () -> T]) -> [T] {
+  /// Runs `jobs` on the header pool and waits for all of them: `near` at once on a link with a
+  /// short round trip, all the pool's threads when the link is far (`far`), where each job
+  /// mostly waits for its answers.
+  func parallel<T: Sendable>(_ jobs: [@Sendable () -> T], far: Bool = false) -> [T] {
     guard jobs.count > 1 else { return jobs.map { $0() } }
     let results = Locked<[Int: T]>([:])
     let group = DispatchGroup()
+    let slots = DispatchSemaphore(value: far ? threads : Self.nearThreads)
     for (i, job) in jobs.enumerated() {
       group.enter()
+      slots.wait()
       pool.submit {
         let value = job()
         results.withLock { $0[i] = value }
+        slots.signal()
         group.leave()
       }
     }

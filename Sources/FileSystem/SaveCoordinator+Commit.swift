@@ -1,6 +1,7 @@
 import CANedge
 import Digest
 import Foundation
+import Locking
 import S3
 import Validation
 
@@ -12,6 +13,15 @@ extension SaveCoordinator {
   func commit(_ node: Node, bytes: [UInt8], base: PutCondition, editor: Editor) throws(FSError) -> String {
     let device = try tree.node(node.parent)
     guard case .device(let id) = device.kind else { throw .accessDenied("not in a device folder") }
+    // The server's current version (the HEAD of the lost-update check) is asked beside the
+    // validation's own requests: one round trip instead of two, 20-150 ms from the region.
+    let key = node.key
+    let s3 = s3
+    let current = Alongside { () -> Result<String?, S3Error> in
+      do throws(S3Error) { return .success(try s3.headObject(key: key).etag) } catch {
+        return error.isNotFound ? .success(nil) : .failure(error)
+      }
+    }
     let plainTextSecrets: [String]?
     do {
       plainTextSecrets = try validate(node.name, bytes: bytes, device: device)
@@ -21,7 +31,7 @@ extension SaveCoordinator {
     }
     let result: WriteResult?
     do {
-      result = try upload(key: node.key, bytes: bytes, base: base, editor: editor)
+      result = try upload(key: node.key, bytes: bytes, base: base, editor: editor, current: current.value)
     } catch {
       reportRejection(device: id.description, file: node.name, error, editor: editor)
       throw error
@@ -71,16 +81,18 @@ extension SaveCoordinator {
   /// One conditional PUT. A 412 after a retried PUT may be our own earlier attempt having
   /// landed: a HEAD tells (same MD5), so a lost response is not reported as a conflict.
   /// Returns what the PUT left, or nil when the server already holds these bytes.
-  private func upload(key: String, bytes: [UInt8], base: PutCondition, editor: Editor) throws(FSError) -> WriteResult? {
-    // Every save first checks with a HEAD that the server still holds the version it replaces:
+  /// `current`: the server's ETag from a HEAD made during the validation (nil: no object).
+  private func upload(
+    key: String, bytes: [UInt8], base: PutCondition, editor: Editor, current: Result<String?, S3Error>
+  ) throws(FSError) -> WriteResult? {
+    // Every save checks with a HEAD that the server still holds the version it replaces:
     // some servers (rclone serve s3) ignore If-Match and If-None-Match on PUT, and there the
     // check is what keeps someone else's edit; where the server honours the condition, the
     // conditional PUT also closes the moment between the HEAD and the PUT.
-    var currentETag: String?
-    do {
-      currentETag = try s3.headObject(key: key).etag
-    } catch {
-      if !error.isNotFound { throw .s3(error) }
+    let currentETag: String?
+    switch current {
+    case .success(let etag): currentETag = etag
+    case .failure(let error): throw .s3(error)
     }
     if let refusal = Self.staleBase(base, currentETag: currentETag) { throw .conflict(refusal) }
     // The same bytes as the version being replaced (vim writing its backup back, a second

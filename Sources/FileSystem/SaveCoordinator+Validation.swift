@@ -1,5 +1,6 @@
 import CANedge
 import Foundation
+import Locking
 import S3
 import Validation
 
@@ -75,6 +76,13 @@ extension SaveCoordinator {
       }
     }
     var facts = ConfigRules.DeviceFacts()
+    // The schema is read beside the heartbeat: one round trip for both.
+    let deviceFacts = self.facts
+    let schemaRead = schemaObject.map { object in
+      Alongside { () -> Result<JSONValue?, FSError> in
+        do throws(FSError) { return .success(try deviceFacts.ruleSchema(object)) } catch { return .failure(error) }
+      }
+    }
     if hasHeartbeat {
       self.facts.forgetHeartbeat(deviceKey: device.key)
       if let json = self.facts.heartbeat(deviceKey: device.key).0 {
@@ -95,7 +103,7 @@ extension SaveCoordinator {
       known.insert(version)
       schema = staged
     }
-    if let schemaObject { schema = try self.facts.ruleSchema(schemaObject) }
+    if let schemaRead { schema = try schemaRead.value.get() }
     return ConfigValidator.Device(knownVersions: known, schema: schema, facts: facts)
   }
 

@@ -47,6 +47,18 @@ public struct RetryPolicy: Sendable, Equatable {
     return ceiling * max(0, min(unit, 1))
   }
 
+  /// The policy for a link with this round trip: no wait before a retry is shorter than a round
+  /// trip's worth of backoff, the longest wait is at least 8 round trips, and the time retries
+  /// may take at least 100 round trips (on loopback and to a near region, the policy as it is).
+  public func scaled(toRoundTrip roundTrip: Duration?) -> RetryPolicy {
+    guard let roundTrip, roundTrip > .zero, maxAttempts > 1 else { return self }
+    var scaled = self
+    scaled.baseDelay = max(baseDelay, roundTrip)
+    scaled.maxDelay = max(maxDelay, roundTrip * 8)
+    scaled.deadline = max(deadline, roundTrip * 100)
+    return scaled
+  }
+
   /// Whether attempt number `attempt` (1-based) may start after `elapsed` time.
   public func allowsAttempt(_ attempt: Int, elapsed: Duration) -> Bool {
     attempt == 1 || (attempt <= maxAttempts && elapsed < deadline)

@@ -381,8 +381,11 @@ public final class S3Client: Sendable {
     let start = clock.instant()
     var attempt = 1
     let recentlyUnreachable = unreachableSince.withLock { $0.map { start - $0 < Self.quickFailWindow } ?? false }
-    let policy = recentlyUnreachable ? RetryPolicy.none : retryPolicy
-    let timeout = recentlyUnreachable ? min(requestTimeout ?? .seconds(3), .seconds(3)) : requestTimeout
+    // Backoff and the quick-fail bound scale with the link's round trip (`RetryPolicy.scaled`).
+    let rtt = roundTrip.current
+    let policy = recentlyUnreachable ? RetryPolicy.none : retryPolicy.scaled(toRoundTrip: rtt)
+    let quickBound = max(.seconds(3), (rtt ?? .zero) * 20)
+    let timeout = recentlyUnreachable ? min(requestTimeout ?? quickBound, quickBound) : requestTimeout
     // Each once per request: signing again at the server's time, and with fresh credentials.
     var correctedClock = false
     var refreshedCredentials = false

@@ -20,7 +20,7 @@ import Testing
   }
 
   /// 200 listings that never finish queued ahead of a walk (the list-ahead lane takes 16 and
-  /// runs 2 at a time, so it is full for the whole read) while a 24 MiB log is read through with prefetching: no read
+  /// runs `listingThreads` at a time, so it is full for the whole read) while a 24 MiB log is read through with prefetching: no read
   /// waits more than a request's time, because block prefetches have a lane of their own.
   @Test func aListingStormDoesNotDelayAConcurrentRead() throws {
     let server = InMemoryS3()
@@ -30,10 +30,10 @@ import Testing
     let fs = fileSystem(server)
     // Listings that hold their thread until the test ends: the lane stays full throughout.
     let gate = Wakeup()
-    defer { for _ in 0..<4 { gate.signal() } }
+    defer { for _ in 0..<(2 * BlockFetcher.listingThreads) { gate.signal() } }
     var accepted = 0
     for _ in 0..<200 where fs.fetcher.submitListing({ _ = gate.wait(until: .distantFuture) }) { accepted += 1 }
-    #expect(accepted <= BlockFetcher.listingQueueLimit + 2)
+    #expect(accepted <= BlockFetcher.listingQueueLimit + BlockFetcher.listingThreads)
     #expect(fs.fetcher.queuedJobs.listings <= BlockFetcher.listingQueueLimit)
     let device = try fs.lookup(parent: FleetFileSystem.rootIno, name: "A1B2C3D4")
     let session = try fs.lookup(parent: device.ino, name: "00000001")

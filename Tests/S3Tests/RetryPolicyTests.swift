@@ -15,6 +15,32 @@ import Testing
     #expect(policy.isRetryable(.transport(TransportError(kind: .connect, message: ""))))
   }
 
+  /// Retries scale with the link: a retry 150 ms away waits at least a round trip's worth of
+  /// backoff and may take 100 round trips; on loopback the policy is unchanged.
+  @Test func backoffScalesWithTheRoundTrip() {
+    #expect(policy.scaled(toRoundTrip: nil) == policy)
+    #expect(policy.scaled(toRoundTrip: .microseconds(300)) == policy)
+    let far = policy.scaled(toRoundTrip: .milliseconds(150))
+    #expect(far.baseDelay == .milliseconds(150) && far.maxDelay == .milliseconds(1200) && far.deadline == .seconds(15))
+    #expect(far.maxAttempts == policy.maxAttempts)
+    #expect(far.delay(beforeAttempt: 3, unit: 0.999) > policy.delay(beforeAttempt: 3, unit: 0.999))
+    #expect(RetryPolicy.none.scaled(toRoundTrip: .seconds(1)) == RetryPolicy.none)
+  }
+
+  /// The client measures the round trip from its answers' first-byte waits, and the clients
+  /// made from it share the estimate.
+  @Test func theClientMeasuresTheRoundTripFromItsAnswers() throws {
+    let server = InMemoryS3()
+    server.put("b", "k", Array("hello".utf8))
+    server.roundTrip.withLock { $0 = 0.05 }
+    let client = server.client(bucket: "b")
+    #expect(client.roundTrip.current == nil)
+    _ = try client.getWholeObject(key: "k")
+    #expect(client.roundTrip.current == .milliseconds(50))
+    // Clients made from it share the estimate.
+    #expect(client.with(retryPolicy: .none).roundTrip.current == .milliseconds(50))
+  }
+
   @Test func doesNotRetryClientErrors() {
     for (status, code) in [
       (403, "SignatureDoesNotMatch"), (404, "NoSuchKey"), (412, "PreconditionFailed"), (400, "InvalidArgument"),

