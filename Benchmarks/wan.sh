@@ -140,7 +140,28 @@ requests() { # the mount's request counters, summed over the kinds
   [ -f "$mnt/.edgemount/status" ] || return 0
   awk -F': ' '/^requests_(get|head|list|put|delete):/ {n[$1]=$2} END {printf "GET %d LIST %d HEAD %d PUT %d", n["requests_get"], n["requests_list"], n["requests_head"], n["requests_put"]}' "$mnt/.edgemount/status" 2>/dev/null
 }
-declare -A R N
+declare -A R N P
+hz=$(getconf CLK_TCK)
+proc_cpu() { # CPU seconds (user + system) of the processes whose command line matches
+  local t=0 p
+  for p in $(pgrep -f -- "$1" || true); do
+    t=$(echo "$t + $(awk -v hz="$hz" '{print ($14 + $15) / hz}' "/proc/$p/stat" 2>/dev/null || echo 0)" | bc -l)
+  done
+  echo "$t"
+}
+# Where the time of a copy goes: its wall time and the CPU seconds of the client (with its
+# children), the mount, the S3 server and the delay proxy, on this machine's cores.
+profile() { # label command...
+  local label=$1 w0 p0 m0 w1 p1 m1 s e; shift
+  w0=$(proc_cpu "weed mini"); p0=$(proc_cpu "delay-proxy $proxy_port "); m0=$(proc_cpu "edgemount wan-")
+  s=$(date +%s.%N)
+  /usr/bin/time -f "%U %S" -o "$work/client.cpu" "$@" >/dev/null 2>&1 || true
+  e=$(date +%s.%N)
+  w1=$(proc_cpu "weed mini"); p1=$(proc_cpu "delay-proxy $proxy_port "); m1=$(proc_cpu "edgemount wan-")
+  P[$label]=$(printf 'wall %.2f s; CPU s: client %.2f, mount %.2f, server %.2f, proxy %.2f (%d cores)' \
+    "$(echo "$e - $s" | bc -l)" "$(awk '{print $1 + $2}' "$work/client.cpu")" "$(echo "$m1 - $m0" | bc -l)" \
+    "$(echo "$w1 - $w0" | bc -l)" "$(echo "$p1 - $p0" | bc -l)" "$(nproc)")
+}
 mounts=(edgemount s3fs rclone)
 [ $https = 1 ] && mounts=(edgemount edgemount-tls s3fs rclone)
 limit_for() { case $1 in edgemount*) echo 900 ;; *) echo "$cap" ;; esac; }
@@ -162,6 +183,10 @@ run_rtt() {
     mount_tool $tool wan-list "$ep_t"; R[$rtt,find,$tool]=$(timed "$lim" find "$mnt"); N[$rtt,find,$tool]=$(requests); unmount_tool
     mount_tool $tool wan-data "$ep_t"; rm -rf "$work/copy"; mkdir -p "$work/copy"
     R[$rtt,rsync,$tool]=$(timed "$lim" rsync -a "$mnt/$datadev/" "$work/copy/"); N[$rtt,rsync,$tool]=$(requests); unmount_tool
+    if [ $tool = edgemount ]; then
+      mount_tool $tool wan-data "$ep_t"; rm -rf "$work/copy"; mkdir -p "$work/copy"
+      profile "$rtt,edgemount" rsync -a "$mnt/$datadev/" "$work/copy/"; unmount_tool
+    fi
     # The config save: the device folder listed first (untimed), then cp to the returned close.
     mount_tool $tool wan-data "$ep_t"; ls "$mnt/$datadev" >/dev/null; local before; before=$(requests)
     next_cfg; R[$rtt,save,$tool]=$(timed "$lim" cp "$cfg" "$mnt/$datadev/$cfgkey")
@@ -201,12 +226,14 @@ print('%.1f' % (statistics.median(times) * 1000))" 2>/dev/null || echo fail)
 
   echo "== ${rtt} ms: direct clients" >&2
   # (timeout runs programs, not shell functions: these are words to put before the arguments)
-  local s5t=(env SSL_CERT_FILE="$ca" s5cmd --endpoint-url "$ept")
+  # (s5cmd's AWS SDK takes its CAs from AWS_CA_BUNDLE, which replaces the system's)
+  local s5t=(env AWS_CA_BUNDLE="$ca" s5cmd --endpoint-url "$ept")
   fresh() { drop; rm -rf "$work/copy" /dev/shm/edgemount-wan; mkdir -p "$work/copy" /dev/shm/edgemount-wan; }
   fresh; R[$rtt,lsR,s5cmd]=$(timed 900 s5cmd --endpoint-url "$ep" ls 's3://wan-list/*')
   R[$rtt,find,s5cmd]=${R[$rtt,lsR,s5cmd]}
   fresh; R[$rtt,lsR,aws]=$(timed "$cap" aws --endpoint-url "$ep" s3 ls --recursive s3://wan-list/)
   fresh; R[$rtt,rsync,s5cmd]=$(timed 900 s5cmd --endpoint-url "$ep" cp "s3://wan-data/$datadev/*" "$work/copy/")
+  fresh; profile "$rtt,s5cmd" s5cmd --endpoint-url "$ep" cp "s3://wan-data/$datadev/*" "$work/copy/"
   fresh; R[$rtt,rsync,aws]=$(timed "$cap" aws --endpoint-url "$ep" s3 cp --recursive "s3://wan-data/$datadev" "$work/copy")
   fresh; R[$rtt,rsync,rclonecopy]=$(RCLONE_CONFIG_BENCH_ENDPOINT=$ep timed "$cap" rclone copy "bench:wan-data/$datadev" "$work/copy")
   next_cfg; fresh; R[$rtt,save,s5cmd]=$(timed 900 s5cmd --endpoint-url "$ep" cp "$cfg" "s3://wan-data/$datadev/$cfgkey")
@@ -290,6 +317,9 @@ report() {
     [ $https = 1 ] && printf '   (https: %s)' "${N[$rtt,$w,edgemount-tls]:-}"
     echo
   done
+  echo "profile of the device copy (a run of its own):"
+  echo "  edgemount rsync -a: ${P[$rtt,edgemount]:-}"
+  echo "  s5cmd cp:           ${P[$rtt,s5cmd]:-}"
   if [ "$rtt" = 0 ]; then
     echo "delay proxy at 0 ms against a direct connection:"
     echo "  one GET of 1 GiB: direct ${R[proxy,get,direct]} s, through the proxy ${R[proxy,get,proxy]} s"

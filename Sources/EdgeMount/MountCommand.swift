@@ -73,7 +73,7 @@ public struct MountCommand: ParsableCommand {
     help:
       "The most bytes fetched ahead of readers (the next files of a copy, the rest of a file read in order) when S3 is far away; the mount sizes it to the measured round trip, from 8M on a local network up to this. K, M, G suffixes allowed; 8M to 1G."
   )
-  var readAhead: String = "64M"
+  var readAhead: String = "128M"
 
   @Option(help: "Owner of every file (default: the user who mounts).")
   var uid: UInt32?

@@ -53,7 +53,7 @@ struct Startup {
     settings.allowDelete = command.allowDelete
     settings.sharedIndex = command.sharedIndex
     settings.decode = command.decode
-    settings.readAheadLimit = Int(ByteCount.parse(command.readAhead) ?? (64 << 20))
+    settings.readAheadLimit = Int(ByteCount.parse(command.readAhead) ?? (128 << 20))
     var passwords: DevicePasswords?
     if let path = command.passwords {
       do { passwords = try DevicePasswords(path: URL(fileURLWithPath: path).standardizedFileURL.path) } catch {

@@ -25,7 +25,7 @@ public struct MountSettings: Sendable {
   public var memoryCacheBytes = 24 << 20
   /// The most bytes fetched ahead of readers on a link with a long round trip (`--read-ahead`);
   /// the memory cache grows by what is used of it (`ReadAhead`).
-  public var readAheadLimit = 64 << 20
+  public var readAheadLimit = 128 << 20
   /// Describes the endpoint for `.edgemount/status`.
   public var endpointDescription = ""
   /// What the start-up probe found about conditional PUT (`ConditionalPutSupport`), for

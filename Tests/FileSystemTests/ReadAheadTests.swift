@@ -17,18 +17,20 @@ import Testing
 
   @Test func theReadAheadCoversTheRoundTripUpToItsLimit() {
     let ahead = ReadAhead()
+    #expect(ahead.limit == 128 * Self.mib)
     #expect(ahead.bytes(roundTrip: nil) == ReadAhead.floor)
     #expect(ahead.bytes(roundTrip: .microseconds(400)) == 8 * Self.mib)
-    // 20 ms at a gigabyte a second: 20 MiB and a bit (a GiB/s is 1.07 GB/s).
-    #expect(ahead.bytes(roundTrip: .milliseconds(20)) == Int(0.02 * Double(1 << 30)))
-    #expect(ahead.bytes(roundTrip: .milliseconds(80)) == 64 * Self.mib)
-    #expect(ReadAhead(limit: 256 * Self.mib).bytes(roundTrip: .milliseconds(80)) == Int(0.08 * Double(1 << 30)))
-    #expect(ReadAhead(limit: 256 * Self.mib).bytes(roundTrip: .seconds(10)) == 256 * Self.mib)
+    // 20 ms at two gigabytes a second: 40 MiB and a bit (a GiB/s is 1.07 GB/s).
+    #expect(ahead.bytes(roundTrip: .milliseconds(20)) == Int(0.02 * Double(2 << 30)))
+    #expect(ahead.bytes(roundTrip: .milliseconds(80)) == 128 * Self.mib)
+    #expect(ReadAhead(limit: 64 * Self.mib).bytes(roundTrip: .milliseconds(80)) == 64 * Self.mib)
+    #expect(ReadAhead(limit: 512 * Self.mib).bytes(roundTrip: .milliseconds(80)) == Int(0.08 * Double(2 << 30)))
+    #expect(ReadAhead(limit: 512 * Self.mib).bytes(roundTrip: .seconds(10)) == 512 * Self.mib)
     // On loopback: a window of 16 blocks, the first 2 MiB of each of the next four files.
     #expect(ahead.windowBlocks(bytes: ReadAhead.floor) == 16)
     #expect(ahead.bytesPerFile(bytes: ReadAhead.floor) == 2 * Self.mib)
-    #expect(ahead.windowBlocks(bytes: 64 * Self.mib) == 64)
-    #expect(ahead.bytesPerFile(bytes: 64 * Self.mib) == 16 * Self.mib)
+    #expect(ahead.windowBlocks(bytes: 128 * Self.mib) == 128)
+    #expect(ahead.bytesPerFile(bytes: 128 * Self.mib) == 32 * Self.mib)
   }
 
   @Test func theRoundTripIsTheLeastRecentWait() {
@@ -113,7 +115,6 @@ import Testing
     // The bound of SEMANTICS.md: the memory cache (24 MiB plus the read-ahead) and the
     // prefetch GETs under way (the read-ahead plus one GET of 8 blocks).
     let bound = settings.memoryCacheBytes + 2 * ahead + BlockFetcher.blocksPerRequest * BlockID.size
-    print("read-ahead test: peak \(peak.withLock { $0 }) bound \(bound) most at once \(server.concurrency.withLock { $0.most })")
     #expect(peak.withLock { $0 } <= bound, "peak \(peak.withLock { $0 }) over the bound \(bound)")
     #expect(fs.fetcher.memory.capacity == settings.memoryCacheBytes + ahead)
     // In parallel: far more GETs at once than the loopback read-ahead's few.
