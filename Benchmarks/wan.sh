@@ -76,18 +76,19 @@ up_port=${E##*:} up_tls_port=${EDGEMOUNT_TEST_ENDPOINT_HTTPS##*:}
 # ---- data -------------------------------------------------------------------------------------
 sim() { "$bin/canedge-sim" "$@" --endpoint "$E" --fixtures Tests/Fixtures >&2; }
 devices_of() { aws --endpoint-url "$E" s3 ls "s3://$1/" | awk '{print $2}' | tr -d / | grep -E '^[0-9A-F]{8}$' | grep -vE '^(2F6913DB|5BC57FEC)$' | head -1; }
-echo "seeding: wan-list ($objects objects), wan-data (500 x 1 MiB), wan-big (20 x 20 MiB, 1 GiB), wan-days (real MF4 logs)" >&2
 if [ ! -f "$s3dir/seeded-$objects" ]; then
+  echo "seeding: wan-list ($objects objects), wan-data (500 x 1 MiB), wan-big (20 x 20 MiB, 1 GiB), wan-days (real MF4 logs)" >&2
 sim seed wan-list --devices 40 --sessions 50 --splits $((objects / 2000)) --log-kib 1 --duplicate-rate 0 --parallel 32
 sim seed wan-data --devices 1 --sessions 5 --splits 100 --log-kib 1024 --duplicate-rate 0 --parallel 32
 sim seed wan-big --devices 1 --sessions 1 --splits 20 --log-kib 20480 --duplicate-rate 0 --parallel 8
 sim seed-logs wan-days --devices 10 --sessions 4 --splits 50
-datadev=$(devices_of wan-data) bigdev=$(devices_of wan-big)
+bigdev=$(devices_of wan-big)
 head -c 1073741824 /dev/urandom > "$work/big.bin"
 aws --endpoint-url "$E" s3 cp "$work/big.bin" "s3://wan-big/$bigdev/00000099/00000001-5E0BE100.MF4" >/dev/null
 rm "$work/big.bin"
 touch "$s3dir/seeded-$objects"
 fi
+datadev=$(devices_of wan-data) bigdev=$(devices_of wan-big)
 big=$bigdev/00000099/00000001-5E0BE100.MF4
 listed=$(aws --endpoint-url "$E" s3 ls --recursive s3://wan-list/ | wc -l)
 day=2026-11-02
