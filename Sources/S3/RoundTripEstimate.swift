@@ -8,6 +8,8 @@ public final class RoundTripEstimate: Sendable {
   private struct Window: Sendable {
     var samples: [Duration] = []
     var next = 0
+    /// The least of `samples`, kept at each answer: every FUSE read asks for it.
+    var least: Duration?
   }
 
   /// How many recent requests the minimum is taken over: enough that a few answers slowed by
@@ -26,9 +28,10 @@ public final class RoundTripEstimate: Sendable {
         w.samples[w.next] = wait
         w.next = (w.next + 1) % Self.windowSize
       }
+      w.least = w.samples.min()
     }
   }
 
   /// The least wait of the recent requests; nil before the first answer.
-  public var current: Duration? { window.withLock { $0.samples.min() } }
+  public var current: Duration? { window.withLock { $0.least } }
 }
