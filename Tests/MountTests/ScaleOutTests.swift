@@ -208,8 +208,7 @@ import Testing
         expected[key] = Digest.hex(Digest.md5(bytes))
       }
     }
-    let port = Int(ProcessInfo.processInfo.environment["EDGEMOUNT_CLUSTER_PORT_BASE"] ?? "18700")! + 20
-    let front = try FaultProxy(port: port, lifetime: 600, upstreamPort: URL(string: cluster.endpoints[0])!.port!)
+    let front = try FaultProxy(port: cluster.portBase + 20, lifetime: 600, upstreamPort: URL(string: cluster.endpoints[0])!.port!)
     defer { front.stop() }
     try front.inject(rate: 0.3, faults: ["503"])
     let mounts = try devices.map { _ in try MountedBucket(bucket: s3.bucket, endpoint: front.endpoint) }
