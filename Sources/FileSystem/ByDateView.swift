@@ -221,14 +221,25 @@ final class ByDateView: CorePart, Sendable {
     let sessions = try fleetSessions()
     let bounds = day.nanoseconds
     let deviceClock = settings.byDateDeviceClock
-    let placed = headers.parallel(
-      sessions.map { session in
-        { [self] in
-          let logs = DayPlacement.logs(on: bounds, session: session.logs, deviceClock: deviceClock, time: logTime)
-          publish(session)
-          return logs
-        }
-      }, far: fetcher.isFar)
+    let far = fetcher.isFar
+    // Every session's search advances in rounds together: each round's headers, of all
+    // sessions, are read at once.
+    var searches = sessions.map {
+      DayPlacement.Search(
+        day: bounds, session: $0.logs, deviceClock: deviceClock, fanOut: far ? DayPlacement.farFanOut : 1)
+    }
+    while true {
+      let wanted = searches.indices.flatMap { s in searches[s].next().map { (s, $0) } }
+      if wanted.isEmpty { break }
+      let read = headers.parallel(
+        wanted.map { s, i in
+          let log = searches[s].candidates[i]
+          return { [self] in logTime(log) }
+        }, far: far)
+      for ((s, i), time) in zip(wanted, read) { searches[s].take(time, at: i) }
+    }
+    let placed = searches.map { $0.result ?? [] }
+    for session in sessions { publish(session) }
     let now = clock.instant()
     // Each day's device folder with its session folders, and what each session folder holds.
     let (foldersOf, placements) = tree.withTable { table in

@@ -94,6 +94,41 @@ import Testing
     #expect(try names(fs, ".by-date/2027-01-01").isEmpty)
   }
 
+  /// Far from the server the day's search reads several headers of a session at once (fewer
+  /// rounds one after another) and places exactly the logs it places close by.
+  @Test func farAwayADaysHeadersAreReadSeveralAtOnceWithTheSamePlacement() throws {
+    let server = InMemoryS3()
+    // One session of 150 ten-minute splits from 18:00 on Nov 30: 36 on Nov 30, 114 after.
+    let start = Self.nov30.start + 18 * 3600
+    for i in 0..<150 {
+      let offset = Double(i * 600) + 3
+      server.put(
+        "fleet", "A1B2C3D4/00000001/" + SampleLog.name(split: i + 1, uploaded: start + Int64(offset) + 640),
+        try SampleLog.bytes(sessionStart: start, offset: offset))
+    }
+    func placed(roundTrip: Double) throws -> (days: [[String]], reads: Int, most: Int) {
+      server.roundTrip.withLock { $0 = roundTrip }
+      server.concurrency.withLock { $0 = (0, 0) }
+      let before = server.requestLog.count
+      let fs = FleetFileSystem(
+        s3: server.client(bucket: "fleet"), settings: MountSettings(),
+        logger: Logger(label: "by-date") { _ in SwiftLogNoOpLogHandler() })
+      #expect(try names(fs, "A1B2C3D4/00000001").count == 150)
+      let days = try ["2026-11-30", "2026-12-01", "2026-12-02"].map {
+        try names(fs, ".by-date/\($0)").isEmpty ? [] : try names(fs, ".by-date/\($0)/A1B2C3D4/00000001")
+      }
+      let reads = server.requestLog[before...].filter { $0.hasPrefix("GET A1B2C3D4/") }.count
+      return (days, reads, server.concurrency.withLock { $0.most })
+    }
+    let near = try placed(roundTrip: 0)
+    let far = try placed(roundTrip: 0.02)
+    #expect(near.days.map(\.count) == [36, 114, 0])
+    #expect(far.days == near.days)
+    #expect(near.most <= 2, "close by, \(near.most) header reads at once")
+    #expect(far.most >= DayPlacement.farFanOut, "far away, \(far.most) header reads at once")
+    #expect(far.reads <= 3 * (2 + 2 * DayPlacement.farFanOut), "\(far.reads) header reads far away, \(near.reads) close by")
+  }
+
   @Test func theTimeAttributesComeFromTheHeader() throws {
     let fleet = try Fleet()
     let fs = try fleet.fileSystem()

@@ -130,6 +130,83 @@ import Testing
   }
 }
 
+extension DayPlacementTests {
+  /// Drives a search round by round as `.by-date/` does: each round's reads at once.
+  func rounds(_ logs: [DayPlacement.Log], _ times: [UInt64: LogTime], on day: ByDateDay, fanOut: Int) -> (
+    [UInt64], reads: Int, rounds: Int
+  ) {
+    var search = DayPlacement.Search(day: day.nanoseconds, session: logs, deviceClock: false, fanOut: fanOut)
+    var reads = 0
+    var rounds = 0
+    while case let wanted = search.next(), !wanted.isEmpty {
+      rounds += 1
+      reads += wanted.count
+      #expect(Set(wanted).count == wanted.count, "a header asked twice in one round")
+      for i in wanted { search.take(times[search.candidates[i].ino]!, at: i) }
+    }
+    return ((search.result ?? []).map(\.ino), reads, rounds)
+  }
+
+  /// Far from the server: each round reads up to 7 headers a bound, so a week-long session of
+  /// 1,000 splits is placed in 4 rounds instead of about 20, for a few more headers.
+  @Test func farAwayTheSearchNeedsFewRoundsAndStaysExact() {
+    let (logs, times) = session(start: day.start - 3 * 3600, count: 1000, length: 600, delay: 30)
+    let near = rounds(logs, times, on: day, fanOut: 1)
+    let far = rounds(logs, times, on: day, fanOut: DayPlacement.farFanOut)
+    #expect(near.0 == everyHeader(logs, times, on: day) && far.0 == near.0)
+    #expect(near.rounds >= 8 && far.rounds <= 4, "rounds: \(near.rounds) near, \(far.rounds) far")
+    #expect(far.reads <= 9 + 4 * 14, "\(far.reads) headers read far away")
+    print("1,000 splits: \(near.reads) headers in \(near.rounds) rounds near, \(far.reads) in \(far.rounds) rounds far")
+    // A session of 50 splits (the benchmark's) takes 2 rounds far away.
+    let (short, shortTimes) = session(start: day.start - 3 * 3600, count: 50, length: 600, delay: 30)
+    #expect(rounds(short, shortTimes, on: day, fanOut: 7).rounds <= 3)
+  }
+
+  /// Random sessions, days and fan-outs: always exactly what every header says, in at most
+  /// 2 + log_{k+1}(n) rounds, each header read once.
+  @Test func everyFanOutMatchesReadingEveryHeader() {
+    var rng = SplitMix64(seed: 2_023)
+    for _ in 0..<600 {
+      let count = 1 + Int(rng.next() % 600)
+      let start = day.start + Int64(rng.next() % (6 * 86_400)) - 3 * 86_400
+      let length = 1 + Int64(rng.next() % 7200)
+      let delay = Int64(rng.next() % (10 * 86_400))
+      let fanOut = 1 + Int(rng.next() % 9)
+      let (logs, times) = session(start: start, count: count, length: length, delay: delay)
+      let probe = ByDateDay(containing: day.start + Int64(rng.next() % (4 * 86_400)) - 2 * 86_400)
+      let (placed, reads, taken) = rounds(logs, times, on: probe, fanOut: fanOut)
+      #expect(placed == everyHeader(logs, times, on: probe), "start \(start) count \(count) fan-out \(fanOut)")
+      var limit = 2
+      var span = 1
+      while span < count {
+        span *= fanOut + 1
+        limit += 1
+      }
+      #expect(taken <= limit, "\(taken) rounds for \(count) splits at fan-out \(fanOut)")
+      #expect(reads <= count)
+    }
+  }
+
+  /// Times that do not grow with the split number (one session's name on copies of others),
+  /// where the search reads them: it notices and reads every candidate, at any fan-out.
+  @Test func timesOutOfOrderAreReadInFull() {
+    for fanOut in [1, 7] {
+      var (logs, times) = session(start: day.start - 3 * 3600, count: 120, length: 600, delay: 30)
+      let first = logs.firstIndex {
+        UInt64($0.name.epoch) * Self.second + DayPlacement.uploadSlack >= day.nanoseconds.lowerBound
+      }!
+      // The first and the last candidate (always read) swap their first records.
+      let a = logs[first].ino
+      let b = logs[logs.count - 1].ino
+      (times[a]!.firstRecord, times[b]!.firstRecord) = (times[b]!.firstRecord, times[a]!.firstRecord)
+      let (placed, reads, _) = rounds(logs, times, on: day, fanOut: fanOut)
+      #expect(reads == logs.count - first, "fan-out \(fanOut): \(reads) read")
+      #expect(placed == everyHeader(logs, times, on: day), "fan-out \(fanOut)")
+      #expect(placed.contains(a) && !placed.contains(b), "the swapped splits placed by their own headers")
+    }
+  }
+}
+
 @Suite struct ByDateDayTests {
   @Test func namesParseOnlyAsRealDays() {
     #expect(ByDateDay("2026-12-01")?.start == 1_796_083_200)
