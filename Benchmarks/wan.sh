@@ -13,6 +13,8 @@
 #   --cap S       a peer's workload is stopped after S seconds and shown as "> S"
 #   --random N    cold random 4 KiB reads of the 1 GiB log
 #   --state DIR   keep the server and its seeded buckets in DIR, and use them again next time
+#   --only W...   run only these workloads (lsR find rsync day cpr gib random first save; quoted)
+#   --mounts M... run only these mounts (edgemount edgemount-tls s3fs rclone; quoted)
 #
 # Every mount is fresh and the page cache is dropped before each cold workload. The mount's S3
 # requests per workload come from its .edgemount/status. Ratios: "em/s5cmd" is EdgeMount's time
@@ -21,7 +23,7 @@
 set -euo pipefail
 [ -n "${BENCH_TRACE:-}" ] && set -x
 cd "$(dirname "$0")/.."
-rtts="0 20 80"; https=0; objects=100000; cap=40; randoms=1000; state=""
+rtts="0 20 80"; https=0; objects=100000; cap=40; randoms=1000; state=""; only=""; only_mounts=""
 while [ $# -gt 0 ]; do
   case $1 in
     --rtt) rtts=$2; shift 2 ;;
@@ -30,6 +32,8 @@ while [ $# -gt 0 ]; do
     --cap) cap=$2; shift 2 ;;
     --random) randoms=$2; shift 2 ;;
     --state) state=$2; shift 2 ;;
+    --only) only=$2; shift 2 ;;
+    --mounts) only_mounts=$2; shift 2 ;;
     *) echo "usage: $0 [--rtt \"0 20 80\"] [--https] [--objects N] [--cap S] [--random N]" >&2; exit 2 ;;
   esac
 done
@@ -150,21 +154,31 @@ proc_cpu() { # CPU seconds (user + system) of the processes whose command line m
   done
   echo "$t"
 }
+machine_cpu() { # seconds of the whole machine: busy, of which system, of which softirq; idle; iowait
+  awk -v hz="$hz" '/^cpu / {busy = $2 + $3 + $4 + $7 + $8 + $9; print busy / hz, $4 / hz, $8 / hz, $5 / hz, $6 / hz}' /proc/stat
+}
 # Where the time of a copy goes: its wall time and the CPU seconds of the client (with its
 # children), the mount, the S3 server and the delay proxy, on this machine's cores.
 profile() { # label command...
   local label=$1 w0 p0 m0 w1 p1 m1 s e; shift
   w0=$(proc_cpu "weed mini"); p0=$(proc_cpu "delay-proxy $proxy_port "); m0=$(proc_cpu "edgemount wan-")
+  read -r -a c0 < <(machine_cpu)
   s=$(date +%s.%N)
   /usr/bin/time -f "%U %S" -o "$work/client.cpu" "$@" >/dev/null 2>&1 || true
   e=$(date +%s.%N)
   w1=$(proc_cpu "weed mini"); p1=$(proc_cpu "delay-proxy $proxy_port "); m1=$(proc_cpu "edgemount wan-")
-  P[$label]=$(printf 'wall %.2f s; CPU s: client %.2f, mount %.2f, server %.2f, proxy %.2f (%d cores)' \
+  read -r -a c1 < <(machine_cpu)
+  P[$label]=$(printf 'wall %.2f s; CPU s: client %.2f, mount %.2f, server %.2f, proxy %.2f; machine busy %.2f (system %.2f, softirq %.2f), idle %.2f, iowait %.2f (%d cores)' \
     "$(echo "$e - $s" | bc -l)" "$(awk '{print $1 + $2}' "$work/client.cpu")" "$(echo "$m1 - $m0" | bc -l)" \
-    "$(echo "$w1 - $w0" | bc -l)" "$(echo "$p1 - $p0" | bc -l)" "$(nproc)")
+    "$(echo "$w1 - $w0" | bc -l)" "$(echo "$p1 - $p0" | bc -l)" "$(echo "${c1[0]} - ${c0[0]}" | bc -l)" \
+    "$(echo "${c1[1]} - ${c0[1]}" | bc -l)" "$(echo "${c1[2]} - ${c0[2]}" | bc -l)" "$(echo "${c1[3]} - ${c0[3]}" | bc -l)" \
+    "$(echo "${c1[4]} - ${c0[4]}" | bc -l)" "$(nproc)")
 }
 mounts=(edgemount s3fs rclone)
 [ $https = 1 ] && mounts=(edgemount edgemount-tls s3fs rclone)
+# shellcheck disable=SC2206
+[ -n "$only_mounts" ] && mounts=($only_mounts)
+want() { [ -z "$only" ] || [[ " $only " == *" $1 "* ]]; }
 limit_for() { case $1 in edgemount*) echo 900 ;; *) echo "$cap" ;; esac; }
 # Every save writes the other of the two configs, so each is a change on the server.
 saves=0
@@ -180,31 +194,50 @@ run_rtt() {
     local lim ep_t=$ep; lim=$(limit_for $tool)
     [ $tool = edgemount-tls ] && ep_t=$ept
     echo "== ${rtt} ms: $tool" >&2
-    mount_tool $tool wan-list "$ep_t"; R[$rtt,lsR,$tool]=$(timed "$lim" ls -lR "$mnt"); N[$rtt,lsR,$tool]=$(requests); unmount_tool
-    mount_tool $tool wan-list "$ep_t"; R[$rtt,find,$tool]=$(timed "$lim" find "$mnt"); N[$rtt,find,$tool]=$(requests); unmount_tool
-    mount_tool $tool wan-data "$ep_t"; rm -rf "$work/copy"; mkdir -p "$work/copy"
-    R[$rtt,rsync,$tool]=$(timed "$lim" rsync -a "$mnt/$datadev/" "$work/copy/"); N[$rtt,rsync,$tool]=$(requests); unmount_tool
-    if [ $tool = edgemount ]; then
+    if want lsR; then
+      mount_tool $tool wan-list "$ep_t"; R[$rtt,lsR,$tool]=$(timed "$lim" ls -lR "$mnt"); N[$rtt,lsR,$tool]=$(requests); unmount_tool
+    fi
+    if want find; then
+      mount_tool $tool wan-list "$ep_t"; R[$rtt,find,$tool]=$(timed "$lim" find "$mnt"); N[$rtt,find,$tool]=$(requests); unmount_tool
+    fi
+    if want rsync; then
       mount_tool $tool wan-data "$ep_t"; rm -rf "$work/copy"; mkdir -p "$work/copy"
-      profile "$rtt,edgemount" rsync -a "$mnt/$datadev/" "$work/copy/"; unmount_tool
+      R[$rtt,rsync,$tool]=$(timed "$lim" rsync -a "$mnt/$datadev/" "$work/copy/"); N[$rtt,rsync,$tool]=$(requests); unmount_tool
+      if [ $tool = edgemount ]; then
+        mount_tool $tool wan-data "$ep_t"; rm -rf "$work/copy"; mkdir -p "$work/copy"
+        profile "$rtt,rsync,edgemount" rsync -a "$mnt/$datadev/" "$work/copy/"; unmount_tool
+      fi
     fi
-    # The config save: the device folder listed first (untimed), then cp to the returned close.
-    mount_tool $tool wan-data "$ep_t"; ls "$mnt/$datadev" >/dev/null; local before; before=$(requests)
-    next_cfg; R[$rtt,save,$tool]=$(timed "$lim" cp "$cfg" "$mnt/$datadev/$cfgkey")
-    N[$rtt,save,$tool]="$before -> $(requests)"; unmount_tool
-    mount_tool $tool wan-days "$ep_t"; rm -rf "$work/copy"; mkdir -p "$work/copy"
-    if [ "${tool%-tls}" = edgemount ]; then
-      R[$rtt,day,$tool]=$(timed "$lim" rsync -a "$mnt/.by-date/$day/" "$work/copy/")
-    else
-      R[$rtt,day,$tool]=$(timed "$lim" rsync -a --files-from="$work/day.keys" "$mnt/" "$work/copy/")
+    if want save; then
+      # The config save: the device folder listed first (untimed), then cp to the returned close.
+      mount_tool $tool wan-data "$ep_t"; ls "$mnt/$datadev" >/dev/null; local before; before=$(requests)
+      next_cfg; R[$rtt,save,$tool]=$(timed "$lim" cp "$cfg" "$mnt/$datadev/$cfgkey")
+      N[$rtt,save,$tool]="$before -> $(requests)"; unmount_tool
     fi
-    N[$rtt,day,$tool]=$(requests); unmount_tool
-    mount_tool $tool wan-big "$ep_t"; rm -rf "$work/copy"; mkdir -p "$work/copy"
-    R[$rtt,cpr,$tool]=$(timed "$lim" cp -r "$mnt/$bigdev/00000001" "$work/copy/"); N[$rtt,cpr,$tool]=$(requests); unmount_tool
-    mount_tool $tool wan-big "$ep_t"; R[$rtt,gib,$tool]=$(timed "$lim" dd if="$mnt/$big" of=/dev/null bs=1M); N[$rtt,gib,$tool]=$(requests); unmount_tool
-    # Random reads and the first byte: the folder listed first (untimed), then the reads timed.
-    mount_tool $tool wan-big "$ep_t"; ls "$mnt/$bigdev/00000099" >/dev/null
-    R[$rtt,random,$tool]=$(timeout "$lim" python3 -c "
+    if want day; then
+      mount_tool $tool wan-days "$ep_t"; rm -rf "$work/copy"; mkdir -p "$work/copy"
+      if [ "${tool%-tls}" = edgemount ]; then
+        R[$rtt,day,$tool]=$(timed "$lim" rsync -a "$mnt/.by-date/$day/" "$work/copy/")
+      else
+        R[$rtt,day,$tool]=$(timed "$lim" rsync -a --files-from="$work/day.keys" "$mnt/" "$work/copy/")
+      fi
+      N[$rtt,day,$tool]=$(requests); unmount_tool
+    fi
+    if want cpr; then
+      mount_tool $tool wan-big "$ep_t"; rm -rf "$work/copy"; mkdir -p "$work/copy"
+      R[$rtt,cpr,$tool]=$(timed "$lim" cp -r "$mnt/$bigdev/00000001" "$work/copy/"); N[$rtt,cpr,$tool]=$(requests); unmount_tool
+      if [ $tool = edgemount ]; then
+        mount_tool $tool wan-big "$ep_t"; rm -rf "$work/copy"; mkdir -p "$work/copy"
+        profile "$rtt,cpr,edgemount" cp -r "$mnt/$bigdev/00000001" "$work/copy/"; unmount_tool
+      fi
+    fi
+    if want gib; then
+      mount_tool $tool wan-big "$ep_t"; R[$rtt,gib,$tool]=$(timed "$lim" dd if="$mnt/$big" of=/dev/null bs=1M); N[$rtt,gib,$tool]=$(requests); unmount_tool
+    fi
+    if want random; then
+      # Random reads: the folder listed first (untimed), then the reads timed.
+      mount_tool $tool wan-big "$ep_t"; ls "$mnt/$bigdev/00000099" >/dev/null
+      R[$rtt,random,$tool]=$(timeout "$lim" python3 -c "
 import os, random, time
 f = os.open('$mnt/$big', os.O_RDONLY); r = random.Random(7); n = 0
 s = time.monotonic()
@@ -212,17 +245,20 @@ for _ in range($randoms):
     os.pread(f, 4096, r.randrange(0, 1073741824 - 4096)); n += 1
     if time.monotonic() - s > $lim - 2: break
 print('%.2f' % ((time.monotonic() - s) / n * 1000))" 2>/dev/null || echo fail)
-    N[$rtt,random,$tool]=$(requests); unmount_tool
-    # The first byte of a log never opened, as `head -c 1` gets it (open and one read): the
-    # median of five logs of a listed session.
-    mount_tool $tool wan-data "$ep_t"; ls "$mnt/$datadev/00000003" >/dev/null
-    R[$rtt,first,$tool]=$(timeout "$lim" python3 -c "
+      N[$rtt,random,$tool]=$(requests); unmount_tool
+    fi
+    if want first; then
+      # The first byte of a log never opened, as `head -c 1` gets it (open and one read): the
+      # median of five logs of a listed session.
+      mount_tool $tool wan-data "$ep_t"; ls "$mnt/$datadev/00000003" >/dev/null
+      R[$rtt,first,$tool]=$(timeout "$lim" python3 -c "
 import os, statistics, time
 d = '$mnt/$datadev/00000003'; names = sorted(os.listdir(d))[10::20][:5]; times = []
 for n in names:
     s = time.monotonic(); f = os.open(os.path.join(d, n), os.O_RDONLY); os.read(f, 1); times.append(time.monotonic() - s); os.close(f)
 print('%.1f' % (statistics.median(times) * 1000))" 2>/dev/null || echo fail)
-    N[$rtt,first,$tool]=$(requests); unmount_tool
+      N[$rtt,first,$tool]=$(requests); unmount_tool
+    fi
   done
 
   echo "== ${rtt} ms: direct clients" >&2
@@ -230,30 +266,43 @@ print('%.1f' % (statistics.median(times) * 1000))" 2>/dev/null || echo fail)
   # (s5cmd's AWS SDK takes its CAs from AWS_CA_BUNDLE, which replaces the system's)
   local s5t=(env AWS_CA_BUNDLE="$ca" s5cmd --endpoint-url "$ept")
   fresh() { drop; rm -rf "$work/copy" /dev/shm/edgemount-wan; mkdir -p "$work/copy" /dev/shm/edgemount-wan; }
-  fresh; R[$rtt,lsR,s5cmd]=$(timed 900 s5cmd --endpoint-url "$ep" ls 's3://wan-list/*')
-  R[$rtt,find,s5cmd]=${R[$rtt,lsR,s5cmd]}
-  fresh; R[$rtt,lsR,aws]=$(timed "$cap" aws --endpoint-url "$ep" s3 ls --recursive s3://wan-list/)
-  fresh; R[$rtt,rsync,s5cmd]=$(timed 900 s5cmd --endpoint-url "$ep" cp "s3://wan-data/$datadev/*" "$work/copy/")
-  fresh; profile "$rtt,s5cmd" s5cmd --endpoint-url "$ep" cp "s3://wan-data/$datadev/*" "$work/copy/"
-  fresh; R[$rtt,rsync,aws]=$(timed "$cap" aws --endpoint-url "$ep" s3 cp --recursive "s3://wan-data/$datadev" "$work/copy")
-  fresh; R[$rtt,rsync,rclonecopy]=$(RCLONE_CONFIG_BENCH_ENDPOINT=$ep timed "$cap" rclone copy "bench:wan-data/$datadev" "$work/copy")
-  next_cfg; fresh; R[$rtt,save,s5cmd]=$(timed 900 s5cmd --endpoint-url "$ep" cp "$cfg" "s3://wan-data/$datadev/$cfgkey")
-  next_cfg; fresh; R[$rtt,save,aws]=$(timed "$cap" aws --endpoint-url "$ep" s3 cp "$cfg" "s3://wan-data/$datadev/$cfgkey")
-  fresh; R[$rtt,day,s5cmd]=$(timed 900 s5cmd --endpoint-url "$ep" run "$work/day.s5cmd")
-  fresh; R[$rtt,day,rclonecopy]=$(RCLONE_CONFIG_BENCH_ENDPOINT=$ep timed "$cap" rclone copy bench:wan-days "$work/copy" --files-from "$work/day.keys")
-  fresh; R[$rtt,cpr,s5cmd]=$(timed 900 s5cmd --endpoint-url "$ep" cp "s3://wan-big/$bigdev/00000001/*" "$work/copy/")
-  fresh; R[$rtt,cpr,aws]=$(timed "$cap" aws --endpoint-url "$ep" s3 cp --recursive "s3://wan-big/$bigdev/00000001" "$work/copy")
-  fresh; R[$rtt,cpr,rclonecopy]=$(RCLONE_CONFIG_BENCH_ENDPOINT=$ep timed "$cap" rclone copy "bench:wan-big/$bigdev/00000001" "$work/copy")
-  fresh; R[$rtt,gib,s5cmd]=$(timed 900 s5cmd --endpoint-url "$ep" cp "s3://wan-big/$big" /dev/shm/edgemount-wan/big)
-  fresh; R[$rtt,gib,aws]=$(timed "$cap" aws --endpoint-url "$ep" s3 cp "s3://wan-big/$big" /dev/shm/edgemount-wan/big)
-  fresh; R[$rtt,gib,rclonecopy]=$(RCLONE_CONFIG_BENCH_ENDPOINT=$ep timed "$cap" rclone copyto "bench:wan-big/$big" /dev/shm/edgemount-wan/big)
+  if want lsR || want find; then
+    fresh; R[$rtt,lsR,s5cmd]=$(timed 900 s5cmd --endpoint-url "$ep" ls 's3://wan-list/*')
+    R[$rtt,find,s5cmd]=${R[$rtt,lsR,s5cmd]}
+    fresh; R[$rtt,lsR,aws]=$(timed "$cap" aws --endpoint-url "$ep" s3 ls --recursive s3://wan-list/)
+  fi
+  if want rsync; then
+    fresh; R[$rtt,rsync,s5cmd]=$(timed 900 s5cmd --endpoint-url "$ep" cp "s3://wan-data/$datadev/*" "$work/copy/")
+    fresh; profile "$rtt,rsync,s5cmd" s5cmd --endpoint-url "$ep" cp "s3://wan-data/$datadev/*" "$work/copy/"
+    fresh; R[$rtt,rsync,aws]=$(timed "$cap" aws --endpoint-url "$ep" s3 cp --recursive "s3://wan-data/$datadev" "$work/copy")
+    fresh; R[$rtt,rsync,rclonecopy]=$(RCLONE_CONFIG_BENCH_ENDPOINT=$ep timed "$cap" rclone copy "bench:wan-data/$datadev" "$work/copy")
+  fi
+  if want save; then
+    next_cfg; fresh; R[$rtt,save,s5cmd]=$(timed 900 s5cmd --endpoint-url "$ep" cp "$cfg" "s3://wan-data/$datadev/$cfgkey")
+    next_cfg; fresh; R[$rtt,save,aws]=$(timed "$cap" aws --endpoint-url "$ep" s3 cp "$cfg" "s3://wan-data/$datadev/$cfgkey")
+  fi
+  if want day; then
+    fresh; R[$rtt,day,s5cmd]=$(timed 900 s5cmd --endpoint-url "$ep" run "$work/day.s5cmd")
+    fresh; R[$rtt,day,rclonecopy]=$(RCLONE_CONFIG_BENCH_ENDPOINT=$ep timed "$cap" rclone copy bench:wan-days "$work/copy" --files-from "$work/day.keys")
+  fi
+  if want cpr; then
+    fresh; R[$rtt,cpr,s5cmd]=$(timed 900 s5cmd --endpoint-url "$ep" cp "s3://wan-big/$bigdev/00000001/*" "$work/copy/")
+    fresh; profile "$rtt,cpr,s5cmd" s5cmd --endpoint-url "$ep" cp "s3://wan-big/$bigdev/00000001/*" "$work/copy/"
+    fresh; R[$rtt,cpr,aws]=$(timed "$cap" aws --endpoint-url "$ep" s3 cp --recursive "s3://wan-big/$bigdev/00000001" "$work/copy")
+    fresh; R[$rtt,cpr,rclonecopy]=$(RCLONE_CONFIG_BENCH_ENDPOINT=$ep timed "$cap" rclone copy "bench:wan-big/$bigdev/00000001" "$work/copy")
+  fi
+  if want gib; then
+    fresh; R[$rtt,gib,s5cmd]=$(timed 900 s5cmd --endpoint-url "$ep" cp "s3://wan-big/$big" /dev/shm/edgemount-wan/big)
+    fresh; R[$rtt,gib,aws]=$(timed "$cap" aws --endpoint-url "$ep" s3 cp "s3://wan-big/$big" /dev/shm/edgemount-wan/big)
+    fresh; R[$rtt,gib,rclonecopy]=$(RCLONE_CONFIG_BENCH_ENDPOINT=$ep timed "$cap" rclone copyto "bench:wan-big/$big" /dev/shm/edgemount-wan/big)
+  fi
   if [ $https = 1 ]; then
-    fresh; R[$rtt,lsR,s5cmd-tls]=$(timed 900 "${s5t[@]}" ls 's3://wan-list/*')
-    fresh; R[$rtt,rsync,s5cmd-tls]=$(timed 900 "${s5t[@]}" cp "s3://wan-data/$datadev/*" "$work/copy/")
-    fresh; R[$rtt,day,s5cmd-tls]=$(timed 900 "${s5t[@]}" run "$work/day.s5cmd")
-    fresh; R[$rtt,cpr,s5cmd-tls]=$(timed 900 "${s5t[@]}" cp "s3://wan-big/$bigdev/00000001/*" "$work/copy/")
-    fresh; R[$rtt,gib,s5cmd-tls]=$(timed 900 "${s5t[@]}" cp "s3://wan-big/$big" /dev/shm/edgemount-wan/big)
-    next_cfg; fresh; R[$rtt,save,s5cmd-tls]=$(timed 900 "${s5t[@]}" cp "$cfg" "s3://wan-data/$datadev/$cfgkey")
+    if want lsR; then fresh; R[$rtt,lsR,s5cmd-tls]=$(timed 900 "${s5t[@]}" ls 's3://wan-list/*'); fi
+    if want rsync; then fresh; R[$rtt,rsync,s5cmd-tls]=$(timed 900 "${s5t[@]}" cp "s3://wan-data/$datadev/*" "$work/copy/"); fi
+    if want day; then fresh; R[$rtt,day,s5cmd-tls]=$(timed 900 "${s5t[@]}" run "$work/day.s5cmd"); fi
+    if want cpr; then fresh; R[$rtt,cpr,s5cmd-tls]=$(timed 900 "${s5t[@]}" cp "s3://wan-big/$bigdev/00000001/*" "$work/copy/"); fi
+    if want gib; then fresh; R[$rtt,gib,s5cmd-tls]=$(timed 900 "${s5t[@]}" cp "s3://wan-big/$big" /dev/shm/edgemount-wan/big); fi
+    if want save; then next_cfg; fresh; R[$rtt,save,s5cmd-tls]=$(timed 900 "${s5t[@]}" cp "$cfg" "s3://wan-data/$datadev/$cfgkey"); fi
   fi
   rm -rf /dev/shm/edgemount-wan
   # The proxy must not be the bottleneck: at 0 ms, one GET of 1 GiB and s5cmd's device copy
@@ -291,6 +340,7 @@ report() {
   for t in "${mounts[@]}" s5cmd $([ $https = 1 ] && echo s5cmd-tls) aws rclonecopy; do printf ' %10s' "$t"; done
   printf ' %9s %9s\n' "em/s5cmd" "peer/em"
   for w in lsR find rsync day cpr gib random first save; do
+    want $w || continue
     case $w in
       lsR) label="cold ls -lR ($listed objects)" ;;
       find) label="cold find ($listed objects)" ;;
@@ -314,13 +364,21 @@ report() {
   echo "(random and first byte: em/s5cmd column is EdgeMount's time in round trips; '> $cap': stopped after $cap s)"
   echo "EdgeMount's S3 requests:"
   for w in lsR find rsync day cpr gib random first save; do
+    want $w || continue
     printf '  %-8s %s' "$w" "${N[$rtt,$w,edgemount]:-}"
     [ $https = 1 ] && printf '   (https: %s)' "${N[$rtt,$w,edgemount-tls]:-}"
     echo
   done
-  echo "profile of the device copy (a run of its own):"
-  echo "  edgemount rsync -a: ${P[$rtt,edgemount]:-}"
-  echo "  s5cmd cp:           ${P[$rtt,s5cmd]:-}"
+  if want rsync; then
+    echo "profile of the device copy (a run of its own):"
+    echo "  edgemount rsync -a: ${P[$rtt,rsync,edgemount]:-}"
+    echo "  s5cmd cp:           ${P[$rtt,rsync,s5cmd]:-}"
+  fi
+  if want cpr; then
+    echo "profile of the session copy, 20 x 20 MiB (a run of its own):"
+    echo "  edgemount cp -r:    ${P[$rtt,cpr,edgemount]:-}"
+    echo "  s5cmd cp:           ${P[$rtt,cpr,s5cmd]:-}"
+  fi
   if [ "$rtt" = 0 ]; then
     echo "delay proxy at 0 ms against a direct connection:"
     echo "  one GET of 1 GiB: direct ${R[proxy,get,direct]} s, through the proxy ${R[proxy,get,proxy]} s"

@@ -240,6 +240,11 @@ final class ByDateView: CorePart, Sendable {
     }
     let placed = searches.map { $0.result ?? [] }
     for session in sessions { publish(session) }
+    // The day's folder order, for a copy of the day to read ahead from session to session.
+    tree.placedDay(
+      zip(sessions, placed).filter { !$0.1.isEmpty }
+        .sorted { ($0.0.device.name, $0.0.session.name) < ($1.0.device.name, $1.0.session.name) }
+        .map { (session: $0.0.session.ino, logs: $0.1.map(\.ino)) })
     let now = clock.instant()
     // Each day's device folder with its session folders, and what each session folder holds.
     let (foldersOf, placements) = tree.withTable { table in

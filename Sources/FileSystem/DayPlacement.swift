@@ -97,11 +97,9 @@ enum DayPlacement {
       guard result == nil else { return [] }
       let count = candidates.count
       if consistent {
-        // The first and the last candidate bound the session; far away, a first spread of
-        // reads between them comes in the same round.
-        var first = [0, count - 1]
-        if fanOut > 1 && count > 2 { first += Self.spread(0..<count, fanOut) }
-        let missing = Set(first).filter { times[$0] == nil }
+        // The first and the last candidate bound the session. Alone in the first round: most
+        // sessions of a fleet are wholly on the day or off it, and need no other read.
+        let missing = Set([0, count - 1]).filter { times[$0] == nil }
         if !missing.isEmpty { return missing.sorted() }
         if let earliest = at(0), let latest = at(count - 1), consistent, grows {
           if earliest >= day.upperBound || latest < day.lowerBound {

@@ -31,6 +31,10 @@ final class FleetTree: CorePart, Sendable {
     /// copy of a day walks those, not the whole session (dropped when the session folder
     /// itself is read).
     var dayViews = BoundedCache<UInt64, FolderOrder>(limit: 1024)
+    /// For each session of the `.by-date/` day placed last, the session after it in that day's
+    /// folder order (devices, then sessions, by name) with its logs of the day: a copy of the
+    /// day reads ahead into it.
+    var dayNext = BoundedCache<UInt64, (session: UInt64, logs: FolderOrder)>(limit: 4096)
   }
 
   let context: CoreContext
@@ -166,13 +170,26 @@ final class FleetTree: CorePart, Sendable {
   /// walking the session), or is the first log of a session that follows one whose last log was
   /// just opened (a copy walking the device), the next `limit` logs: the rest of this session,
   /// then the logs of the next listed sessions of the device. Else none.
-  func logsAfterOpening(_ log: Node, limit: Int) -> [Node] {
+  ///
+  /// With `guess` (far from the server), the first log of a session opened before any walk is
+  /// seen gets its next `guess` logs: a copy of one session would otherwise wait for the second
+  /// log's own GETs before the walk shows.
+  func logsAfterOpening(_ log: Node, limit: Int, guess: Int = 0) -> [Node] {
     state.withLock { s in
       defer { s.lastOpened[log.parent] = log.ino }
       if let day = s.dayViews[log.parent], day.positions[log.ino] != nil {
-        // A copy of a `.by-date/` day: the day's logs of this session, nothing past them.
+        // A copy of a `.by-date/` day: the day's logs of this session, then those of the day's
+        // next sessions, nothing else.
         let walking = s.lastOpened[log.parent].map { day.isRightBefore($0, log.ino) } ?? (day.inos.first == log.ino)
-        return walking ? day.following(log.ino, limit: limit).compactMap { s.table[$0] } : []
+        guard walking else { return [] }
+        var next = Array(day.following(log.ino, limit: limit))
+        var session = log.parent
+        var seen: Set<UInt64> = [session]
+        while next.count < limit, let following = s.dayNext[session], seen.insert(following.session).inserted {
+          next += following.logs.inos.prefix(limit - next.count)
+          session = following.session
+        }
+        return next.compactMap { s.table[$0] }
       }
       let order = Self.folderOrder(&s, log.parent)
       let walking: Bool
@@ -180,6 +197,9 @@ final class FleetTree: CorePart, Sendable {
         walking = order.isRightBefore(previous, log.ino)
       } else {
         walking = order.inos.first == log.ino && Self.previousSessionEnded(&s, session: log.parent)
+        if !walking && guess > 0 && order.inos.first == log.ino {
+          return order.following(log.ino, limit: guess).compactMap { s.table[$0] }
+        }
       }
       guard walking else { return [] }
       var next = Array(order.following(log.ino, limit: limit))
@@ -201,6 +221,16 @@ final class FleetTree: CorePart, Sendable {
   /// `.by-date/` showed `logs` (in split order) of `session`: a walk of it reads ahead only those.
   func readThroughDay(session: UInt64, logs: [UInt64]) {
     state.withLock { $0.dayViews[session] = FolderOrder(inos: logs) }
+  }
+
+  /// A `.by-date/` day was placed: its sessions with their logs of the day, in the day's folder
+  /// order. A copy of the day reads ahead from each session into the next.
+  func placedDay(_ sessions: [(session: UInt64, logs: [UInt64])]) {
+    state.withLock { s in
+      for (current, next) in zip(sessions, sessions.dropFirst()) {
+        s.dayNext[current.session] = (next.session, FolderOrder(inos: next.logs))
+      }
+    }
   }
 
   /// The session folder itself was read: a walk of it reads ahead its own logs.

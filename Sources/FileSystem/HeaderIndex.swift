@@ -42,7 +42,7 @@ final class HeaderIndex: Sendable {
   private let counts = Locked(Counts())
 
   init(
-    store: HeaderRecordStore?, records: [HeaderRecordStore.Record], passwords: DevicePasswords? = nil, threads: Int = 32,
+    store: HeaderRecordStore?, records: [HeaderRecordStore.Record], passwords: DevicePasswords? = nil, threads: Int = 64,
     limit: Int = 2_000_000
   ) {
     self.store = store

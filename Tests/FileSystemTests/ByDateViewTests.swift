@@ -129,6 +129,65 @@ import Testing
     #expect(far.reads <= 3 * (2 + 2 * DayPlacement.farFanOut), "\(far.reads) header reads far away, \(near.reads) close by")
   }
 
+  /// A copy of a day far from the server reads ahead from one session folder of the day into
+  /// the next, across devices: the first log of each next session was fetched before its open,
+  /// and every log once.
+  @Test func farAwayACopyOfADayReadsAheadAcrossItsSessions() throws {
+    let server = InMemoryS3()
+    var bodies: [String: [UInt8]] = [:]
+    for (device, session, hour) in [("A1B2C3D4", 1, 2), ("A1B2C3D4", 2, 9), ("B2C3D4E5", 1, 5)] {
+      let start = Self.dec1.start + Int64(hour) * 3600
+      for i in 0..<4 {
+        let offset = Double(i * 600) + 2
+        let key = "\(device)/0000000\(session)/" + SampleLog.name(split: i + 1, uploaded: start + Int64(offset) + 630)
+        // Past the header read's 128 KiB: the copy fetches each log itself.
+        let bytes = try SampleLog.bytes(sessionStart: start, offset: offset) + Array(repeating: UInt8(i), count: 400_000)
+        server.put("fleet", key, bytes)
+        bodies[key] = bytes
+      }
+    }
+    server.roundTrip.withLock { $0 = 0.02 }
+    let fs = FleetFileSystem(
+      s3: server.client(bucket: "fleet"), settings: MountSettings(),
+      logger: Logger(label: "by-date") { _ in SwiftLogNoOpLogHandler() })
+    // rsync: the whole day listed first, then each file copied in name order.
+    var files: [(folder: String, name: String)] = []
+    for device in try names(fs, ".by-date/2026-12-01") {
+      for session in try names(fs, ".by-date/2026-12-01/\(device)") {
+        for name in try names(fs, ".by-date/2026-12-01/\(device)/\(session)") {
+          files.append(("\(device)/\(session)", name))
+        }
+      }
+    }
+    #expect(files.count == 12)
+    // GETs of each log so far: the placement's header reads.
+    func gets(_ key: String) -> Int { server.requestLog.filter { $0 == "GET \(key)" }.count }
+    let headerReads = Dictionary(uniqueKeysWithValues: files.map { ("\($0.folder)/\($0.name)", 0) }.map { ($0.0, gets($0.0)) })
+    var firstOfLaterSessions = 0
+    for (i, file) in files.enumerated() {
+      let attributes = try lookup(fs, ".by-date/2026-12-01/\(file.folder)/\(file.name)")
+      let key = "\(file.folder)/\(file.name)"
+      if i > 0 && files[i - 1].folder != file.folder {
+        // Give the read-ahead issued at earlier opens a moment, as a copy writing its files does.
+        try waitUntil("the next session's first log is fetched ahead", timeout: 5) { gets(key) > headerReads[key]! }
+        firstOfLaterSessions += 1
+      }
+      let opened = try fs.open(ino: attributes.ino, flags: O_RDONLY)
+      var got: [UInt8] = []
+      while true {
+        let chunk = try fs.read(handle: opened.handle, offset: UInt64(got.count), count: 1 << 17).bytes
+        if chunk.isEmpty { break }
+        got += chunk
+      }
+      fs.release(handle: opened.handle)
+      #expect(got == bodies[key], "\(key)")
+    }
+    #expect(firstOfLaterSessions == 2)
+    let logGets = server.requestLog.filter { $0.hasPrefix("GET ") && $0.contains(".MF4") }
+    // Each log: its header read, and one GET of the copy or its read-ahead.
+    #expect(logGets.count <= 2 * 12, "\(logGets.count) GETs of 12 logs")
+  }
+
   @Test func theTimeAttributesComeFromTheHeader() throws {
     let fleet = try Fleet()
     let fs = try fleet.fileSystem()

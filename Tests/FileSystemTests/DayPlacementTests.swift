@@ -147,14 +147,15 @@ extension DayPlacementTests {
     return ((search.result ?? []).map(\.ino), reads, rounds)
   }
 
-  /// Far from the server: each round reads up to 7 headers a bound, so a week-long session of
-  /// 1,000 splits is placed in 4 rounds instead of about 20, for a few more headers.
+  /// Far from the server: each round after the first (the two ends) reads up to 7 headers a
+  /// bound, so a week-long session of 1,000 splits is placed in 5 rounds instead of 11, for a
+  /// few more headers.
   @Test func farAwayTheSearchNeedsFewRoundsAndStaysExact() {
     let (logs, times) = session(start: day.start - 3 * 3600, count: 1000, length: 600, delay: 30)
     let near = rounds(logs, times, on: day, fanOut: 1)
     let far = rounds(logs, times, on: day, fanOut: DayPlacement.farFanOut)
     #expect(near.0 == everyHeader(logs, times, on: day) && far.0 == near.0)
-    #expect(near.rounds >= 8 && far.rounds <= 4, "rounds: \(near.rounds) near, \(far.rounds) far")
+    #expect(near.rounds >= 8 && far.rounds <= 5, "rounds: \(near.rounds) near, \(far.rounds) far")
     #expect(far.reads <= 9 + 4 * 14, "\(far.reads) headers read far away")
     print("1,000 splits: \(near.reads) headers in \(near.rounds) rounds near, \(far.reads) in \(far.rounds) rounds far")
     // A session of 50 splits (the benchmark's) takes 2 rounds far away.

@@ -153,4 +153,45 @@ import Testing
     #expect(injected.withLock { $0 } >= 20, "only \(injected.withLock { $0 }) faults injected")
     #expect(fs.fetcher.aheadBytes() > ReadAhead.floor, "20 ms away the read-ahead is above its floor")
   }
+
+  /// Far away, the first log of a session opened before any walk shows fetches the next log
+  /// (a copy of one session would wait for the second log's own GETs), and only that one; close
+  /// by it fetches nothing ahead. The second log in a row is a walk: the rest comes ahead.
+  @Test func farAwayTheFirstLogOfASessionFetchesTheNextOne() throws {
+    for roundTrip in [0.0, 0.02] {
+      let server = InMemoryS3()
+      var keys: [String] = []
+      for split in 1...6 {
+        let key = String(format: "A1B2C3D4/00000001/%08d-%08X.MF4", split, 0x5E0B_E100 + split)
+        server.put("fleet", key, body(300_000 + split, seed: split))
+        keys.append(key)
+      }
+      server.roundTrip.withLock { $0 = roundTrip }
+      let fs = FleetFileSystem(
+        s3: server.client(bucket: "fleet"), settings: MountSettings(),
+        logger: Logger(label: "read-ahead") { _ in SwiftLogNoOpLogHandler() })
+      let session = try fs.lookup(parent: try fs.lookup(parent: FleetFileSystem.rootIno, name: "A1B2C3D4").ino, name: "00000001")
+      let names = try fs.listDirectory(ino: session.ino).map(\.name)
+      func gets(_ key: String) -> Int { server.requestLog.filter { $0 == "GET \(key)" }.count }
+      func read(_ i: Int) throws {
+        let log = try fs.lookup(parent: session.ino, name: names[i])
+        let opened = try fs.open(ino: log.ino, flags: O_RDONLY)
+        defer { fs.release(handle: opened.handle) }
+        #expect(try fs.read(handle: opened.handle, offset: 0, count: 1 << 20).bytes == body(300_000 + i + 1, seed: i + 1))
+      }
+      try read(0)
+      try waitUntil("the read-ahead settles") { fs.fetcher.isIdle }
+      if roundTrip > 0 {
+        #expect(gets(keys[1]) == 1, "far away the second log is fetched at the first's open")
+      } else {
+        #expect(gets(keys[1]) == 0, "close by an open of the first log fetches nothing ahead")
+      }
+      #expect(keys[2...].allSatisfy { gets($0) == 0 }, "only the next log is guessed")
+      try read(1)
+      try read(2)
+      try waitUntil("the read-ahead settles") { fs.fetcher.isIdle }
+      for i in 3..<6 { try read(i) }
+      #expect(keys.allSatisfy { gets($0) == 1 }, "\(keys.map(gets))")
+    }
+  }
 }
