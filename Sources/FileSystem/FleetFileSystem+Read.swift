@@ -68,14 +68,17 @@ extension FleetFileSystem {
   /// file is opened right after its predecessor, the next files are fetched ahead: on loopback
   /// the first two blocks of the next four, on a link with a long round trip as many whole files
   /// as its read-ahead holds (`ReadAhead`), so no file waits for its own first GET. Far away, the
-  /// first log of a session also fetches the next one, before a walk can show.
+  /// first log of a session also fetches the logs after it, A/4 bytes of them, before a walk
+  /// can show.
   private func prefetchFollowingFiles(after node: Node) {
     let ahead = fetcher.aheadBytes()
     let perFile = fetcher.readAhead.bytesPerFile(bytes: ahead)
-    var budget = ahead
     let far = ahead > ReadAhead.floor
     let files = far ? ReadAhead.maxFiles : ReadAhead.nearFiles
-    for file in tree.logsAfterOpening(node, limit: files, guess: far ? 1 : 0) where decoded?.isDecoded(file) != true {
+    let (following, guessed) = tree.logsAfterOpening(node, limit: files, guess: far)
+    // A guess (no walk seen yet) spends what one file may, in whole files after this one.
+    var budget = guessed ? perFile : ahead
+    for file in following where decoded?.isDecoded(file) != true {
       guard budget > 0 else { break }
       guard file.size > 0 else { continue }
       let bytes = min(Int(min(file.size, UInt64(Int.max))), perFile, budget)

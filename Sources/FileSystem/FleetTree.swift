@@ -172,16 +172,16 @@ final class FleetTree: CorePart, Sendable {
   /// then the logs of the next listed sessions of the device. Else none.
   ///
   /// With `guess` (far from the server), the first log of a session opened before any walk is
-  /// seen gets its next `guess` logs: a copy of one session would otherwise wait for the second
-  /// log's own GETs before the walk shows.
-  func logsAfterOpening(_ log: Node, limit: Int, guess: Int = 0) -> [Node] {
-    state.withLock { s in
+  /// seen gets its next `limit` logs too, marked as a guess: a copy of one session would
+  /// otherwise wait for the second log's own GETs before the walk shows.
+  func logsAfterOpening(_ log: Node, limit: Int, guess: Bool = false) -> (logs: [Node], guessed: Bool) {
+    state.withLock { s -> (logs: [Node], guessed: Bool) in
       defer { s.lastOpened[log.parent] = log.ino }
       if let day = s.dayViews[log.parent], day.positions[log.ino] != nil {
         // A copy of a `.by-date/` day: the day's logs of this session, then those of the day's
         // next sessions, nothing else.
         let walking = s.lastOpened[log.parent].map { day.isRightBefore($0, log.ino) } ?? (day.inos.first == log.ino)
-        guard walking else { return [] }
+        guard walking else { return ([], false) }
         var next = Array(day.following(log.ino, limit: limit))
         var session = log.parent
         var seen: Set<UInt64> = [session]
@@ -189,7 +189,7 @@ final class FleetTree: CorePart, Sendable {
           next += following.logs.inos.prefix(limit - next.count)
           session = following.session
         }
-        return next.compactMap { s.table[$0] }
+        return (next.compactMap { s.table[$0] }, false)
       }
       let order = Self.folderOrder(&s, log.parent)
       let walking: Bool
@@ -197,11 +197,11 @@ final class FleetTree: CorePart, Sendable {
         walking = order.isRightBefore(previous, log.ino)
       } else {
         walking = order.inos.first == log.ino && Self.previousSessionEnded(&s, session: log.parent)
-        if !walking && guess > 0 && order.inos.first == log.ino {
-          return order.following(log.ino, limit: guess).compactMap { s.table[$0] }
+        if !walking && guess && order.inos.first == log.ino {
+          return (order.following(log.ino, limit: limit).compactMap { s.table[$0] }, true)
         }
       }
-      guard walking else { return [] }
+      guard walking else { return ([], false) }
       var next = Array(order.following(log.ino, limit: limit))
       // On into the next sessions of the device, as far as they are listed.
       var session = log.parent
@@ -214,7 +214,7 @@ final class FleetTree: CorePart, Sendable {
         next += logs.prefix(limit - next.count)
         session = following
       }
-      return next.compactMap { s.table[$0] }
+      return (next.compactMap { s.table[$0] }, false)
     }
   }
 
