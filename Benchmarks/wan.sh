@@ -161,12 +161,12 @@ machine_cpu() { # seconds of the whole machine: busy, of which system, of which 
 # children), the mount, the S3 server and the delay proxy, on this machine's cores.
 profile() { # label command...
   local label=$1 w0 p0 m0 w1 p1 m1 s e; shift
-  w0=$(proc_cpu "weed mini"); p0=$(proc_cpu "delay-proxy $proxy_port "); m0=$(proc_cpu "edgemount wan-")
+  w0=$(proc_cpu "weed mini"); p0=$(proc_cpu "delay-proxy $proxy_port |delay-proxy $proxy_tls_port "); m0=$(proc_cpu "edgemount wan-")
   read -r -a c0 < <(machine_cpu)
   s=$(date +%s.%N)
   /usr/bin/time -f "%U %S" -o "$work/client.cpu" "$@" >/dev/null 2>&1 || true
   e=$(date +%s.%N)
-  w1=$(proc_cpu "weed mini"); p1=$(proc_cpu "delay-proxy $proxy_port "); m1=$(proc_cpu "edgemount wan-")
+  w1=$(proc_cpu "weed mini"); p1=$(proc_cpu "delay-proxy $proxy_port |delay-proxy $proxy_tls_port "); m1=$(proc_cpu "edgemount wan-")
   read -r -a c1 < <(machine_cpu)
   P[$label]=$(printf 'wall %.2f s; CPU s: client %.2f, mount %.2f, server %.2f, proxy %.2f; machine busy %.2f (system %.2f, softirq %.2f), idle %.2f, iowait %.2f (%d cores)' \
     "$(echo "$e - $s" | bc -l)" "$(awk '{print $1 + $2}' "$work/client.cpu")" "$(echo "$m1 - $m0" | bc -l)" \
@@ -233,6 +233,9 @@ run_rtt() {
     fi
     if want gib; then
       mount_tool $tool wan-big "$ep_t"; R[$rtt,gib,$tool]=$(timed "$lim" dd if="$mnt/$big" of=/dev/null bs=1M); N[$rtt,gib,$tool]=$(requests); unmount_tool
+      if [ "${tool%-tls}" = edgemount ]; then
+        mount_tool $tool wan-big "$ep_t"; profile "$rtt,gib,$tool" dd if="$mnt/$big" of=/dev/null bs=1M; unmount_tool
+      fi
     fi
     if want random; then
       # Random reads: the folder listed first (untimed), then the reads timed.
@@ -373,6 +376,11 @@ report() {
     echo "profile of the device copy (a run of its own):"
     echo "  edgemount rsync -a: ${P[$rtt,rsync,edgemount]:-}"
     echo "  s5cmd cp:           ${P[$rtt,rsync,s5cmd]:-}"
+  fi
+  if want gib; then
+    echo "profile of the 1 GiB read (a run of its own):"
+    echo "  edgemount dd:       ${P[$rtt,gib,edgemount]:-}"
+    [ $https = 1 ] && echo "  edgemount-tls dd:   ${P[$rtt,gib,edgemount-tls]:-}"
   fi
   if want cpr; then
     echo "profile of the session copy, 20 x 20 MiB (a run of its own):"

@@ -37,16 +37,26 @@ final class BlockFetcher: Sendable {
     self.disk = disk
     self.readAhead = readAhead
     memoryBase = memory.capacity
+    self.prefetchThreads = prefetchThreads
     workers = WorkerPool(threads: prefetchThreads, name: "em-prefetch", queueLimit: Self.prefetchQueueLimit)
+    workers.limitRunning(to: Self.nearPrefetchJobs)
     listings = WorkerPool(threads: Self.listingThreads, name: "em-list-ahead", queueLimit: Self.listingQueueLimit)
     memory.resize(to: memoryBase + ReadAhead.floor)
   }
 
+  /// Prefetch GETs that run at once while the read-ahead is at its floor (a near server): each
+  /// holds a connection and a 512 KiB receive buffer, and two GETs of 8 blocks keep a reader
+  /// fed on loopback. Far away all `prefetchThreads` run.
+  static let nearPrefetchJobs = 8
+  private let prefetchThreads: Int
+
   /// Bytes to keep fetched ahead now, from the round trip measured so far. The memory cache
-  /// grows by the same amount, so blocks fetched ahead stay until they are read.
+  /// grows by the same amount, so blocks fetched ahead stay until they are read, and the
+  /// prefetch lane runs wide only when the read-ahead is above its floor.
   func aheadBytes() -> Int {
     let bytes = readAhead.bytes(roundTrip: s3.roundTrip.current)
     memory.resize(to: memoryBase + bytes)
+    workers.limitRunning(to: bytes > ReadAhead.floor ? prefetchThreads : Self.nearPrefetchJobs)
     return bytes
   }
 

@@ -12,10 +12,12 @@ public final class WorkerPool: Sendable {
     var stopped = false
     var started = false
     var running = 0
+    /// Jobs that may run at once (at most `threads`).
+    var limit: Int
   }
 
   /// What the threads share with the pool; they hold it, not the pool.
-  private let queue = Monitor(Queue())
+  private let queue: Monitor<Queue>
   private let threads: Int
   private let name: String
   public let queueLimit: Int
@@ -27,6 +29,20 @@ public final class WorkerPool: Sendable {
     self.threads = threads
     self.name = name
     self.queueLimit = queueLimit
+    queue = Monitor(Queue(limit: threads))
+  }
+
+  /// Lets at most `count` jobs (1 to `threads`) run at once from now on; the others wait in the
+  /// queue. Each job of a prefetch lane holds a connection and its buffers: a lane sized for a
+  /// far link runs fewer of them on a near one.
+  public func limitRunning(to count: Int) {
+    let limit = min(max(count, 1), threads)
+    let changed = queue.withLock { q -> Bool in
+      guard q.limit != limit else { return false }
+      q.limit = limit
+      return true
+    }
+    if changed { queue.withLockNotifying { _ in } }
   }
 
   /// Jobs waiting for a thread.
@@ -60,7 +76,7 @@ public final class WorkerPool: Sendable {
   private static func loop(_ queue: Monitor<Queue>) {
     while true {
       let job = queue.withLockWaiting { q -> (@Sendable () -> Void)?? in
-        if let job = q.jobs.first {
+        if q.running < q.limit, let job = q.jobs.first {
           q.jobs.removeFirst()
           q.running += 1
           return .some(job)
