@@ -184,6 +184,19 @@ limit_for() { case $1 in edgemount*) echo 900 ;; *) echo "$cap" ;; esac; }
 saves=0
 next_cfg() { saves=$((saves + 1)); cfg=$work/cfg$((saves % 2 + 1)).json; }
 
+# A copy into $work/copy on a fresh mount: its time and the mount's requests; EdgeMount's is
+# also profiled, in a run of its own (uses run_rtt's $rtt).
+copy_run() { # workload bucket endpoint tool limit command...
+  local w=$1 bucket=$2 ep_t=$3 tool=$4 lim=$5
+  shift 5
+  mount_tool "$tool" "$bucket" "$ep_t"; rm -rf "$work/copy"; mkdir -p "$work/copy"
+  R[$rtt,$w,$tool]=$(timed "$lim" "$@"); N[$rtt,$w,$tool]=$(requests); unmount_tool
+  if [ "$tool" = edgemount ]; then
+    mount_tool "$tool" "$bucket" "$ep_t"; rm -rf "$work/copy"; mkdir -p "$work/copy"
+    profile "$rtt,$w,edgemount" "$@"; unmount_tool
+  fi
+}
+
 run_rtt() {
   local rtt=$1
   "$work/delay-proxy" "$proxy_port" "$up_port" "$rtt" 2>"$work/proxy.log" & proxies+=($!)
@@ -200,14 +213,7 @@ run_rtt() {
     if want find; then
       mount_tool $tool wan-list "$ep_t"; R[$rtt,find,$tool]=$(timed "$lim" find "$mnt"); N[$rtt,find,$tool]=$(requests); unmount_tool
     fi
-    if want rsync; then
-      mount_tool $tool wan-data "$ep_t"; rm -rf "$work/copy"; mkdir -p "$work/copy"
-      R[$rtt,rsync,$tool]=$(timed "$lim" rsync -a "$mnt/$datadev/" "$work/copy/"); N[$rtt,rsync,$tool]=$(requests); unmount_tool
-      if [ $tool = edgemount ]; then
-        mount_tool $tool wan-data "$ep_t"; rm -rf "$work/copy"; mkdir -p "$work/copy"
-        profile "$rtt,rsync,edgemount" rsync -a "$mnt/$datadev/" "$work/copy/"; unmount_tool
-      fi
-    fi
+    if want rsync; then copy_run rsync wan-data "$ep_t" $tool "$lim" rsync -a "$mnt/$datadev/" "$work/copy/"; fi
     if want save; then
       # The config save: the device folder listed first (untimed), then cp to the returned close.
       mount_tool $tool wan-data "$ep_t"; ls "$mnt/$datadev" >/dev/null; local before; before=$(requests)
@@ -223,14 +229,7 @@ run_rtt() {
       fi
       N[$rtt,day,$tool]=$(requests); unmount_tool
     fi
-    if want cpr; then
-      mount_tool $tool wan-big "$ep_t"; rm -rf "$work/copy"; mkdir -p "$work/copy"
-      R[$rtt,cpr,$tool]=$(timed "$lim" cp -r "$mnt/$bigdev/00000001" "$work/copy/"); N[$rtt,cpr,$tool]=$(requests); unmount_tool
-      if [ $tool = edgemount ]; then
-        mount_tool $tool wan-big "$ep_t"; rm -rf "$work/copy"; mkdir -p "$work/copy"
-        profile "$rtt,cpr,edgemount" cp -r "$mnt/$bigdev/00000001" "$work/copy/"; unmount_tool
-      fi
-    fi
+    if want cpr; then copy_run cpr wan-big "$ep_t" $tool "$lim" cp -r "$mnt/$bigdev/00000001" "$work/copy/"; fi
     if want gib; then
       mount_tool $tool wan-big "$ep_t"; R[$rtt,gib,$tool]=$(timed "$lim" dd if="$mnt/$big" of=/dev/null bs=1M); N[$rtt,gib,$tool]=$(requests); unmount_tool
       if [ "${tool%-tls}" = edgemount ]; then
@@ -269,16 +268,21 @@ print('%.1f' % (statistics.median(times) * 1000))" 2>/dev/null || echo fail)
   # (s5cmd's AWS SDK takes its CAs from AWS_CA_BUNDLE, which replaces the system's)
   local s5t=(env AWS_CA_BUNDLE="$ca" s5cmd --endpoint-url "$ept")
   fresh() { drop; rm -rf "$work/copy" /dev/shm/edgemount-wan; mkdir -p "$work/copy" /dev/shm/edgemount-wan; }
+  # The objects under a prefix copied by s5cmd (timed, then profiled), `aws s3 cp` and `rclone copy`.
+  direct_copies() { # workload bucket/prefix
+    local w=$1 src=$2
+    fresh; R[$rtt,$w,s5cmd]=$(timed 900 s5cmd --endpoint-url "$ep" cp "s3://$src/*" "$work/copy/")
+    fresh; profile "$rtt,$w,s5cmd" s5cmd --endpoint-url "$ep" cp "s3://$src/*" "$work/copy/"
+    fresh; R[$rtt,$w,aws]=$(timed "$cap" aws --endpoint-url "$ep" s3 cp --recursive "s3://$src" "$work/copy")
+    fresh; R[$rtt,$w,rclonecopy]=$(RCLONE_CONFIG_BENCH_ENDPOINT=$ep timed "$cap" rclone copy "bench:$src" "$work/copy")
+  }
   if want lsR || want find; then
     fresh; R[$rtt,lsR,s5cmd]=$(timed 900 s5cmd --endpoint-url "$ep" ls 's3://wan-list/*')
     R[$rtt,find,s5cmd]=${R[$rtt,lsR,s5cmd]}
     fresh; R[$rtt,lsR,aws]=$(timed "$cap" aws --endpoint-url "$ep" s3 ls --recursive s3://wan-list/)
   fi
   if want rsync; then
-    fresh; R[$rtt,rsync,s5cmd]=$(timed 900 s5cmd --endpoint-url "$ep" cp "s3://wan-data/$datadev/*" "$work/copy/")
-    fresh; profile "$rtt,rsync,s5cmd" s5cmd --endpoint-url "$ep" cp "s3://wan-data/$datadev/*" "$work/copy/"
-    fresh; R[$rtt,rsync,aws]=$(timed "$cap" aws --endpoint-url "$ep" s3 cp --recursive "s3://wan-data/$datadev" "$work/copy")
-    fresh; R[$rtt,rsync,rclonecopy]=$(RCLONE_CONFIG_BENCH_ENDPOINT=$ep timed "$cap" rclone copy "bench:wan-data/$datadev" "$work/copy")
+    direct_copies rsync "wan-data/$datadev"
   fi
   if want save; then
     next_cfg; fresh; R[$rtt,save,s5cmd]=$(timed 900 s5cmd --endpoint-url "$ep" cp "$cfg" "s3://wan-data/$datadev/$cfgkey")
@@ -289,10 +293,7 @@ print('%.1f' % (statistics.median(times) * 1000))" 2>/dev/null || echo fail)
     fresh; R[$rtt,day,rclonecopy]=$(RCLONE_CONFIG_BENCH_ENDPOINT=$ep timed "$cap" rclone copy bench:wan-days "$work/copy" --files-from "$work/day.keys")
   fi
   if want cpr; then
-    fresh; R[$rtt,cpr,s5cmd]=$(timed 900 s5cmd --endpoint-url "$ep" cp "s3://wan-big/$bigdev/00000001/*" "$work/copy/")
-    fresh; profile "$rtt,cpr,s5cmd" s5cmd --endpoint-url "$ep" cp "s3://wan-big/$bigdev/00000001/*" "$work/copy/"
-    fresh; R[$rtt,cpr,aws]=$(timed "$cap" aws --endpoint-url "$ep" s3 cp --recursive "s3://wan-big/$bigdev/00000001" "$work/copy")
-    fresh; R[$rtt,cpr,rclonecopy]=$(RCLONE_CONFIG_BENCH_ENDPOINT=$ep timed "$cap" rclone copy "bench:wan-big/$bigdev/00000001" "$work/copy")
+    direct_copies cpr "wan-big/$bigdev/00000001"
   fi
   if want gib; then
     fresh; R[$rtt,gib,s5cmd]=$(timed 900 s5cmd --endpoint-url "$ep" cp "s3://wan-big/$big" /dev/shm/edgemount-wan/big)

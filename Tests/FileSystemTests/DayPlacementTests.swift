@@ -45,6 +45,20 @@ import Testing
     return (placed.map(\.ino), reads)
   }
 
+  /// A session of 1 to `maxCount` splits of random length and upload delay around the test's
+  /// day, and a day to place it on.
+  func randomSession(_ rng: inout SplitMix64, maxCount: UInt64) -> (
+    logs: [DayPlacement.Log], times: [UInt64: LogTime], probe: ByDateDay, count: Int, start: Int64, length: Int64
+  ) {
+    let count = 1 + Int(rng.next() % maxCount)
+    let start = day.start + Int64(rng.next() % (6 * 86_400)) - 3 * 86_400
+    let length = 1 + Int64(rng.next() % 7200)
+    let delay = Int64(rng.next() % (10 * 86_400))
+    let (logs, times) = session(start: start, count: count, length: length, delay: delay)
+    let probe = ByDateDay(containing: day.start + Int64(rng.next() % (4 * 86_400)) - 2 * 86_400)
+    return (logs, times, probe, count, start, length)
+  }
+
   func everyHeader(_ logs: [DayPlacement.Log], _ times: [UInt64: LogTime], on day: ByDateDay) -> [UInt64] {
     logs.filter { day.nanoseconds.contains(times[$0.ino]!.placement(uploadEpoch: Int64($0.name.epoch), deviceClock: false)) }
       .map(\.ino)
@@ -117,12 +131,7 @@ import Testing
   @Test func randomSessionsMatchReadingEveryHeader() {
     var rng = SplitMix64(seed: 1_512)
     for _ in 0..<400 {
-      let count = 1 + Int(rng.next() % 300)
-      let start = day.start + Int64(rng.next() % (6 * 86_400)) - 3 * 86_400
-      let length = 1 + Int64(rng.next() % 7200)
-      let delay = Int64(rng.next() % (10 * 86_400))
-      let (logs, times) = session(start: start, count: count, length: length, delay: delay)
-      let probe = ByDateDay(containing: day.start + Int64(rng.next() % (4 * 86_400)) - 2 * 86_400)
+      let (logs, times, probe, count, start, length) = randomSession(&rng, maxCount: 300)
       let (placed, reads) = place(logs, times, on: probe)
       #expect(placed == everyHeader(logs, times, on: probe), "start \(start) count \(count) length \(length)")
       #expect(reads <= 2 * (Int.bitWidth - count.leadingZeroBitCount) + 3)
@@ -168,13 +177,8 @@ extension DayPlacementTests {
   @Test func everyFanOutMatchesReadingEveryHeader() {
     var rng = SplitMix64(seed: 2_023)
     for _ in 0..<600 {
-      let count = 1 + Int(rng.next() % 600)
-      let start = day.start + Int64(rng.next() % (6 * 86_400)) - 3 * 86_400
-      let length = 1 + Int64(rng.next() % 7200)
-      let delay = Int64(rng.next() % (10 * 86_400))
       let fanOut = 1 + Int(rng.next() % 9)
-      let (logs, times) = session(start: start, count: count, length: length, delay: delay)
-      let probe = ByDateDay(containing: day.start + Int64(rng.next() % (4 * 86_400)) - 2 * 86_400)
+      let (logs, times, probe, count, start, _) = randomSession(&rng, maxCount: 600)
       let (placed, reads, taken) = rounds(logs, times, on: probe, fanOut: fanOut)
       #expect(placed == everyHeader(logs, times, on: probe), "start \(start) count \(count) fan-out \(fanOut)")
       var limit = 2
