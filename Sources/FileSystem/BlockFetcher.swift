@@ -53,12 +53,20 @@ final class BlockFetcher: Sendable {
   /// Bytes to keep fetched ahead now, from the round trip measured so far. The memory cache
   /// grows by the same amount, so blocks fetched ahead stay until they are read, and the
   /// prefetch lane runs wide only when the read-ahead is above its floor.
+  /// Every read asks; the cache and the lane change only when the answer does.
   func aheadBytes() -> Int {
     let bytes = readAhead.bytes(roundTrip: s3.roundTrip.current)
-    memory.resize(to: memoryBase + bytes)
-    workers.limitRunning(to: bytes > ReadAhead.floor ? prefetchThreads : Self.nearPrefetchJobs)
+    applied.withLock { last in
+      // Under the lock, so two reads that saw different round trips leave the last one's sizes.
+      guard last != bytes else { return }
+      last = bytes
+      memory.resize(to: memoryBase + bytes)
+      workers.limitRunning(to: bytes > ReadAhead.floor ? prefetchThreads : Self.nearPrefetchJobs)
+    }
     return bytes
   }
+  /// The read-ahead the memory cache and the prefetch lane were last sized for.
+  private let applied = Locked(ReadAhead.floor)
 
   /// Whether S3 is far enough that the read-ahead is above its floor (a round trip of about
   /// 8 ms or more): work that mostly waits for answers then runs wider.

@@ -198,14 +198,12 @@ final class HeaderIndex: Sendable {
     guard jobs.count > 1 else { return jobs.map { $0() } }
     let results = Locked<[Int: T]>([:])
     let group = DispatchGroup()
-    let slots = DispatchSemaphore(value: far ? threads : Self.nearThreads)
+    pool.limitRunning(to: far ? threads : Self.nearThreads)
     for (i, job) in jobs.enumerated() {
       group.enter()
-      slots.wait()
       pool.submit {
         let value = job()
         results.withLock { $0[i] = value }
-        slots.signal()
         group.leave()
       }
     }

@@ -1,3 +1,4 @@
+import DemoFleet
 import Foundation
 import S3
 import TestSupport
@@ -58,5 +59,46 @@ import Testing
     // One GET a log, none fetched twice; the listing of the device covers its sessions.
     let counts = try mount.counters()
     #expect(counts["requests_get"] == all.count, "\(counts)")
+  }
+
+  /// `rsync` of a `.by-date/` day 40 ms away: two devices, two sessions each, logs past the
+  /// header read's 128 KiB. The day's search and its read-ahead across session folders give
+  /// every byte exactly, with one GET a log besides the header reads.
+  // SEMANTICS.md § Listing
+  @Test func fortyMillisecondsAwayACopyOfADayIsExactWithOneGetALog() throws {
+    let s3 = try TestS3.freshBucket("farday")
+    let dayStart: Int64 = 1_795_132_800  // 2026-11-20T00:00:00Z
+    var all: [String: [UInt8]] = [:]
+    for device in ["AA000001", "AA000002"] {
+      for session in 1...2 {
+        let start = dayStart + Int64(session) * 4 * 3600
+        for split in 1...8 {
+          let offset = Double(split - 1) * 60 + 1
+          let key = "\(device)/0000000\(session)/" + SampleLog.name(split: split, uploaded: start + Int64(offset) + 70)
+          all[key] =
+            try SampleLog.bytes(sessionStart: start, offset: offset) + Array(repeating: UInt8(split), count: 300_000)
+        }
+      }
+    }
+    for (key, bytes) in all { try s3.putObject(key: key, body: bytes) }
+    let proxy = try delayProxy(milliseconds: 40)
+    defer { proxy.stop() }
+    let mount = try MountedBucket(bucket: s3.bucket, endpoint: "http://127.0.0.1:\(Self.proxyPort)")
+    defer { mount.unmount() }
+    let destination = FileManager.default.temporaryDirectory.appendingPathComponent("farday-\(UUID())").path
+    defer { try? FileManager.default.removeItem(atPath: destination) }
+    let copy = try Command.run(["rsync", "-a", mount.file(".by-date/2026-11-20") + "/", destination + "/"])
+    #expect(copy.status == 0, "\(copy.stderr)")
+    var wrong: [String] = []
+    for (key, bytes) in all where FileManager.default.contents(atPath: destination + "/" + key).map(Array.init) != bytes {
+      wrong.append(key)
+    }
+    #expect(wrong.isEmpty, "copied differently: \(wrong.sorted().prefix(3))")
+    let counts = try mount.counters()
+    let headers =
+      try String(contentsOfFile: mount.file(".edgemount/status"), encoding: .utf8)
+      .split(separator: "\n").first { $0.hasPrefix("headers_read: ") }.flatMap { Int($0.dropFirst(14)) } ?? -1
+    #expect(headers > 0 && headers < all.count, "headers_read: \(headers)")
+    #expect(counts["requests_get"] == all.count + headers, "\(counts), headers_read \(headers)")
   }
 }
