@@ -100,6 +100,18 @@ public final class Monitor<Value> {
     }
     return try body(&value)
   }
+
+  /// Changes the value and wakes one waiter: for waiters that all wait for the same thing,
+  /// where any one of them can take what the change made (a job queued for a pool's threads).
+  /// Waking them all would have each take the lock only to find the job gone.
+  public func withLockSignaling<Result>(_ body: (inout Value) -> Result) -> Result {
+    pthread_mutex_lock(mutex)
+    defer {
+      pthread_cond_signal(condition)
+      pthread_mutex_unlock(mutex)
+    }
+    return body(&value)
+  }
 }
 
 /// `@unchecked`: `value` is only touched with `mutex` held.

@@ -105,8 +105,12 @@ public final class CurlTransport: HTTPTransport {
     em_getinfo_off(handle, CURLINFO_PRETRANSFER_TIME_T, &sent)
     em_getinfo_off(handle, CURLINFO_STARTTRANSFER_TIME_T, &firstByte)
     let wait = request.body.isEmpty && firstByte >= sent && sent >= 0 ? Duration.microseconds(firstByte - sent) : nil
-    return HTTPResponse(
+    var connects = 0
+    em_getinfo_long(handle, CURLINFO_NUM_CONNECTS, &connects)
+    var response = HTTPResponse(
       status: status, headers: sink.headers, body: sink.body, segments: sink.segments, firstByteWait: wait)
+    response.newConnection = connects > 0
+    return response
   }
 
   static func transportError(_ code: CURLcode) -> TransportError {

@@ -43,6 +43,9 @@ public struct HTTPResponse: Sendable {
   /// From the request sent to the first byte of the answer: one round trip plus the server's
   /// time, when the transport measured it (the link's round trip is the least of these).
   public var firstByteWait: Duration?
+  /// Whether the request opened a connection of its own (TCP, and TLS over HTTPS) rather than
+  /// reusing one; nil when the transport does not say.
+  public var newConnection: Bool?
 
   public init(
     status: Int, headers: [(String, String)], body: [UInt8], segments: [[UInt8]] = [], firstByteWait: Duration? = nil

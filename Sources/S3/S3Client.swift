@@ -503,6 +503,7 @@ public final class S3Client: Sendable {
       $0[keyPath: kind] += 1; $0.bytesUploaded += UInt64(body.count)
     }
     let response: HTTPResponse
+    let sent = clock.instant()
     do {
       var request = HTTPRequest(method: method, url: url, headers: allHeaders, body: body, timeout: timeout)
       request.bodySegmentSize = segmentSize
@@ -513,6 +514,9 @@ public final class S3Client: Sendable {
       throw .transport(error)
     }
     counters.record { $0.bytesDownloaded += UInt64(response.bodyCount) }
+    logger.trace(
+      "\(method) \(key ?? "/") \(headers.first { $0.0 == "Range" }?.1 ?? ""): \(response.status), \(response.bodyCount) bytes in \((clock.instant() - sent).milliseconds) ms\(response.newConnection == true ? ", new connection" : "")"
+    )
     if let wait = response.firstByteWait { roundTrip.record(wait) }
     guard (200..<300).contains(response.status) else {
       var error = ErrorResponseParser.parse(
