@@ -39,6 +39,17 @@ public struct LRUIndex<Key: Hashable & Sendable>: Sendable {
     pushNewest(i)
   }
 
+  /// Marks `key` as the next to go (the least recently used), if it is here.
+  public mutating func makeOldest(_ key: Key) {
+    guard let i = positions[key], i != oldest else { return }
+    unlink(i)
+    slots[i].newer = oldest
+    slots[i].older = -1
+    if oldest >= 0 { slots[oldest].older = i }
+    oldest = i
+    if newest < 0 { newest = i }
+  }
+
   public mutating func remove(_ key: Key) {
     guard let i = positions.removeValue(forKey: key) else { return }
     unlink(i)

@@ -1,7 +1,7 @@
 import Locking
 
 /// Recently read and prefetched blocks in memory, least recently used evicted (O(1), from an
-/// `LRUIndex`), bounded in bytes.
+/// `LRUIndex`), bounded in bytes; blocks a sequential reader went through go first.
 public final class MemoryBlockCache: Sendable {
   private struct State: Sendable {
     var blocks: [BlockID: [UInt8]] = [:]
@@ -38,6 +38,14 @@ public final class MemoryBlockCache: Sendable {
       s.order.touch(id)
       return data
     }
+  }
+
+  /// A block its reader went through to the end: it goes first when room is needed, before
+  /// any block fetched ahead and not read yet. The kernel's page cache holds what was read;
+  /// without this, a block fetched ahead of a long copy was older than the blocks read just
+  /// before it, and was evicted, and fetched again, before its turn came.
+  public func readThrough(_ id: BlockID) {
+    state.withLock { $0.order.makeOldest(id) }
   }
 
   public func put(_ id: BlockID, _ data: [UInt8]) {

@@ -77,7 +77,12 @@ extension FleetFileSystem {
     let files = far ? ReadAhead.maxFiles : ReadAhead.nearFiles
     let (following, guessed) = tree.logsAfterOpening(node, limit: files, guess: far)
     // A guess (no walk seen yet) spends what one file may, in whole files after this one.
-    var budget = guessed ? perFile : ahead
+    // The file just opened is read ahead by its reader's window from the same share: what is
+    // fetched and not read yet, of this file and the next ones, stays within the read-ahead,
+    // the memory cache's share for it. (Beyond it, the blocks fetched ahead evicted one
+    // another before they were read, and were fetched again.)
+    let opened = Int(min(node.size, UInt64(ahead)))
+    var budget = min(guessed ? perFile : ahead, ahead - opened)
     for file in following where decoded?.isDecoded(file) != true {
       guard budget > 0 else { break }
       guard file.size > 0 else { continue }

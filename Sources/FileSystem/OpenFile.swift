@@ -97,6 +97,8 @@ final class OpenFile: Sendable {
           throw .s3(.invalidResponse("block \(index) of \(key) is \(block.count) bytes"))
         }
         out.append(block[lower..<upper])
+        // A sequential reader is done with a block it read to its end.
+        if ahead > 0, upper == block.count { fetcher.memory.readThrough(id) }
       }
       return ReadBytes(out)
     }

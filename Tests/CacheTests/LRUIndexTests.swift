@@ -13,11 +13,17 @@ import Testing
     var model: [Int] = []  // least recent first
     for _ in 0..<20_000 {
       let key = Int(rng.next() % 64)
-      switch rng.next() % 4 {
+      switch rng.next() % 5 {
       case 0, 1:
         index.touch(key)
         model.removeAll { $0 == key }
         model.append(key)
+      case 4:
+        index.makeOldest(key)
+        if model.contains(key) {
+          model.removeAll { $0 == key }
+          model.insert(key, at: 0)
+        }
       case 2:
         index.remove(key)
         model.removeAll { $0 == key }
@@ -51,6 +57,26 @@ import Testing
   }
 
   func directory() -> String { FileManager.default.temporaryDirectory.appendingPathComponent("lru-\(UUID())").path }
+
+  /// A block fetched ahead and not read yet stays; the blocks its reader went through go
+  /// first, though they were used after it came in.
+  @Test func blocksReadThroughGoBeforeBlocksNotReadYet() {
+    let cache = MemoryBlockCache(capacity: 4 << 20)
+    let block = [UInt8](repeating: 1, count: 1 << 20)
+    let ahead = BlockID(key: "next", etag: "e", index: 0)
+    cache.put(ahead, block)
+    for i in 0..<3 {
+      let id = BlockID(key: "now", etag: "e", index: i)
+      cache.put(id, block)
+      _ = cache.get(id)
+      cache.readThrough(id)
+    }
+    // Full: the next block in evicts a block read through, not the one fetched ahead.
+    cache.put(BlockID(key: "now", etag: "e", index: 3), block)
+    #expect(cache.get(ahead) != nil)
+    #expect(cache.blockCount == 4)
+    #expect(cache.get(BlockID(key: "now", etag: "e", index: 2)) == nil, "the last read through goes first")
+  }
 
   @Test func theDiskCacheFedPastItsCapacityStaysWithinIt() throws {
     let dir = directory()

@@ -67,7 +67,9 @@ import Testing
 
   /// Reads every log of every session in order, as `cp -r` and `rsync` do (open, read through in
   /// 1 MiB reads, close), then the big log; returns the logs that read differently.
-  func walk(_ fs: FleetFileSystem, _ objects: [String: [UInt8]]) throws -> [String] {
+  /// `pause`: seconds each read waits after it returns (a reader slower than the link, as `cp`
+  /// writing to a disk).
+  func walk(_ fs: FleetFileSystem, _ objects: [String: [UInt8]], pause: TimeInterval = 0) throws -> [String] {
     var wrong: [String] = []
     let device = try fs.lookup(parent: FleetFileSystem.rootIno, name: "A1B2C3D4")
     for key in objects.keys.sorted() {
@@ -81,6 +83,7 @@ import Testing
         let chunk = try fs.read(handle: opened.handle, offset: UInt64(got.count), count: Self.mib).bytes
         if chunk.isEmpty { break }
         got += chunk
+        if pause > 0 { Thread.sleep(forTimeInterval: pause) }
       }
       if got != objects[key] { wrong.append(key) }
     }
@@ -122,6 +125,37 @@ import Testing
     // Each small log is fetched once: nothing fetched ahead was thrown away before its read.
     let smallGETs = server.requestLog.filter { $0.hasPrefix("GET A1B2C3D4/0000000") && !$0.contains("/00000004/") }
     #expect(smallGETs.count == 120, "\(smallGETs.count) GETs of 120 small logs")
+  }
+
+  /// `cp -r` of a session of large logs 20 ms away: the reader's window and the walk's files
+  /// ahead fill the memory cache, and the blocks already read must go before those not read
+  /// yet. Before, a file fetched ahead was older than the blocks read after it was fetched,
+  /// and was evicted and fetched again (seen in wan.sh's session copy).
+  @Test func twentyMillisecondsAwayACopyOfLargeLogsFetchesEachByteOnce() throws {
+    let server = InMemoryS3()
+    var objects: [String: [UInt8]] = [:]
+    for split in 1...10 {
+      let key = String(format: "A1B2C3D4/00000001/%08d-%08X.MF4", split, 0x5E0B_E100 + split)
+      objects[key] = body(12 * Self.mib + split * 1000, seed: split)
+    }
+    for (key, bytes) in objects { server.put("fleet", key, bytes) }
+    server.roundTrip.withLock { $0 = 0.02 }
+    let s3 = server.client(bucket: "fleet")
+    // The cache's own share made small (4 MiB, not 24), so 12 MiB logs press on it as 20 MiB
+    // ones do on the default.
+    var settings = MountSettings()
+    settings.memoryCacheBytes = 4 << 20
+    let fs = FleetFileSystem(
+      s3: s3, settings: settings, logger: Logger(label: "read-ahead") { _ in SwiftLogNoOpLogHandler() })
+    let before = s3.counters.snapshot.bytesDownloaded
+    // 4 ms a MiB: the reader keeps well behind the link, so what is fetched ahead fills the
+    // cache's share of the read-ahead.
+    let wrong = try walk(fs, objects, pause: 0.004)
+    #expect(wrong.isEmpty, "read differently: \(wrong.prefix(3))")
+    let logBytes = objects.values.reduce(0) { $0 + $1.count }
+    let fetched = Int(s3.counters.snapshot.bytesDownloaded - before)
+    // The listings' few KiB besides; no block twice.
+    #expect(fetched < logBytes + 64 << 10, "fetched \(fetched) bytes for \(logBytes) of logs")
   }
 
   // SEMANTICS.md § Reading
