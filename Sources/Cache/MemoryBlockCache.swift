@@ -48,6 +48,11 @@ public final class MemoryBlockCache: Sendable {
     state.withLock { $0.order.makeOldest(id) }
   }
 
+  /// Whether the block is here, without marking it as used.
+  public func contains(_ id: BlockID) -> Bool {
+    state.withLock { $0.blocks[id] != nil }
+  }
+
   public func put(_ id: BlockID, _ data: [UInt8]) {
     let capacity = capacity
     state.withLock { s in

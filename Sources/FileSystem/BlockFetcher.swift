@@ -200,7 +200,8 @@ final class BlockFetcher: Sendable {
     }
     for id in ids {
       let range = id.range(objectSize: objectSize)
-      guard !range.isEmpty, memory.get(id) == nil else {
+      // A look that does not mark the block as used: one read through stays first to go.
+      guard !range.isEmpty, !memory.contains(id) else {
         flush()
         continue
       }

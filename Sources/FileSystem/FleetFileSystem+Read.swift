@@ -83,10 +83,20 @@ extension FleetFileSystem {
     // another before they were read, and were fetched again.)
     let opened = Int(min(node.size, UInt64(ahead)))
     var budget = min(guessed ? perFile : ahead, ahead - opened)
+    if far, !guessed, !following.isEmpty {
+      // A walk reads each file whole: far away, the opened file's rest is fetched now, not as
+      // its reader's window grows, so the reader does not wait a round trip into each file.
+      let blocks = (opened + BlockID.size - 1) / BlockID.size
+      fetcher.prefetch((0..<blocks).map { BlockID(key: node.key, etag: node.etag, index: $0) }, objectSize: node.size)
+    }
     for file in following where decoded?.isDecoded(file) != true {
       guard budget > 0 else { break }
       guard file.size > 0 else { continue }
-      let bytes = min(Int(min(file.size, UInt64(Int.max))), perFile, budget)
+      // Far away a walk's next files are fetched whole, within the budget: a next file fetched
+      // only in part had its reader wait a round trip in its middle. Close by, the first
+      // blocks of the next four files.
+      let cap = far && !guessed ? budget : perFile
+      let bytes = min(Int(min(file.size, UInt64(Int.max))), cap, budget)
       budget -= bytes
       let blocks = (bytes + BlockID.size - 1) / BlockID.size
       fetcher.prefetch((0..<blocks).map { BlockID(key: file.key, etag: file.etag, index: $0) }, objectSize: file.size)

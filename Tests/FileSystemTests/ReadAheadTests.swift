@@ -158,6 +158,44 @@ import Testing
     #expect(fetched < logBytes + 64 << 10, "fetched \(fetched) bytes for \(logBytes) of logs")
   }
 
+  /// Far away, a walk fetches the opened file's rest at its open, and the next files whole as
+  /// far as the read-ahead goes, not their first quarter of it: a 14 MiB log 20 ms away (the
+  /// read-ahead 40 MiB) had its reader wait a round trip 10 MiB into it.
+  @Test func farAwayAWalkFetchesTheOpenedFileAndTheNextWhole() throws {
+    let server = InMemoryS3()
+    var keys: [String] = []
+    for split in 1...3 {
+      let key = String(format: "A1B2C3D4/00000001/%08d-%08X.MF4", split, 0x5E0B_E100 + split)
+      server.put("fleet", key, body(14 * Self.mib, seed: split))
+      keys.append(key)
+    }
+    server.roundTrip.withLock { $0 = 0.02 }
+    let fs = FleetFileSystem(
+      s3: server.client(bucket: "fleet"), settings: MountSettings(),
+      logger: Logger(label: "read-ahead") { _ in SwiftLogNoOpLogHandler() })
+    let device = try fs.lookup(parent: FleetFileSystem.rootIno, name: "A1B2C3D4")
+    let session = try fs.lookup(parent: device.ino, name: "00000001")
+    func open(_ key: String) throws -> UInt64 {
+      let log = try fs.lookup(parent: session.ino, name: String(key.split(separator: "/").last!))
+      let handle = try fs.open(ino: log.ino, flags: O_RDONLY).handle
+      _ = try fs.read(handle: handle, offset: 0, count: 128 << 10)
+      return handle
+    }
+    let first = try open(keys[0])
+    fs.release(handle: first)
+    let second = try open(keys[1])
+    defer { fs.release(handle: second) }
+    let deadline = Date().addingTimeInterval(10)
+    while !fs.fetcher.isIdle, Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
+    #expect(fs.fetcher.aheadBytes() == Int(0.02 * Double(2 << 30)))
+    for key in keys[1...] {
+      let log = try fs.lookup(parent: session.ino, name: String(key.split(separator: "/").last!))
+      let etag = try fs.node(log.ino).etag
+      let missing = (0..<14).filter { !fs.fetcher.memory.contains(BlockID(key: key, etag: etag, index: $0)) }
+      #expect(missing.isEmpty, "\(key): blocks \(missing) not fetched")
+    }
+  }
+
   // SEMANTICS.md § Reading
   @Test func underFaultsTheReadAheadReturnsExactBytes() throws {
     let server = InMemoryS3()
