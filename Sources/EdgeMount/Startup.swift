@@ -111,6 +111,8 @@ struct Startup {
     client.credentials.setFailureHandler { errors.append($0) }
     client.credentials.startRefreshing()
 
+    fs.listFleetAhead()
+
     var options = FUSEMount.Options()
     options.allowOther = command.allowOther
     options.readOnly = command.readOnly

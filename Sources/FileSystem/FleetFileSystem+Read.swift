@@ -41,8 +41,13 @@ extension FleetFileSystem {
         let local = saves.latestSave(ino)?.bytes ?? []
         return register(OpenFile(ino: ino, source: .snapshot(local)), directIO: true, keepCache: false)
       }
-      // Small files that change (heartbeat, config): fetch the current version whole.
-      let (bytes, etag) = try fetchWhole(node)
+      // Small files that change (heartbeat, config): fetch the current version whole, or take
+      // the copy a walk's open of the folder's previous device file fetched ahead.
+      // The others are sent first, so their GETs and this one's go together.
+      let ahead = deviceFilesAhead.take(ino, listedETag: node.etag)
+      fetchDeviceFilesAhead(besides: node)
+      let (bytes, etag): ([UInt8], String)
+      if let ahead { (bytes, etag) = (ahead.bytes, ahead.etag) } else { (bytes, etag) = try fetchWhole(node) }
       if case .object(.deviceFile(.config)) = node.kind { facts.noteConfig(key: node.key, etag: etag, bytes: bytes) }
       tree.update(ino) { n in
         n.size = UInt64(bytes.count)
@@ -100,6 +105,24 @@ extension FleetFileSystem {
       budget -= bytes
       let blocks = (bytes + BlockID.size - 1) / BlockID.size
       fetcher.prefetch((0..<blocks).map { BlockID(key: file.key, etag: file.etag, index: $0) }, objectSize: file.size)
+    }
+  }
+
+  /// Far from S3, opening a device file fetches the folder's other small device files at once
+  /// (`DeviceFilesAhead`): a copy of the device opens them one after another, a round trip each.
+  private func fetchDeviceFilesAhead(besides node: Node) {
+    guard fetcher.isFar else { return }
+    let files = tree.deviceFiles(
+      besides: node, maxBytes: DeviceFilesAhead.maxBytes, limit: DeviceFilesAhead.maxFiles)
+    for file in files {
+      guard let flight = deviceFilesAhead.begin(file.ino) else { continue }
+      let sentAt = clock.instant()
+      let submitted = fetcher.submitListing { [s3, deviceFilesAhead] in
+        let object = try? s3.getWholeObject(key: file.key)
+        deviceFilesAhead.finish(
+          file.ino, flight, object.map { DeviceFilesAhead.Copy(bytes: $0.bytes, etag: $0.etag, sentAt: sentAt) })
+      }
+      if !submitted { deviceFilesAhead.finish(file.ino, flight, nil) }
     }
   }
 

@@ -90,6 +90,7 @@ extension FleetFileSystem {
   func openForWriting(_ node: Node, truncate: Bool, editor: Editor) throws(FSError) -> OpenedFile {
     if let refusal = readOnlyView(node.ino) { throw refusal }
     try requireWritable()
+    deviceFilesAhead.drop(node.ino)
     switch node.kind {
     case .object(.log), .object(.other), .object(.storedConfig), .statusFile: throw .accessDenied("\(node.name) is read-only")
     default: break

@@ -51,6 +51,8 @@ public final class FleetFileSystem: Sendable {
   let decoded: DecodedLogs?
   /// Header records shared with other mounts through the bucket (`--shared-index`).
   let shared: SharedHeaderIndex?
+  /// Device files fetched ahead far from S3, for the opens that follow.
+  let deviceFilesAhead: DeviceFilesAhead
   /// The sizes of devices.csv and days.csv at their last open (they walk the fleet).
   let reportSizes = Locked<[StatusFile: Int]>([:])
 
@@ -70,6 +72,7 @@ public final class FleetFileSystem: Sendable {
     self.settings = settings
     self.logger = logger
     self.clock = clock
+    deviceFilesAhead = DeviceFilesAhead(clock: clock)
     startedAt = clock.now()
     var table = InodeTable(rootPrefix: settings.rootPrefix)
     let statusIno = table.upsert(parent: InodeTable.rootIno, name: Self.statusDirectoryName, kind: .statusDirectory, key: "")
@@ -96,6 +99,13 @@ public final class FleetFileSystem: Sendable {
         headers: headers, metadata: journal.metadata(Editor(user: Editor.userName(getuid()), program: "edgemount")),
         context: context) : nil
     byDate = ByDateView(tree: tree, headers: headers, shared: shared, fetcher: fetcher, context: context)
+  }
+
+  /// Lists the fleet folder on the listings lane, once the mount is up: every use of the mount
+  /// starts there, and 80 ms away the first `ls` or `rsync` would otherwise wait a round trip
+  /// for it. A lookup that comes while it is under way waits for it instead of listing again.
+  public func listFleetAhead() {
+    fetcher.submitListing { [tree] in try? tree.refreshIfStale(Self.rootIno) }
   }
 
   /// Lists `ino` if its listing is older than its TTL: from S3, or (`.by-date/`) from the

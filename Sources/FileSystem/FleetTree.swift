@@ -166,6 +166,18 @@ final class FleetTree: CorePart, Sendable {
     return order
   }
 
+  /// The other device files (config, device.json, schema, certificates) of `file`'s folder
+  /// that are on the server and at most `maxBytes`, in name order, at most `limit`.
+  func deviceFiles(besides file: Node, maxBytes: Int, limit: Int) -> [Node] {
+    state.withLock { s in
+      let files = s.table.presentChildren(of: file.parent).filter { n in
+        guard case .object(.deviceFile) = n.kind, n.ino != file.ino, n.onServer else { return false }
+        return n.size <= UInt64(maxBytes)
+      }
+      return Array(files.sorted { $0.name < $1.name }.prefix(limit))
+    }
+  }
+
   /// `log` was opened: when it follows the session's last opened log in name order (a copy
   /// walking the session), or is the first log of a session that follows one whose last log was
   /// just opened (a copy walking the device), the next `limit` logs: the rest of this session,

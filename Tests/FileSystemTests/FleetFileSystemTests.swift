@@ -57,6 +57,20 @@ import Testing
     #expect(throws: FSError.notFound) { try fs.lookup(parent: FleetFileSystem.rootIno, name: "aggregations") }
   }
 
+  /// Once the mount is up the fleet folder is listed ahead: the first lookup of a device (the
+  /// first `ls` or `rsync` of it) waits for no listing of its own.
+  @Test func theFleetFolderIsListedAheadOfItsFirstUse() throws {
+    let s3 = freshBucket()
+    try s3.putObject(key: "A1B2C3D4/device.json", body: [1])
+    let fs = makeFS(s3)
+    fs.listFleetAhead()
+    try settle(fs)
+    let listed = s3.counters.snapshot.list
+    #expect(listed == 1)
+    #expect(try fs.lookup(parent: FleetFileSystem.rootIno, name: "A1B2C3D4").isDirectory)
+    #expect(s3.counters.snapshot.list == listed, "the lookup listed the fleet folder again")
+  }
+
   /// The kernel's C-string lookup (found by the name's bytes) answers as the String one does:
   /// the same inode and attributes, ENOENT, ENAMETOOLONG, the hidden folders and `.by-date/`.
   @Test func aLookupByTheKernelsCStringAnswersAsTheStringOne() throws {
