@@ -207,6 +207,65 @@ import Testing
     try expectNoSecret(in: dir, daemon)
   }
 
+  /// 40 ms from the server (the delay proxy in front of the S3 front), through credentials that
+  /// live 20 s and are revoked at their expiry: copies of sessions, whose read-ahead signs its
+  /// parallel GETs on threads of its own, run across a refresh. Every byte is exact, no copy
+  /// fails, and the S3 front refused no request.
+  // SEMANTICS.md § Credentials for the life of the mount
+  @Test func farAwayTheReadAheadRunsThroughCredentialRotation() throws {
+    defer { emulator.stop() }
+    try emulator.control(["lifetime": 20])
+    var all: [String: [UInt8]] = [:]
+    for session in 2...13 {
+      for split in 1...20 {
+        let key = String(format: "%@/%08d/%08d-%08X.MF4", Self.device, session, split, 0x5E0B_E100 + session * 100 + split)
+        all[key] = (0..<(60_000 + split * 3_001)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ split &* 7 &+ session) }
+      }
+    }
+    let objects = all.sorted { $0.key < $1.key }
+    DispatchQueue.concurrentPerform(iterations: 8) { part in
+      for (key, bytes) in objects.enumerated().filter({ $0.offset % 8 == part }).map(\.element) {
+        _ = try? s3.putObject(key: key, body: bytes)
+      }
+    }
+    let proxy = try DelayProxy.start(
+      port: 18_958, upstreamPort: URL(string: emulator.s3Endpoint)!.port!, milliseconds: 40)
+    defer { proxy.stop() }
+    let (env, _, _, _) = try configure(.credentialProcess)
+    let dir = try freshDirectory("mnt-creds-far")
+    let daemon = try BackgroundProcess(
+      [MountedBucket.edgemount, s3.bucket, dir, "--endpoint", "http://127.0.0.1:18958", "--foreground"],
+      environment: env)
+    waitForMount(dir)
+    defer { unmount(dir, daemon) }
+    let until = Date().addingTimeInterval(22)
+    var copied = 0
+    var failures: [String] = []
+    var wrong: [String] = []
+    for session in 2...13 where Date() < until {
+      let destination = try freshDirectory("far-copy")
+      defer { try? FileManager.default.removeItem(atPath: destination) }
+      let folder = String(format: "%08d", session)
+      let copy = try Command.run(["rsync", "-a", "\(dir)/\(Self.device)/\(folder)/", destination + "/"])
+      if copy.status != 0 { failures.append("session \(folder): \(copy.stderr)") }
+      for (key, bytes) in all where key.hasPrefix("\(Self.device)/\(folder)/") {
+        let name = String(key.split(separator: "/").last!)
+        if FileManager.default.contents(atPath: destination + "/" + name).map(Array.init) != bytes { wrong.append(key) }
+      }
+      copied += 1
+      Thread.sleep(forTimeInterval: 1.2)
+    }
+    #expect(failures.isEmpty, "\(failures.prefix(3))")
+    #expect(wrong.isEmpty, "copied differently: \(wrong.sorted().prefix(3))")
+    #expect(copied >= 8, "only \(copied) sessions copied in 22 s")
+    let refreshed = status(dir).split(separator: "\n").first { $0.hasPrefix("credentials_refreshed: ") }
+    #expect((refreshed.flatMap { Int($0.split(separator: " ")[1]) } ?? 0) >= 1, "\(status(dir))")
+    let rtt = status(dir).split(separator: "\n").first { $0.hasPrefix("round_trip_ms: ") }
+    #expect((rtt.flatMap { Double($0.split(separator: " ")[1]) } ?? 0) >= 39, "\(String(describing: rtt))")
+    let stats = try emulator.stats()
+    #expect(stats["s3_refused_ExpiredToken"] == nil && stats["s3_refused_InvalidAccessKeyId"] == nil, "\(stats)")
+  }
+
   /// Long-lived keys rotated by editing `~/.aws/credentials`: once the old key is revoked, the
   /// first refusal (InvalidAccessKeyId) makes the mount read the files again and retry, and no
   /// operation fails.

@@ -10,17 +10,10 @@ import Testing
 @Suite(.serialized) struct FarMountTests {
   static let proxyPort = 18_957
 
-  /// Builds the delay proxy and starts it in front of the test server.
+  /// The delay proxy in front of the test server.
   func delayProxy(milliseconds: Int) throws -> BackgroundProcess {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-      .deletingLastPathComponent().path
-    let binary = FileManager.default.temporaryDirectory.appendingPathComponent("delay-proxy-\(UUID())").path
-    let built = try Command.run(["/usr/bin/cc", "-O2", "-pthread", "-o", binary, root + "/Benchmarks/delay-proxy.c"])
-    try #require(built.status == 0, "cc failed: \(built.stderr)")
     let upstream = URL(string: try TestS3.endpointURL)!.port!
-    let proxy = try BackgroundProcess([binary, String(Self.proxyPort), String(upstream), String(milliseconds)])
-    Thread.sleep(forTimeInterval: 0.3)
-    return proxy
+    return try DelayProxy.start(port: Self.proxyPort, upstreamPort: upstream, milliseconds: milliseconds)
   }
 
   // SEMANTICS.md § Reading
