@@ -112,6 +112,7 @@ struct Startup {
     client.credentials.startRefreshing()
 
     fs.listFleetAhead()
+    fs.warmConnectionsIfFar()
 
     var options = FUSEMount.Options()
     options.allowOther = command.allowOther

@@ -74,6 +74,7 @@ extension FleetFileSystem {
       requests_failed: \(c.failures)
       requests_not_found: \(c.notFound)
       requests_precondition_failed: \(c.preconditionFailed)
+      connections_opened: \(c.connectionsOpened)
       bytes_downloaded: \(c.bytesDownloaded)
       bytes_uploaded: \(c.bytesUploaded)
       headers_read: \(h.counts.read)

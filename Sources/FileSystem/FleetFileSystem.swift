@@ -108,6 +108,16 @@ public final class FleetFileSystem: Sendable {
     fetcher.submitListing { [tree] in try? tree.refreshIfStale(Self.rootIno) }
   }
 
+  /// Connections opened as the mount comes up, far from S3 only (the read-ahead above its
+  /// floor): the first copy's burst of GETs then finds them ready.
+  public static let connectionsWarmedFar = 16
+
+  /// Far from S3, opens `connectionsWarmedFar` connections in the background.
+  public func warmConnectionsIfFar() {
+    guard fetcher.isFar else { return }
+    Thread.detachNewThread { [s3] in s3.warmConnections(Self.connectionsWarmedFar) }
+  }
+
   /// Lists `ino` if its listing is older than its TTL: from S3, or (`.by-date/`) from the
   /// device tree's listings and the logs' headers.
   func refreshIfStale(_ ino: UInt64) throws(FSError) {

@@ -16,6 +16,8 @@ public struct RequestCounts: Sendable, Equatable {
   public var notFound = 0
   /// ... and 412 (a conditional request whose condition no longer holds: a lost-update check).
   public var preconditionFailed = 0
+  /// Requests that opened a connection (TCP, and TLS over HTTPS) instead of reusing one.
+  public var connectionsOpened = 0
   public var bytesDownloaded: UInt64 = 0
   public var bytesUploaded: UInt64 = 0
 

@@ -113,6 +113,22 @@ public final class S3Client: Sendable {
     _ = try listPage(prefix: "", delimiter: "/", continuationToken: nil, maxKeys: 1)
   }
 
+  /// Opens up to `count` connections ahead of need: that many HEADs of the bucket at once, each
+  /// left on its connection in the transport's pool. Far from the server, the first burst of a
+  /// copy (up to 64 GETs at once) would otherwise wait for as many TCP (and TLS) handshakes, a
+  /// round trip or two each. Returns when all have answered.
+  public func warmConnections(_ count: Int) {
+    let group = DispatchGroup()
+    for _ in 0..<count {
+      group.enter()
+      Thread.detachNewThread { [self] in
+        _ = try? send(method: "HEAD", key: nil, kind: \.head)
+        group.leave()
+      }
+    }
+    group.wait()
+  }
+
   /// One page of ListObjectsV2, of `maxKeys` keys or the client's page size.
   public func listPage(prefix: String, delimiter: String?, continuationToken: String?, maxKeys: Int? = nil)
     throws(S3Error) -> ListPage
@@ -513,7 +529,10 @@ public final class S3Client: Sendable {
       reportEndpoint(picked, error.kind == .connect || error.kind == .resolve ? .refused : .failed)
       throw .transport(error)
     }
-    counters.record { $0.bytesDownloaded += UInt64(response.bodyCount) }
+    counters.record {
+      $0.bytesDownloaded += UInt64(response.bodyCount)
+      if response.newConnection == true { $0.connectionsOpened += 1 }
+    }
     logger.trace(
       "\(method) \(key ?? "/") \(headers.first { $0.0 == "Range" }?.1 ?? ""): \(response.status), \(response.bodyCount) bytes in \((clock.instant() - sent).milliseconds) ms\(response.newConnection == true ? ", new connection" : "")"
     )

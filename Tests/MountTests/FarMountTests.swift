@@ -31,6 +31,12 @@ import Testing
     defer { proxy.stop() }
     let mount = try MountedBucket(bucket: s3.bucket, endpoint: "http://127.0.0.1:\(Self.proxyPort)")
     defer { mount.unmount() }
+    // Far away the mount opens its connections as it comes up, 16 HEADs at once.
+    // (A request is counted when it is sent, a connection when its answer came.)
+    try waitUntil("the connections are warm", timeout: 5) {
+      let c = try mount.counters()
+      return c["requests_head"] == 16 && c["connections_opened"] ?? 0 >= 16
+    }
     let destination = FileManager.default.temporaryDirectory.appendingPathComponent("far-\(UUID())").path
     defer { try? FileManager.default.removeItem(atPath: destination) }
     let copy = try Command.run(["rsync", "-a", mount.file("A1B2C3D4") + "/", destination + "/"])
@@ -52,6 +58,18 @@ import Testing
     // One GET a log, none fetched twice; the listing of the device covers its sessions.
     let counts = try mount.counters()
     #expect(counts["requests_get"] == all.count, "\(counts)")
+  }
+
+  /// Close to the server no connection is opened ahead: nothing waits for a handshake there.
+  @Test func closeByNoConnectionsAreOpenedAhead() throws {
+    let s3 = try TestS3.freshBucket("near")
+    try s3.putObject(key: "A1B2C3D4/device.json", body: Array("{}".utf8))
+    let mount = try MountedBucket(bucket: s3.bucket)
+    defer { mount.unmount() }
+    Thread.sleep(forTimeInterval: 1)
+    let counts = try mount.counters()
+    #expect(counts["requests_head"] == 0, "\(counts)")
+    #expect(counts["connections_opened"] ?? 99 <= 2, "\(counts)")
   }
 
   /// `rsync` of a `.by-date/` day 40 ms away: two devices, two sessions each, logs past the
