@@ -194,12 +194,8 @@ final class FleetTree: CorePart, Sendable {
         // next sessions, nothing else.
         let walking = s.lastOpened[log.parent].map { day.isRightBefore($0, log.ino) } ?? (day.inos.first == log.ino)
         guard walking else { return ([], false) }
-        var next = Array(day.following(log.ino, limit: limit))
-        var session = log.parent
-        var seen: Set<UInt64> = [session]
-        while next.count < limit, let following = s.dayNext[session], seen.insert(following.session).inserted {
-          next += following.logs.inos.prefix(limit - next.count)
-          session = following.session
+        let next = Self.onward(day.following(log.ino, limit: limit), from: log.parent, limit: limit) { session in
+          s.dayNext[session].map { ($0.session, $0.logs.inos) }
         }
         return (next.compactMap { s.table[$0] }, false)
       }
@@ -214,20 +210,34 @@ final class FleetTree: CorePart, Sendable {
         }
       }
       guard walking else { return ([], false) }
-      var next = Array(order.following(log.ino, limit: limit))
       // On into the next sessions of the device, as far as they are listed.
-      var session = log.parent
-      while next.count < limit, let device = s.table[session]?.parent,
-        let following = Self.folderOrder(&s, device).following(session, limit: 1).first,
-        s.table[following]?.kind == .session
-      {
+      let next = Self.onward(order.following(log.ino, limit: limit), from: log.parent, limit: limit) { session in
+        guard let device = s.table[session]?.parent,
+          let following = Self.folderOrder(&s, device).following(session, limit: 1).first,
+          s.table[following]?.kind == .session
+        else { return nil }
         let logs = Self.folderOrder(&s, following).inos
-        guard !logs.isEmpty else { break }
-        next += logs.prefix(limit - next.count)
-        session = following
+        return logs.isEmpty ? nil : (following, logs)
       }
       return (next.compactMap { s.table[$0] }, false)
     }
+  }
+
+  /// `first`, then the logs of the sessions after `session` one after another (`nextSession`
+  /// gives a session's next, with its logs in order, or nil to stop), up to `limit` logs. A
+  /// session comes once, whatever `nextSession` says.
+  static func onward(
+    _ first: ArraySlice<UInt64>, from session: UInt64, limit: Int,
+    _ nextSession: (UInt64) -> (session: UInt64, logs: [UInt64])?
+  ) -> [UInt64] {
+    var next = Array(first)
+    var session = session
+    var seen: Set<UInt64> = [session]
+    while next.count < limit, let following = nextSession(session), seen.insert(following.session).inserted {
+      next += following.logs.prefix(limit - next.count)
+      session = following.session
+    }
+    return next
   }
 
   /// `.by-date/` showed `logs` (in split order) of `session`: a walk of it reads ahead only those.
