@@ -63,14 +63,7 @@ trap cleanup EXIT
 
 # ---- a private CA and a certificate for 127.0.0.1: the HTTPS variant --------------------------
 tls=$s3dir/tls
-mkdir -p "$tls"
-[ -f "$tls/server.pem" ] || (
-  cd "$tls"
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=EdgeMount-Bench-CA 2>/dev/null
-  openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1 2>/dev/null
-  printf 'subjectAltName=IP:127.0.0.1\n' > ext.cnf
-  openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile ext.cnf 2>/dev/null
-)
+scripts/make-test-ca "$tls"
 ca=$tls/ca.pem
 EDGEMOUNT_S3_TLS=$tls scripts/s3-server start "$s3dir" >/dev/null
 set -a; . "$s3dir/env"; set +a

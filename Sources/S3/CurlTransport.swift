@@ -99,12 +99,16 @@ public final class CurlTransport: HTTPTransport {
     guard code == CURLE_OK else { throw Self.transportError(code) }
     var status = 0
     em_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
-    // Request sent (pretransfer; the body, if any, goes after it) to the first byte of the answer.
+    // Request sent (pretransfer) to the first byte of the answer, for GET and HEAD only: for a
+    // PUT, even of no bytes, curl's start of transfer over TLS is its upload's start, and a
+    // wait of 0 made the link look like loopback (the mount never sized itself to an HTTPS
+    // link 80 ms away).
     var sent: curl_off_t = 0
     var firstByte: curl_off_t = 0
     em_getinfo_off(handle, CURLINFO_PRETRANSFER_TIME_T, &sent)
     em_getinfo_off(handle, CURLINFO_STARTTRANSFER_TIME_T, &firstByte)
-    let wait = request.body.isEmpty && firstByte >= sent && sent >= 0 ? Duration.microseconds(firstByte - sent) : nil
+    let measured = (request.method == "GET" || request.method == "HEAD") && firstByte > sent && sent >= 0
+    let wait = measured ? Duration.microseconds(firstByte - sent) : nil
     var connects = 0
     em_getinfo_long(handle, CURLINFO_NUM_CONNECTS, &connects)
     var response = HTTPResponse(

@@ -534,7 +534,7 @@ public final class S3Client: Sendable {
       if response.newConnection == true { $0.connectionsOpened += 1 }
     }
     logger.trace(
-      "\(method) \(key ?? "/") \(headers.first { $0.0 == "Range" }?.1 ?? ""): \(response.status), \(response.bodyCount) bytes in \((clock.instant() - sent).milliseconds) ms\(response.newConnection == true ? ", new connection" : "")"
+      "\(method) \(key ?? "/") \(headers.first { $0.0 == "Range" }?.1 ?? ""): \(response.status), \(response.bodyCount) bytes in \((clock.instant() - sent).milliseconds) ms, first byte after \(response.firstByteWait.map { String($0.milliseconds) } ?? "?") ms\(response.newConnection == true ? ", new connection" : "")"
     )
     if let wait = response.firstByteWait { roundTrip.record(wait) }
     guard (200..<300).contains(response.status) else {

@@ -60,6 +60,27 @@ import Testing
     #expect(counts["requests_get"] == all.count, "\(counts)")
   }
 
+  /// Over HTTPS (SeaweedFS's own TLS) 40 ms away the mount sees the round trip as over HTTP.
+  /// The start-up's probe PUT measured a first-byte wait of 0 over TLS, so the link looked like
+  /// loopback: no read-ahead for the round trip, no warm connections.
+  @Test func overHTTPSFortyMillisecondsAwayTheRoundTripIsSeen() throws {
+    let s3 = try TestS3.freshBucket("far-tls")
+    try s3.putObject(key: "A1B2C3D4/device.json", body: Array("{}".utf8))
+    let https = try TestS3.https
+    let proxy = try DelayProxy.start(
+      port: Self.proxyPort + 3, upstreamPort: URL(string: https.endpoint)!.port!, milliseconds: 40)
+    defer { proxy.stop() }
+    let mount = try MountedBucket(
+      bucket: s3.bucket, endpoint: "https://127.0.0.1:\(Self.proxyPort + 3)", options: ["--ca-file", https.caFile])
+    defer { mount.unmount() }
+    try waitUntil("the connections are warm", timeout: 5) { try mount.counters()["requests_head"] == 16 }
+    let status = try String(contentsOfFile: mount.file(".edgemount/status"), encoding: .utf8)
+    let rtt =
+      status.split(separator: "\n").first { $0.hasPrefix("round_trip_ms: ") }
+      .flatMap { Double($0.dropFirst("round_trip_ms: ".count)) } ?? 0
+    #expect(rtt >= 39 && rtt < 200, "round_trip_ms: \(rtt)")
+  }
+
   /// Close to the server no connection is opened ahead: nothing waits for a handshake there.
   @Test func closeByNoConnectionsAreOpenedAhead() throws {
     let s3 = try TestS3.freshBucket("near")

@@ -16,6 +16,16 @@ public enum TestS3 {
     }
   }
 
+  /// The same server over its own HTTPS (`EDGEMOUNT_TEST_ENDPOINT_HTTPS`), and the CA that
+  /// signed its certificate (`EDGEMOUNT_TEST_CA`), as `scripts/test` starts it.
+  public static var https: (endpoint: String, caFile: String) {
+    get throws {
+      let env = ProcessInfo.processInfo.environment
+      guard let e = env["EDGEMOUNT_TEST_ENDPOINT_HTTPS"], let ca = env["EDGEMOUNT_TEST_CA"] else { throw NotConfigured() }
+      return (e, ca)
+    }
+  }
+
   public static var credentials: Credentials {
     get throws {
       let env = ProcessInfo.processInfo.environment
