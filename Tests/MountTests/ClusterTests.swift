@@ -17,7 +17,9 @@ import Testing
   /// A device with a config and one log of `megabytes` random MiB; returns the log's MD5.
   func seed(_ s3: S3Client, megabytes: Int) throws -> String {
     _ = try seedCANedge2Device(s3, id: "A1B2C3D4")
-    let local = try freshDirectory("clusterlog") + "/log.MF4"
+    let folder = try freshDirectory("clusterlog")
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let local = folder + "/log.MF4"
     _ = try Command.shell("head -c \(megabytes << 20) /dev/urandom > \(local)")
     let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: local)))
     try s3.putObject(key: "A1B2C3D4/00000001/00000001-5E0BE100.MF4", body: bytes)

@@ -57,7 +57,9 @@ public final class S3Cluster: @unchecked Sendable {
   public func kill(_ name: String) throws { _ = try Command.run([script, "kill", dir, name]) }
   public func restart(_ name: String) throws { _ = try Command.run(launcher + [script, "restart", dir, name]) }
 
-  /// Stops every process and gives the slot back; a second call does nothing.
+  /// Stops every process, removes the cluster's data (2 GiB of preallocated volumes: left
+  /// behind, a hundred test runs filled the disk) and gives the slot back; a second call does
+  /// nothing.
   public func stop() {
     guard
       stopped.withLock({ was in
@@ -65,6 +67,7 @@ public final class S3Cluster: @unchecked Sendable {
       })
     else { return }
     _ = try? Command.run([script, "stop", dir])
+    try? FileManager.default.removeItem(atPath: dir)
     Self.slots.withLockNotifying { _ = $0.remove(slot) }
   }
   deinit { stop() }
