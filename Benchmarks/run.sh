@@ -191,7 +191,7 @@ cachewarm=$(smaller "${T[cachewarm]}" "${T[cachewarm2]}")
 seqwarm=$(smaller "${T[seqwarm]}" "${T[seqwarm2]}")
 printf "%-34s %10.2f  (%.2fx its time without, server warm; %s and %s blocks of 1024 not cached)\n" "  sequential read, server warm" "$cachewarm" "$(echo "$seqwarm / $cachewarm" | bc -l)" "${T[cachewarm,skipped]}" "${T[cachewarm2,skipped]}"
 mbs() { echo "1073.741824 / $1" | bc -l; }
-printf "%-34s %10.2f  (edgemount rsync: %.2fx of it)\n" "rclone copy of the device (cold)" "${T[rclonecopy]}" "$(echo "${T[rclonecopy]} / ${T[edgemount,rsync]}" | bc -l)"
+printf "%-34s %10.2f  (edgemount's rsync took %.2fx its time)\n" "rclone copy of the device (cold)" "${T[rclonecopy]}" "$(echo "${T[edgemount,rsync]} / ${T[rclonecopy]}" | bc -l)"
 printf "%-34s %10.2f  (%.0f MB/s)\n" "one curl GET, 1 GiB (cold)" "${T[curl]}" "$(mbs "${T[curl]}")"
 printf "%-34s %10.2f  (%.0f MB/s)\n" "one curl GET, 1 GiB (server warm)" "${T[curlwarm]}" "$(mbs "${T[curlwarm]}")"
 printf "%-34s %10.2f  (%.0f MB/s)\n" "FUSE ceiling: passthrough_ll, 1 GiB" "${T[ceiling]}" "$(mbs "${T[ceiling]}")"
