@@ -38,14 +38,7 @@ final class DeviceFilesAhead: Sendable {
   func begin(_ ino: UInt64) -> Flight<Copy?>? {
     let now = clock.instant()
     return entries.withLock { e -> Flight<Copy?>? in
-      // Stale copies go, so the table never holds more than a walk's few files.
-      e = e.filter { _, entry in
-        switch entry {
-        case .coming(_, let sentAt): now - sentAt < Self.freshFor * 30
-        case .here(let copy): now - copy.sentAt < Self.freshFor
-        case .taken(let sentAt): now - sentAt < Self.freshFor
-        }
-      }
+      Self.prune(&e, now: now)
       guard e[ino] == nil else { return nil }
       let flight = Flight<Copy?>()
       e[ino] = .coming(flight, sentAt: now)
@@ -67,6 +60,7 @@ final class DeviceFilesAhead: Sendable {
   func take(_ ino: UInt64, listedETag: String) -> Copy? {
     let now = clock.instant()
     let entry = entries.withLock { e -> Entry? in
+      Self.prune(&e, now: now)
       // An open that fetches for itself counts as taken too: the next opens leave it be.
       guard let entry = e[ino] else {
         e[ino] = .taken(sentAt: now)
@@ -87,6 +81,17 @@ final class DeviceFilesAhead: Sendable {
     }
     guard let copy, clock.instant() - copy.sentAt < Self.freshFor, copy.etag == listedETag else { return nil }
     return copy
+  }
+
+  /// Stale entries go, so the table never holds more than the last second's few files.
+  private static func prune(_ e: inout [UInt64: Entry], now: ContinuousClock.Instant) {
+    e = e.filter { _, entry in
+      switch entry {
+      case .coming(_, let sentAt): now - sentAt < Self.freshFor * 30
+      case .here(let copy): now - copy.sentAt < Self.freshFor
+      case .taken(let sentAt): now - sentAt < Self.freshFor
+      }
+    }
   }
 
   /// Drops the copy of `ino` (its file is being changed here).

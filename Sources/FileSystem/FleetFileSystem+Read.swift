@@ -44,7 +44,7 @@ extension FleetFileSystem {
       // Small files that change (heartbeat, config): fetch the current version whole, or take
       // the copy a walk's open of the folder's previous device file fetched ahead.
       // The others are sent first, so their GETs and this one's go together.
-      let ahead = deviceFilesAhead.take(ino, listedETag: node.etag)
+      let ahead = fetcher.isFar ? deviceFilesAhead.take(ino, listedETag: node.etag) : nil
       fetchDeviceFilesAhead(besides: node)
       let (bytes, etag): ([UInt8], String)
       if let ahead { (bytes, etag) = (ahead.bytes, ahead.etag) } else { (bytes, etag) = try fetchWhole(node) }
@@ -82,11 +82,11 @@ extension FleetFileSystem {
     let files = far ? ReadAhead.maxFiles : ReadAhead.nearFiles
     let (following, guessed) = tree.logsAfterOpening(node, limit: files, guess: far)
     // A guess (no walk seen yet) spends what one file may, in whole files after this one.
-    // The file just opened is read ahead by its reader's window from the same share: what is
-    // fetched and not read yet, of this file and the next ones, stays within the read-ahead,
-    // the memory cache's share for it. (Beyond it, the blocks fetched ahead evicted one
-    // another before they were read, and were fetched again.)
-    let opened = Int(min(node.size, UInt64(ahead)))
+    // Far away, the file just opened is read ahead from the same share: what is fetched and
+    // not read yet, of this file and the next ones, stays within the read-ahead, the memory
+    // cache's share for it. (Beyond it, the blocks fetched ahead evicted one another before
+    // they were read, and were fetched again.) Close by, the next files' first blocks as ever.
+    let opened = far ? Int(min(node.size, UInt64(ahead))) : 0
     var budget = min(guessed ? perFile : ahead, ahead - opened)
     if far, !guessed, !following.isEmpty {
       // A walk reads each file whole: far away, the opened file's rest is fetched now, not as
