@@ -115,7 +115,7 @@ public final class FleetFileSystem: Sendable {
   /// Far from S3, opens `connectionsWarmedFar` connections in the background.
   public func warmConnectionsIfFar() {
     guard fetcher.isFar else { return }
-    Thread.detachNewThread { [s3] in s3.warmConnections(Self.connectionsWarmedFar) }
+    s3.warmConnections(Self.connectionsWarmedFar)
   }
 
   /// Lists `ino` if its listing is older than its TTL: from S3, or (`.by-date/`) from the

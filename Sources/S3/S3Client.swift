@@ -116,17 +116,11 @@ public final class S3Client: Sendable {
   /// Opens up to `count` connections ahead of need: that many HEADs of the bucket at once, each
   /// left on its connection in the transport's pool. Far from the server, the first burst of a
   /// copy (up to 64 GETs at once) would otherwise wait for as many TCP (and TLS) handshakes, a
-  /// round trip or two each. Returns when all have answered.
+  /// round trip or two each. Returns at once; the HEADs run on threads of their own.
   public func warmConnections(_ count: Int) {
-    let group = DispatchGroup()
     for _ in 0..<count {
-      group.enter()
-      Thread.detachNewThread { [self] in
-        _ = try? send(method: "HEAD", key: nil, kind: \.head)
-        group.leave()
-      }
+      Thread.detachNewThread { [self] in _ = try? send(method: "HEAD", key: nil, kind: \.head) }
     }
-    group.wait()
   }
 
   /// One page of ListObjectsV2, of `maxKeys` keys or the client's page size.

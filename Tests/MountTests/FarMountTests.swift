@@ -81,6 +81,55 @@ import Testing
     #expect(rtt >= 39 && rtt < 200, "round_trip_ms: \(rtt)")
   }
 
+  /// 40 ms away, `rsync -a` of a device folder fetches each device file once: the opens of
+  /// device.json and the schema take the copies the config's open fetched ahead. Then saves by
+  /// the shell's idioms (`cat >`, `sed -i`, `cp` from another filesystem), each read back at
+  /// once with `cat`: the copy fetched ahead never hides a save.
+  // SEMANTICS.md § Consistency and caching
+  @Test func fortyMillisecondsAwayDeviceFilesComeOnceAndSavesReadBackAtOnce() throws {
+    let s3 = try TestS3.freshBucket("far-devfiles")
+    let config = try seedCANedge2Device(s3)
+    let proxy = try delayProxy(milliseconds: 40)
+    defer { proxy.stop() }
+    let mount = try MountedBucket(bucket: s3.bucket, endpoint: "http://127.0.0.1:\(Self.proxyPort)")
+    defer { mount.unmount() }
+    try waitUntil("the connections are warm", timeout: 5) { try mount.counters()["connections_opened"] ?? 0 >= 16 }
+    let destination = try freshDirectory("far-devfiles")
+    let before = try mount.counters()
+    let copy = try Command.run(["rsync", "-a", mount.file("A1B2C3D4") + "/", destination + "/"])
+    #expect(copy.status == 0, "\(copy.stderr)")
+    for name in ["config-01.09.json", "schema-01.09.json", "device.json"] {
+      let copied = FileManager.default.contents(atPath: destination + "/" + name).map(Array.init)
+      #expect(copied == (try s3.getObject(key: "A1B2C3D4/" + name)), "\(name) copied differently")
+    }
+    let after = try mount.counters()
+    #expect(after["requests_get"]! - before["requests_get"]! == 3, "\(before) -> \(after)")
+    // Saves, each read back right away (within the second a copy fetched ahead is kept).
+    let path = mount.file("A1B2C3D4/config-01.09.json")
+    let text = String(decoding: config, as: UTF8.self)
+    func saved(_ splitSize: Int) -> String {
+      text.replacingOccurrences(of: "\"split_size\": 50", with: "\"split_size\": \(splitSize)")
+    }
+    #expect(text.contains("\"split_size\": 50"))
+    let local = try temporaryFile(Array(saved(62).utf8), named: "config-01.09.json")
+    let idioms: [(String, [String], Int)] = [
+      ("cat >", ["sh", "-c", "cat > '\(path)' <<'EOF'\n\(saved(60))\nEOF"], 60),
+      ("sed -i", ["sed", "-i", "s/\"split_size\": 60/\"split_size\": 61/", path], 61),
+      ("cp from /tmp", ["cp", local, path], 62),
+    ]
+    for (idiom, command, size) in idioms {
+      _ = try Command.run(["cat", mount.file("A1B2C3D4/device.json")])  // fetches the config ahead
+      let requests = try mount.counters()
+      let save = try Command.run(command)
+      #expect(save.status == 0, "\(idiom): \(save.stderr)")
+      let read = try Command.run(["cat", path])
+      #expect(read.stdout.contains("\"split_size\": \(size)"), "\(idiom): read back \(read.stdout.prefix(200))")
+      let counts = try mount.counters()
+      let used = ["requests_get", "requests_head", "requests_put"].map { "\($0.dropFirst(9)) \(counts[$0]! - requests[$0]!)" }
+      print("far save by \(idiom), then cat: \(used.joined(separator: ", "))")
+    }
+  }
+
   /// Close to the server no connection is opened ahead: nothing waits for a handshake there.
   @Test func closeByNoConnectionsAreOpenedAhead() throws {
     let s3 = try TestS3.freshBucket("near")
