@@ -1,7 +1,10 @@
 // delay-proxy: a TCP proxy that puts a fixed round trip between its clients and one upstream
 // server, for Benchmarks/wan.sh (this kernel has no netem). Not part of the mount.
 //
-//   delay-proxy LISTEN_PORT UPSTREAM_PORT RTT_MS [UPSTREAM_HOST]
+//   delay-proxy LISTEN_PORT UPSTREAM_PORT RTT_MS [UPSTREAM_HOST] [--mbit N]
+//
+// --mbit N: the link carries N megabits a second each way, shared by all connections (a
+// token clock per direction, paced in pieces of 16 KiB); without it, as fast as loopback.
 //
 // Each byte is held for half the round trip in each direction, so a request and its answer
 // cost one round trip, and a stream is delayed without being slowed: reading and writing run
@@ -45,6 +48,7 @@ struct direction {
   int failed;
   atomic_ullong *counter;
   struct connection *conn;
+  int way; // 0 up, 1 down
 };
 
 struct connection {
@@ -53,6 +57,9 @@ struct connection {
 };
 
 static uint64_t rtt_ns;
+static double ns_per_byte; // 0: no bandwidth limit
+static pthread_mutex_t link_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t link_free_ns[2]; // per direction: when the link is next free
 static struct sockaddr_in upstream;
 static atomic_ullong bytes_up, bytes_down, connections;
 
@@ -121,7 +128,19 @@ static void *writer(void *arg) {
     } else if (!d->failed) {
       ssize_t off = 0;
       while (off < k->len) {
-        ssize_t w = send(d->dst, k->data + off, (size_t)(k->len - off), MSG_NOSIGNAL);
+        size_t len = (size_t)(k->len - off);
+        if (ns_per_byte > 0) {
+          // The piece leaves once the shared link has carried it.
+          if (len > 16384) len = 16384;
+          pthread_mutex_lock(&link_lock);
+          uint64_t start = now_ns();
+          if (link_free_ns[d->way] > start) start = link_free_ns[d->way];
+          link_free_ns[d->way] = start + (uint64_t)(ns_per_byte * (double)len);
+          uint64_t done = link_free_ns[d->way];
+          pthread_mutex_unlock(&link_lock);
+          sleep_until(done);
+        }
+        ssize_t w = send(d->dst, k->data + off, len, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) {
           d->failed = 1;
@@ -155,8 +174,10 @@ static void spawn(void *(*fn)(void *), void *arg) {
   pthread_attr_destroy(&attr);
 }
 
-static void setup(struct direction *d, struct connection *c, int src, int dst, uint64_t floor_ns, atomic_ullong *counter) {
+static void setup(struct direction *d, struct connection *c, int src, int dst, uint64_t floor_ns, atomic_ullong *counter,
+                  int way) {
   memset(d, 0, sizeof *d);
+  d->way = way;
   d->src = src;
   d->dst = dst;
   d->delay_ns = rtt_ns / 2;
@@ -176,8 +197,17 @@ static void report(int sig) {
 }
 
 int main(int argc, char **argv) {
+  for (int i = 1; i + 1 < argc; i++) {
+    if (strcmp(argv[i], "--mbit") != 0) continue;
+    double mbit = atof(argv[i + 1]);
+    if (mbit <= 0) return 2;
+    ns_per_byte = 8e3 / mbit; // 8 bits a byte, at mbit * 1e6 bits a second
+    for (int j = i; j + 2 < argc + 0; j++) argv[j] = argv[j + 2];
+    argc -= 2;
+    break;
+  }
   if (argc < 4) {
-    fprintf(stderr, "usage: %s LISTEN_PORT UPSTREAM_PORT RTT_MS [UPSTREAM_HOST]\n", argv[0]);
+    fprintf(stderr, "usage: %s LISTEN_PORT UPSTREAM_PORT RTT_MS [UPSTREAM_HOST] [--mbit N]\n", argv[0]);
     return 2;
   }
   int listen_port = atoi(argv[1]), upstream_port = atoi(argv[2]);
@@ -213,8 +243,8 @@ int main(int argc, char **argv) {
     if (!c) abort();
     atomic_init(&c->alive, 4);
     // The handshake: the client's first bytes arrive 1.5 round trips after its connect.
-    setup(&c->up, c, client, server, accepted + rtt_ns + rtt_ns / 2, &bytes_up);
-    setup(&c->down, c, server, client, 0, &bytes_down);
+    setup(&c->up, c, client, server, accepted + rtt_ns + rtt_ns / 2, &bytes_up, 0);
+    setup(&c->down, c, server, client, 0, &bytes_down, 1);
     spawn(reader, &c->up);
     spawn(writer, &c->up);
     spawn(reader, &c->down);

@@ -15,7 +15,7 @@ final class BlockFetcher: Sendable {
 
   /// A fetch under way; readers of the same block wait on it. A prefetch that was dropped
   /// (its lane full) ends with nil: the reader then fetches the block itself.
-  typealias Pending = Flight<Result<[UInt8], FSError>?>
+  typealias Pending = BlockFlight
 
   /// Two lanes, each bounded: block prefetches, and listings ahead of a walk. A storm of
   /// listings never queues in front of a block a reader waits for.
@@ -170,6 +170,54 @@ final class BlockFetcher: Sendable {
     }
   }
 
+  /// Bytes `part` of the block. While another thread's GET of it is under way they are
+  /// returned as soon as they have arrived, before the rest of the block.
+  func bytes(of id: BlockID, objectSize: UInt64, part: Range<Int>) throws(FSError) -> ArraySlice<UInt8> {
+    let range = id.range(objectSize: objectSize)
+    let length = Int(range.upperBound - range.lowerBound)
+    guard part.lowerBound >= 0, part.upperBound <= length else {
+      throw .s3(.invalidResponse("bytes \(part) of block \(id.index) of \(id.key), which has \(length)"))
+    }
+    func slice(_ block: [UInt8]) throws(FSError) -> ArraySlice<UInt8> {
+      guard block.count == length else {
+        throw .s3(.invalidResponse("block \(id.index) of \(id.key) is \(block.count) bytes, not \(length)"))
+      }
+      return block[part]
+    }
+    guard part.upperBound < length else { return try slice(block(id, objectSize: objectSize)) }
+    while true {
+      if let hit = cached(id, length: length) { return hit[part] }
+      let (pending, mine) = inflight.withLock { map -> (Pending, Bool) in
+        if let p = map[id] { return (p, false) }
+        let p = Pending()
+        map[id] = p
+        return (p, true)
+      }
+      // The GET runs on a thread of the demand lane, so this reader can go as soon as its part
+      // is in; with no thread free at once, the reader runs the GET itself.
+      if mine,
+        !demand.submitIfIdle({ [self] in
+          demanding.withLock { $0 += length }
+          download([(id, pending)], objectSize: objectSize)
+          demanding.withLock { $0 -= length }
+        })
+      {
+        download([(id, pending)], objectSize: objectSize)
+      }
+      if let bytes = pending.waitForPart(part), bytes.count == part.count { return bytes[...] }
+      // The block ended first: its outcome, or (nil: a dropped prefetch) fetch it anew.
+      if let result = pending.wait() { return try slice(result.get()) }
+    }
+  }
+
+  /// GETs of blocks a reader waits for the start of (`bytes(of:objectSize:part:)`): at most
+  /// `demandThreads` at once, each holding a block and its receive buffer.
+  private let demand = WorkerPool(threads: demandThreads, name: "em-demand", queueLimit: demandThreads)
+  static let demandThreads = 4
+  /// Bytes of the demand lane's GETs under way, for `.edgemount/status` and the memory bound.
+  private let demanding = Locked(0)
+  var demandBytes: Int { demanding.withLock { $0 } }
+
   /// Starts fetching blocks not cached or under way, without waiting. Neighbouring blocks are
   /// fetched together, up to `blocksPerRequest` in one GET. The bytes of prefetch GETs under way
   /// stay within the read-ahead plus one GET (`aheadBytes() + blocksPerRequest` blocks): a batch
@@ -282,6 +330,11 @@ final class BlockFetcher: Sendable {
     }
 
     func accept(status: Int, headers: [(String, String)]) -> Bool { true }
+
+    func arrived(segment index: Int, _ bytes: UnsafeRawBufferPointer) {
+      guard index < run.count else { return }
+      run[index].1.arrived(bytes)
+    }
 
     func receive(segment index: Int, _ bytes: [UInt8]) {
       guard index < run.count, bytes.count == lengths[index], delivered.withLock({ $0.insert(index).inserted }) else {

@@ -134,6 +134,7 @@ extension FleetFileSystem {
     lines += "\nround_trip_ms: \(rtt ?? "(not measured yet)")"
     lines += "\nread_ahead_bytes: \(fetcher.aheadBytes()) of \(fetcher.readAhead.limit)"
     lines += "\nprefetching_bytes: \(fetcher.prefetchingBytes)"
+    lines += "\ndemand_fetching_bytes: \(fetcher.demandBytes)"
     return lines
   }
 

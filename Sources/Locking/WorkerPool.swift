@@ -70,14 +70,30 @@ public final class WorkerPool: Sendable {
       defer { q.started = true }
       return (true, !q.started)
     }
-    if start {
-      for i in 0..<threads {
-        let thread = Thread { [queue] in Self.loop(queue) }
-        thread.name = "\(name)-\(i)"
-        thread.start()
-      }
-    }
+    if start { startThreads() }
     return accepted
+  }
+
+  /// Queues a job only if a thread can start it at once (fewer jobs running and queued than
+  /// may run); false, and the job dropped, otherwise. For work a caller would rather do itself
+  /// than wait for a thread.
+  public func submitIfIdle(_ job: @escaping @Sendable () -> Void) -> Bool {
+    let (accepted, start) = queue.withLockSignaling { q -> (Bool, Bool) in
+      guard q.running + q.jobs.count < q.limit else { return (false, false) }
+      q.jobs.append(job)
+      defer { q.started = true }
+      return (true, !q.started)
+    }
+    if start { startThreads() }
+    return accepted
+  }
+
+  private func startThreads() {
+    for i in 0..<threads {
+      let thread = Thread { [queue] in Self.loop(queue) }
+      thread.name = "\(name)-\(i)"
+      thread.start()
+    }
   }
 
   private static func loop(_ queue: Monitor<Queue>) {

@@ -203,7 +203,12 @@ private final class ResponseSink {
       let take = rest.prefix(segmentSize - segments[last].count)
       segments[last].append(contentsOf: UnsafeRawBufferPointer(rebasing: take))
       rest = rest.dropFirst(take.count)
-      if delivering, segments[last].count == segmentSize { receiver?.receive(segment: last, segments[last]) }
+      guard delivering, let receiver else { continue }
+      if segments[last].count == segmentSize {
+        receiver.receive(segment: last, segments[last])
+      } else {
+        segments[last].withUnsafeBytes { receiver.arrived(segment: last, $0) }
+      }
     }
   }
 

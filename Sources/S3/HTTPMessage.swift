@@ -28,6 +28,9 @@ public protocol SegmentReceiver: AnyObject, Sendable {
   /// The status and headers (lower-cased names), before any segment. False: none is delivered
   /// early, and the caller takes them all from the response.
   func accept(status: Int, headers: [(String, String)]) -> Bool
+  /// The bytes of segment `index` received so far, from its first, while it is incomplete;
+  /// valid only during the call.
+  func arrived(segment index: Int, _ bytes: UnsafeRawBufferPointer)
   /// Segment `index`, complete.
   func receive(segment index: Int, _ bytes: [UInt8])
 }

@@ -619,5 +619,7 @@ private final class RangeCheckedReceiver: SegmentReceiver, Sendable {
     return inner.accept(status: status, headers: headers)
   }
 
+  func arrived(segment index: Int, _ bytes: UnsafeRawBufferPointer) { inner.arrived(segment: index, bytes) }
+
   func receive(segment index: Int, _ bytes: [UInt8]) { inner.receive(segment: index, bytes) }
 }

@@ -69,7 +69,9 @@ import Testing
   /// 1 MiB reads, close), then the big log; returns the logs that read differently.
   /// `pause`: seconds each read waits after it returns (a reader slower than the link, as `cp`
   /// writing to a disk).
-  func walk(_ fs: FleetFileSystem, _ objects: [String: [UInt8]], pause: TimeInterval = 0) throws -> [String] {
+  func walk(_ fs: FleetFileSystem, _ objects: [String: [UInt8]], pause: TimeInterval = 0, count: Int = mib) throws
+    -> [String]
+  {
     var wrong: [String] = []
     let device = try fs.lookup(parent: FleetFileSystem.rootIno, name: "A1B2C3D4")
     for key in objects.keys.sorted() {
@@ -80,7 +82,7 @@ import Testing
       defer { fs.release(handle: opened.handle) }
       var got: [UInt8] = []
       while true {
-        let chunk = try fs.read(handle: opened.handle, offset: UInt64(got.count), count: Self.mib).bytes
+        let chunk = try fs.read(handle: opened.handle, offset: UInt64(got.count), count: count).bytes
         if chunk.isEmpty { break }
         got += chunk
         if pause > 0 { Thread.sleep(forTimeInterval: pause) }
@@ -104,20 +106,22 @@ import Testing
     let done = Locked(false)
     let sampler = Thread {
       while !done.withLock({ $0 }) {
-        let used = fs.fetcher.memory.usedBytes + fs.fetcher.prefetchingBytes
+        let used = fs.fetcher.memory.usedBytes + fs.fetcher.prefetchingBytes + fs.fetcher.demandBytes
         peak.withLock { $0 = max($0, used) }
         Thread.sleep(forTimeInterval: 0.002)
       }
     }
     sampler.start()
-    let wrong = try walk(fs, objects)
+    // In the kernel's 128 KiB reads: a read of a block's start may send its GET to the demand lane.
+    let wrong = try walk(fs, objects, count: 128 << 10)
     done.withLock { $0 = true }
     #expect(wrong.isEmpty, "read differently: \(wrong.prefix(3))")
     let ahead = fs.fetcher.aheadBytes()
     #expect(ahead == settings.readAheadLimit, "80 ms away the read-ahead is its limit")
-    // The bound of SEMANTICS.md: the memory cache (24 MiB plus the read-ahead) and the
-    // prefetch GETs under way (the read-ahead plus one GET of 8 blocks).
-    let bound = settings.memoryCacheBytes + 2 * ahead + BlockFetcher.blocksPerRequest * BlockID.size
+    // The bound of SEMANTICS.md: the memory cache (24 MiB plus the read-ahead), the prefetch
+    // GETs under way (the read-ahead plus one GET of 8 blocks) and the demand lane's (4 blocks).
+    let bound =
+      settings.memoryCacheBytes + 2 * ahead + (BlockFetcher.blocksPerRequest + BlockFetcher.demandThreads) * BlockID.size
     #expect(peak.withLock { $0 } <= bound, "peak \(peak.withLock { $0 }) over the bound \(bound)")
     #expect(fs.fetcher.memory.capacity == settings.memoryCacheBytes + ahead)
     // In parallel: far more GETs at once than the loopback read-ahead's few.
@@ -197,7 +201,10 @@ import Testing
   }
 
   // SEMANTICS.md § Reading
-  @Test func underFaultsTheReadAheadReturnsExactBytes() throws {
+  /// In reads of 1 MiB (`cp`'s) and of 128 KiB (the kernel's, each answered from the part of a
+  /// block that has arrived while the rest is still coming).
+  @Test(arguments: [mib, 128 << 10])
+  func underFaultsTheReadAheadReturnsExactBytes(readSize: Int) throws {
     let server = InMemoryS3()
     let objects = seed(server)
     server.roundTrip.withLock { $0 = 0.02 }
@@ -220,10 +227,48 @@ import Testing
     let fs = FleetFileSystem(
       s3: server.client(bucket: "fleet", retryPolicy: RetryPolicy(maxAttempts: 8, baseDelay: .milliseconds(1))),
       settings: MountSettings(), logger: Logger(label: "read-ahead") { _ in SwiftLogNoOpLogHandler() })
-    let wrong = try walk(fs, objects)
+    let wrong = try walk(fs, objects, count: readSize)
     #expect(wrong.isEmpty, "read differently: \(wrong.prefix(3))")
     #expect(injected.withLock { $0 } >= 20, "only \(injected.withLock { $0 }) faults injected")
     #expect(fs.fetcher.aheadBytes() > ReadAhead.floor, "20 ms away the read-ahead is above its floor")
+  }
+
+  /// A read of the start of a block that a GET is bringing is answered once its bytes are in,
+  /// not when the block's last byte is: `head -c 1` of a log far away waits for one round trip,
+  /// not for a whole 1 MiB block over a slow link. The bytes are exact, and the block that
+  /// arrives later is the one the rest of the file is read from.
+  @Test func aReadOfTheStartOfABlockUnderWayIsAnsweredBeforeTheBlockEnds() throws {
+    let server = InMemoryS3()
+    let key = "A1B2C3D4/00000001/00000001-5E0BE100.MF4"
+    let object = body(3 * Self.mib + 777, seed: 5)
+    server.put("fleet", key, object)
+    server.roundTrip.withLock { $0 = 0.02 }
+    let s3 = server.client(bucket: "fleet")
+    let fs = FleetFileSystem(
+      s3: s3, settings: MountSettings(), logger: Logger(label: "read-ahead") { _ in SwiftLogNoOpLogHandler() })
+    let session = try fs.lookup(parent: try fs.lookup(parent: FleetFileSystem.rootIno, name: "A1B2C3D4").ino, name: "00000001")
+    let log = try fs.lookup(parent: session.ino, name: "00000001-5E0BE100.MF4")
+    let before = s3.counters.snapshot.bytesDownloaded
+    let etag = try fs.node(log.ino).etag
+    #expect(fs.fetcher.isFar, "20 ms away the open fetches the log ahead")
+    // From now on each GET's body comes in pieces of 64 KiB, 40 ms apart: a block takes 640 ms.
+    server.faults.withLock { $0 = { method, _ in method == "GET" ? .trickle(64 << 10, 0.04) : nil } }
+    let opened = try fs.open(ino: log.ino, flags: O_RDONLY)
+    defer { fs.release(handle: opened.handle) }
+    let head = try fs.read(handle: opened.handle, offset: 0, count: 4096).bytes
+    #expect(head == Array(object[..<4096]))
+    #expect(!fs.fetcher.memory.contains(BlockID(key: key, etag: etag, index: 0)), "the read waited for the whole block")
+    // A read further into the block waits for its own bytes, and the rest reads exactly.
+    let middle = try fs.read(handle: opened.handle, offset: 300_000, count: 128 << 10).bytes
+    #expect(middle == Array(object[300_000..<300_000 + (128 << 10)]))
+    var got = head
+    while true {
+      let chunk = try fs.read(handle: opened.handle, offset: UInt64(got.count), count: 128 << 10).bytes
+      if chunk.isEmpty { break }
+      got += chunk
+    }
+    #expect(got == object)
+    #expect(s3.counters.snapshot.bytesDownloaded - before == UInt64(object.count), "each block once")
   }
 
   /// Far away, the first log of a session opened before any walk shows fetches the logs after

@@ -16,6 +16,30 @@ import Testing
     return true
   }
 
+  /// The demand lane's submit: taken only when a thread can start the job at once; with
+  /// every thread busy it is refused (the caller runs the job itself), and taken again once a
+  /// thread is free.
+  @Test func aJobForAnIdleThreadOnlyIsRefusedWhileAllAreBusy() {
+    let pool = WorkerPool(threads: 2, name: "t-idle", queueLimit: 2)
+    let release = Monitor(false)
+    let (started, done) = (Locked(0), Locked(0))
+    for _ in 0..<2 {
+      #expect(
+        pool.submitIfIdle {
+          started.withLock { $0 += 1 }
+          release.withLockWaiting { $0 ? () : nil }
+          done.withLock { $0 += 1 }
+        })
+    }
+    #expect(Self.wait { started.withLock { $0 } == 2 })
+    #expect(!pool.submitIfIdle { done.withLock { $0 += 100 } }, "taken with both threads busy")
+    release.withLockNotifying { $0 = true }
+    #expect(Self.wait { done.withLock { $0 } == 2 && pool.running == 0 })
+    #expect(pool.submitIfIdle { done.withLock { $0 += 1 } })
+    #expect(Self.wait { done.withLock { $0 } == 3 })
+    #expect(pool.queued == 0)
+  }
+
   @Test func everyJobRunsAndNoMoreRunAtOnceThanTheLimit() {
     let pool = WorkerPool(threads: 16, name: "t-limit")
     pool.limitRunning(to: 4)

@@ -130,6 +130,35 @@ import Testing
     }
   }
 
+  /// Over a link of 40 ms and 50 Mbit/s, the first read of a log never opened (`head -c`) is
+  /// answered once its bytes are in, while the rest of the 1 MiB block is still coming (170 ms
+  /// more on this link): when head has its bytes, the GET was sent and had not ended. Every
+  /// byte is exact, the first read's and a whole read's after it.
+  // SEMANTICS.md § Reading
+  @Test func overASlowLinkTheFirstBytesOfALogComeBeforeItsBlock() throws {
+    let s3 = try TestS3.freshBucket("far-slow")
+    let key = "A1B2C3D4/00000001/00000001-5E0BE100.MF4"
+    let object = (0..<1_500_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 11) }
+    try s3.putObject(key: key, body: object)
+    let upstream = URL(string: try TestS3.endpointURL)!.port!
+    let proxy = try DelayProxy.start(port: Self.proxyPort, upstreamPort: upstream, milliseconds: 40, megabits: 50)
+    defer { proxy.stop() }
+    let mount = try MountedBucket(bucket: s3.bucket, endpoint: "http://127.0.0.1:\(Self.proxyPort)")
+    defer { mount.unmount() }
+    try waitUntil("the connections are warm", timeout: 5) { try mount.counters()["connections_opened"] ?? 0 >= 16 }
+    _ = try FileManager.default.contentsOfDirectory(atPath: mount.file("A1B2C3D4/00000001"))
+    let destination = try freshDirectory("far-slow") + "/head"
+    let before = try mount.counters()
+    let head = try Command.run(["sh", "-c", "head -c 4096 '\(mount.file(key))' > '\(destination)'"])
+    let after = try mount.counters()
+    #expect(head.status == 0, "\(head.stderr)")
+    #expect(after["requests_get"]! > before["requests_get"]!, "\(before) -> \(after)")
+    #expect(after["bytes_downloaded"] == before["bytes_downloaded"], "head waited for the GET's end: \(after)")
+    #expect(FileManager.default.contents(atPath: destination).map(Array.init) == Array(object[..<4096]))
+    let whole = FileManager.default.contents(atPath: mount.file(key)).map(Array.init)
+    #expect(whole == object)
+  }
+
   /// Close to the server no connection is opened ahead: nothing waits for a handshake there.
   @Test func closeByNoConnectionsAreOpenedAhead() throws {
     let s3 = try TestS3.freshBucket("near")

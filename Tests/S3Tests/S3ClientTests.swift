@@ -68,13 +68,20 @@ import Testing
     for (index, bytes) in receiver.received {
       #expect(bytes == Array(body[500_000 + index * mib..<500_000 + (index + 1) * mib]))
     }
+    // Before each segment was whole, its bytes so far came too: the transport reads at most
+    // 512 KiB at a time, so every segment of more arrived in parts, each at its offset.
+    #expect(Set(receiver.arrivals.map(\.index)) == [0, 1, 2])
+    for arrival in receiver.arrivals {
+      let end = 500_000 + arrival.index * mib + arrival.count
+      #expect(arrival.count < mib && arrival.tail == Array(body[end - arrival.tail.count..<end]))
+    }
     // A refused GET (412) hands over nothing.
     let refused = SegmentLog()
     #expect(throws: S3Error.self) {
       try s3.getObject(
         key: "big", range: 0..<3_000_000, ifMatch: "0123456789abcdef0123456789abcdef", segmentSize: mib, receiver: refused)
     }
-    #expect(refused.received.isEmpty && !refused.accepted)
+    #expect(refused.received.isEmpty && refused.arrivals.isEmpty && !refused.accepted)
   }
 
   @Test func delimiterListingReturnsCommonPrefixes() throws {
@@ -204,6 +211,11 @@ private final class SegmentLog: SegmentReceiver, @unchecked Sendable {
   func accept(status: Int, headers: [(String, String)]) -> Bool {
     accepted = true
     return true
+  }
+  /// Each partial arrival: the segment, its bytes so far, and their last 64 bytes.
+  var arrivals: [(index: Int, count: Int, tail: [UInt8])] = []
+  func arrived(segment index: Int, _ bytes: UnsafeRawBufferPointer) {
+    arrivals.append((index, bytes.count, Array(bytes.suffix(64))))
   }
   func receive(segment index: Int, _ bytes: [UInt8]) { received.append((index, bytes)) }
 }

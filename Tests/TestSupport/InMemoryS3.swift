@@ -42,6 +42,9 @@ public final class InMemoryS3: HTTPTransport, @unchecked Sendable {
     case concurrentWrite([UInt8])
     /// The answer comes this many seconds late (a slow server), otherwise as usual.
     case delay(Double)
+    /// A 2xx body comes in pieces of this many bytes, with a pause of this many seconds after
+    /// each (a slow link): a segmented body's receiver sees each piece arrive.
+    case trickle(Int, Double)
     /// Answer a GET or HEAD of one version with the current object (a server that ignores
     /// `versionId`).
     case ignoreVersionID
@@ -194,17 +197,34 @@ public final class InMemoryS3: HTTPTransport, @unchecked Sendable {
       response.body.removeLast(max(1, response.body.count / 3))
     default: break
     }
+    if case .trickle(let piece, let pause)? = fault {
+      return deliver(response, to: request, piece: max(1, piece), pause: pause)
+    }
     return deliver(response, to: request)
   }
 
-  /// Splits a 2xx body into segments when the request asked for them, as the curl transport does.
-  private func deliver(_ response: HTTPResponse, to request: HTTPRequest) -> HTTPResponse {
-    guard let size = request.bodySegmentSize, (200..<300).contains(response.status) else { return response }
+  /// Splits a 2xx body into segments when the request asked for them, as the curl transport
+  /// does, and hands them to the request's receiver: each segment's bytes so far after every
+  /// `piece` bytes (a pause after each), then each full segment.
+  private func deliver(_ response: HTTPResponse, to request: HTTPRequest, piece: Int? = nil, pause: Double = 0)
+    -> HTTPResponse
+  {
+    guard let size = request.bodySegmentSize, (200..<300).contains(response.status) else {
+      if pause > 0 { Thread.sleep(forTimeInterval: pause * Double(response.body.count / max(1, piece ?? 1))) }
+      return response
+    }
     let segments = stride(from: 0, to: response.body.count, by: max(1, size)).map {
       Array(response.body[$0..<min(response.body.count, $0 + size)])
     }
     if let receiver = request.segmentReceiver, receiver.accept(status: response.status, headers: response.headers) {
-      for (i, segment) in segments.enumerated() where segment.count == size { receiver.receive(segment: i, segment) }
+      for (i, segment) in segments.enumerated() {
+        // Without a trickle, the first half arrives before the whole.
+        for end in stride(from: piece ?? max(1, segment.count / 2), to: segment.count, by: piece ?? segment.count) {
+          segment.withUnsafeBytes { receiver.arrived(segment: i, UnsafeRawBufferPointer(rebasing: $0[..<end])) }
+          if pause > 0 { Thread.sleep(forTimeInterval: pause) }
+        }
+        if segment.count == size { receiver.receive(segment: i, segment) }
+      }
     }
     return HTTPResponse(status: response.status, headers: response.headers, body: [], segments: segments)
   }
