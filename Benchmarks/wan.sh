@@ -15,6 +15,7 @@
 #   --state DIR   keep the server and its seeded buckets in DIR, and use them again next time
 #   --only W...   run only these workloads (lsR find rsync day cpr gib random first save; quoted)
 #   --mounts M... run only these mounts (edgemount edgemount-tls s3fs rclone; quoted)
+#   --mbit N      the link also carries at most N megabits a second each way (all connections)
 #
 # Every mount is fresh and the page cache is dropped before each cold workload. The mount's S3
 # requests per workload come from its .edgemount/status. Ratios: "em/s5cmd" is EdgeMount's time
@@ -23,7 +24,7 @@
 set -euo pipefail
 [ -n "${BENCH_TRACE:-}" ] && set -x
 cd "$(dirname "$0")/.."
-rtts="0 20 80"; https=0; objects=100000; cap=40; randoms=1000; state=""; only=""; only_mounts=""
+rtts="0 20 80"; https=0; objects=100000; cap=40; randoms=1000; state=""; only=""; only_mounts=""; mbit=""
 while [ $# -gt 0 ]; do
   case $1 in
     --rtt) rtts=$2; shift 2 ;;
@@ -34,6 +35,7 @@ while [ $# -gt 0 ]; do
     --state) state=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
     --mounts) only_mounts=$2; shift 2 ;;
+    --mbit) mbit=$2; shift 2 ;;
     *) echo "usage: $0 [--rtt \"0 20 80\"] [--https] [--objects N] [--cap S] [--random N]" >&2; exit 2 ;;
   esac
 done
@@ -192,8 +194,9 @@ copy_run() { # workload bucket endpoint tool limit command...
 
 run_rtt() {
   local rtt=$1
-  "$work/delay-proxy" "$proxy_port" "$up_port" "$rtt" 2>"$work/proxy.log" & proxies+=($!)
-  "$work/delay-proxy" "$proxy_tls_port" "$up_tls_port" "$rtt" 2>"$work/proxy-tls.log" & proxies+=($!)
+  local rate=(); [ -n "$mbit" ] && rate=(--mbit "$mbit")
+  "$work/delay-proxy" "$proxy_port" "$up_port" "$rtt" "${rate[@]}" 2>"$work/proxy.log" & proxies+=($!)
+  "$work/delay-proxy" "$proxy_tls_port" "$up_tls_port" "$rtt" "${rate[@]}" 2>"$work/proxy-tls.log" & proxies+=($!)
   sleep 0.3
   local ep=http://127.0.0.1:$proxy_port ept=https://127.0.0.1:$proxy_tls_port
   for tool in "${mounts[@]}"; do
@@ -293,6 +296,18 @@ print('%.1f' % (statistics.median(times) * 1000))" 2>/dev/null || echo fail)
     fresh; R[$rtt,gib,aws]=$(timed "$cap" aws --endpoint-url "$ep" s3 cp "s3://wan-big/$big" /dev/shm/edgemount-wan/big)
     fresh; R[$rtt,gib,rclonecopy]=$(RCLONE_CONFIG_BENCH_ENDPOINT=$ep timed "$cap" rclone copyto "bench:wan-big/$big" /dev/shm/edgemount-wan/big)
   fi
+  if want first; then
+    # What one GET costs a direct client: curl, on one connection (opened by a first GET of
+    # device.json), GETs five other logs of the session never read; the median wait from each
+    # request to its first byte is the link's round trip plus the server's time.
+    local keys urls=() k
+    keys=$(aws --endpoint-url "$E" s3 ls "s3://wan-data/$datadev/00000003/" | awk '{print $4}' | sort | awk 'NR % 20 == 16' | head -5)
+    for k in $keys; do urls+=(-o /dev/null "$ep/wan-data/$datadev/00000003/$k"); done
+    drop
+    R[$rtt,first,get]=$(curl -s --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+      -w '%{time_starttransfer} %{time_pretransfer}\n' -o /dev/null "$ep/wan-data/$datadev/device.json" "${urls[@]}" |
+      tail -n +2 | awk '{print ($1 - $2) * 1000}' | sort -n | awk '{v[NR] = $1} END {if (NR) printf "%.1f", v[int((NR + 1) / 2)]}')
+  fi
   if [ $https = 1 ]; then
     if want lsR; then fresh; R[$rtt,lsR,s5cmd-tls]=$(timed 900 "${s5t[@]}" ls 's3://wan-list/*'); fi
     if want rsync; then fresh; R[$rtt,rsync,s5cmd-tls]=$(timed 900 "${s5t[@]}" cp "s3://wan-data/$datadev/*" "$work/copy/"); fi
@@ -332,7 +347,7 @@ best_peer() { # the best other mount's time ("> cap" counts as cap, and shows as
 report() {
   local rtt=$1 w label em s5 peer
   echo
-  echo "EdgeMount WAN benchmark, round trip $rtt ms — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, SeaweedFS $(weed version 2>/dev/null | awk '/version/ {print $3}'), s5cmd $(s5cmd version | cut -d- -f1)"
+  echo "EdgeMount WAN benchmark, round trip $rtt ms${mbit:+, $mbit Mbit/s} — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, SeaweedFS $(weed version 2>/dev/null | awk '/version/ {print $3}'), s5cmd $(s5cmd version | cut -d- -f1)"
   printf '%-30s' "workload (seconds)"
   for t in "${mounts[@]}" s5cmd $([ $https = 1 ] && echo s5cmd-tls) aws rclonecopy; do printf ' %10s' "$t"; done
   printf ' %9s %9s\n' "em/s5cmd" "peer/em"
@@ -359,6 +374,9 @@ report() {
     esac
   done
   echo "(random and first byte: em/s5cmd column is EdgeMount's time in round trips; '> $cap': stopped after $cap s)"
+  if want first && num "${R[$rtt,first,get]:-}"; then
+    echo "a direct GET's first byte (curl, a warm connection, 5 other unopened logs): ${R[$rtt,first,get]} ms; EdgeMount's first byte is $(ratio "${R[$rtt,first,edgemount]:-}" "${R[$rtt,first,get]}")x it"
+  fi
   echo "EdgeMount's S3 requests:"
   for w in lsR find rsync day cpr gib random first save; do
     want $w || continue
