@@ -60,6 +60,10 @@ public final class CurlTransport: HTTPTransport {
     // Bigger reads for block GETs: fewer recv calls and write callbacks per MiB.
     if request.bodySegmentSize != nil { em_setopt_long(handle, CURLOPT_BUFFERSIZE, 512 << 10) }
     em_setopt_long(handle, CURLOPT_TCP_KEEPALIVE, 1)
+    // HTTP/1.1 over TLS too, as AWS S3 speaks it: a server that offers HTTP/2 (SeaweedFS, GCS)
+    // would carry each GET in 16 KiB frames through nghttp2; a 1 GiB read 20 ms away took 1.3×
+    // the time and 1.4× the CPU.
+    em_setopt_long(handle, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_1_1))
     if let caFile = options.caFile { em_setopt_str(handle, CURLOPT_CAINFO, caFile) }
     em_setopt_slist(handle, CURLOPT_HTTPHEADER, list)
     em_setopt_ptr(handle, CURLOPT_SHARE, share.handle)
@@ -114,6 +118,16 @@ public final class CurlTransport: HTTPTransport {
     var response = HTTPResponse(
       status: status, headers: sink.headers, body: sink.body, segments: sink.segments, firstByteWait: wait)
     response.newConnection = connects > 0
+    var version = 0
+    em_getinfo_long(handle, CURLINFO_HTTP_VERSION, &version)
+    response.protocolVersion =
+      switch version {
+      case Int(CURL_HTTP_VERSION_1_0): "1.0"
+      case Int(CURL_HTTP_VERSION_1_1): "1.1"
+      case Int(CURL_HTTP_VERSION_2_0): "2"
+      case Int(CURL_HTTP_VERSION_3): "3"
+      default: nil
+      }
     return response
   }
 

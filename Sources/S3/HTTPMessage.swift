@@ -49,6 +49,8 @@ public struct HTTPResponse: Sendable {
   /// Whether the request opened a connection of its own (TCP, and TLS over HTTPS) rather than
   /// reusing one; nil when the transport does not say.
   public var newConnection: Bool?
+  /// The HTTP version the answer came in ("1.1", "2"); nil when the transport does not say.
+  public var protocolVersion: String?
 
   public init(
     status: Int, headers: [(String, String)], body: [UInt8], segments: [[UInt8]] = [], firstByteWait: Duration? = nil

@@ -84,6 +84,20 @@ import Testing
     #expect(refused.received.isEmpty && refused.arrivals.isEmpty && !refused.accepted)
   }
 
+  /// Over TLS the transport speaks HTTP/1.1, as AWS S3 does, even to a server that offers
+  /// HTTP/2 (SeaweedFS's TLS does): each GET on a connection of its own, not in frames of 16 KiB.
+  @Test func overTLSTheTransportSpeaksHTTP11() throws {
+    let https = try TestS3.https
+    var options = TransportOptions()
+    options.caFile = https.caFile
+    let transport = CurlTransport(options: options)
+    let response = try transport.perform(HTTPRequest(method: "GET", url: https.endpoint + "/"))
+    #expect(response.protocolVersion == "1.1", "status \(response.status)")
+    // The same server over plain HTTP, for comparison: 1.1 as ever.
+    let plain = try CurlTransport().perform(HTTPRequest(method: "GET", url: try TestS3.endpointURL + "/"))
+    #expect(plain.protocolVersion == "1.1")
+  }
+
   @Test func delimiterListingReturnsCommonPrefixes() throws {
     let s3 = try TestS3.freshBucket("delim")
     for key in [
