@@ -117,9 +117,21 @@ public final class S3Client: Sendable {
   /// left on its connection in the transport's pool. Far from the server, the first burst of a
   /// copy (up to 64 GETs at once) would otherwise wait for as many TCP (and TLS) handshakes, a
   /// round trip or two each. Returns at once; the HEADs run on threads of their own.
+  /// Each is sent once, and a refusal (a policy that grants listing only under a prefix, a
+  /// server without HeadBucket) is no failure of the mount's: it is logged at debug level and
+  /// not counted in `requests_failed`.
   public func warmConnections(_ count: Int) {
     for _ in 0..<count {
-      Thread.detachNewThread { [self] in _ = try? send(method: "HEAD", key: nil, kind: \.head) }
+      Thread.detachNewThread { [self] in
+        var signedWith: Credentials?
+        do {
+          _ = try sendOnce(
+            method: "HEAD", key: nil, query: [], headers: [], body: [], segmentSize: nil, receiver: nil, kind: \.head,
+            timeout: requestTimeout, signedWith: &signedWith)
+        } catch {
+          logger.debug("a HEAD of the bucket to open a connection ahead: \(error)")
+        }
+      }
     }
   }
 

@@ -251,6 +251,7 @@ public final class InMemoryS3: HTTPTransport, @unchecked Sendable {
             body: Array("<?xml version=\"1.0\"?><VersioningConfiguration>\(status)</VersioningConfiguration>".utf8))
         case "GET" where query["versions"] != nil: return Self.listVersions(s.versions[bucket] ?? [:], query)
         case "GET": return Self.list(s.buckets[bucket]!, query)
+        case "HEAD": return HTTPResponse(status: 200, headers: [], body: [])  // HeadBucket
         default: return Self.error(405, "MethodNotAllowed", method)
         }
       }
