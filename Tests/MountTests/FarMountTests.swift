@@ -1,5 +1,6 @@
 import DemoFleet
 import Foundation
+import Locking
 import S3
 import TestSupport
 import Testing
@@ -16,17 +17,24 @@ import Testing
     return try DelayProxy.start(port: Self.proxyPort, upstreamPort: upstream, milliseconds: milliseconds)
   }
 
-  // SEMANTICS.md § Reading
-  @Test func fortyMillisecondsAwayACopyOfADeviceReadsAheadAndIsExact() throws {
-    let s3 = try TestS3.freshBucket("far")
+  /// Logs of device A1B2C3D4 of a little over `size` bytes each, each different, put in the
+  /// bucket; returns them by key.
+  func seedLogs(_ s3: S3Client, sessions: Int, splits: Int, size: Int) throws -> [String: [UInt8]] {
     var all: [String: [UInt8]] = [:]
-    for session in 1...3 {
-      for split in 1...20 {
+    for session in 1...sessions {
+      for split in 1...splits {
         let key = String(format: "A1B2C3D4/%08d/%08d-%08X.MF4", session, split, 0x5E0B_E100 + session * 100 + split)
-        all[key] = (0..<(200_000 + split * 997)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ split &* 13 &+ session) }
+        all[key] = (0..<(size + split * 997)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ split &* 13 &+ session) }
       }
     }
     for (key, bytes) in all { try s3.putObject(key: key, body: bytes) }
+    return all
+  }
+
+  // SEMANTICS.md § Reading
+  @Test func fortyMillisecondsAwayACopyOfADeviceReadsAheadAndIsExact() throws {
+    let s3 = try TestS3.freshBucket("far")
+    let all = try seedLogs(s3, sessions: 3, splits: 20, size: 200_000)
     let proxy = try delayProxy(milliseconds: 40)
     defer { proxy.stop() }
     let mount = try MountedBucket(bucket: s3.bucket, endpoint: "http://127.0.0.1:\(Self.proxyPort)")
@@ -157,6 +165,39 @@ import Testing
     #expect(FileManager.default.contents(atPath: destination).map(Array.init) == Array(object[..<4096]))
     let whole = FileManager.default.contents(atPath: mount.file(key)).map(Array.init)
     #expect(whole == object)
+  }
+
+  /// Two mounts of one bucket on one host, 40 ms from the server, each copying the same device
+  /// at the same time (two engineers, or two jobs): both copies are exact, neither mount's
+  /// requests failed or were retried, and each fetched each log once.
+  @Test func fortyMillisecondsAwayTwoMountsCopyTheSameDeviceAtOnce() throws {
+    let s3 = try TestS3.freshBucket("far-two")
+    let all = try seedLogs(s3, sessions: 2, splits: 15, size: 300_000)
+    let proxy = try delayProxy(milliseconds: 40)
+    defer { proxy.stop() }
+    let mounts = try (0..<2).map { _ in
+      try MountedBucket(bucket: s3.bucket, endpoint: "http://127.0.0.1:\(Self.proxyPort)")
+    }
+    defer { for mount in mounts { mount.unmount() } }
+    let destinations = try mounts.map { _ in try freshDirectory("far-two") }
+    let copies = Locked<[Int: Command.Result]>([:])
+    DispatchQueue.concurrentPerform(iterations: 2) { i in
+      let result = try? Command.run(["rsync", "-a", mounts[i].file("A1B2C3D4") + "/", destinations[i] + "/"])
+      copies.withLock { $0[i] = result }
+    }
+    for i in 0..<2 {
+      let copy = copies.withLock { $0[i] }
+      #expect(copy?.status == 0, "mount \(i): \(copy?.stderr ?? "did not run")")
+      var wrong: [String] = []
+      for (key, bytes) in all {
+        let copied = FileManager.default.contents(atPath: destinations[i] + "/" + key.dropFirst("A1B2C3D4/".count))
+        if copied.map(Array.init) != bytes { wrong.append(key) }
+      }
+      #expect(wrong.isEmpty, "mount \(i) copied differently: \(wrong.sorted().prefix(3))")
+      let counts = try mounts[i].counters()
+      #expect(counts["requests_failed"] == 0 && counts["requests_retried"] == 0, "mount \(i): \(counts)")
+      #expect(counts["requests_get"] == all.count, "mount \(i): \(counts)")
+    }
   }
 
   /// Close to the server no connection is opened ahead: nothing waits for a handshake there.
