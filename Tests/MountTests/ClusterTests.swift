@@ -52,6 +52,53 @@ import Testing
 
   static let log = "A1B2C3D4/00000001/00000001-5E0BE100.MF4"
 
+  /// The cluster 40 ms away, each gateway behind a delay proxy of its own: a mount through both
+  /// sees the round trip, and the gateway it uses killed during a 128 MiB read loses nothing:
+  /// the read goes on through the other, and its bytes are exact.
+  @Test func fortyMillisecondsAwayBothGatewaysServeAndOneDyingLosesNothing() throws {
+    let cluster = try Cluster()
+    defer { cluster.stop() }
+    let s3 = try cluster.client(bucket: "cfar-\(UUID().uuidString.prefix(6).lowercased())")
+    try s3.createBucket()
+    let expected = try seed(s3, megabytes: 128)
+    let proxies = try cluster.endpoints.enumerated().map { i, endpoint in
+      try DelayProxy.start(port: cluster.portBase + 20 + i, upstreamPort: URL(string: endpoint)!.port!, milliseconds: 40)
+    }
+    defer { for proxy in proxies { proxy.stop() } }
+    let far = (0..<2).map { "http://127.0.0.1:\(cluster.portBase + 20 + $0)" }
+    let mount = try MountedBucket(bucket: s3.bucket, endpoint: far[0], options: ["--endpoint", far[1]])
+    defer { mount.unmount() }
+    let (sum, seconds) = try md5(mount.file(Self.log)) {
+      try waitUntil("the read is under way", timeout: 20) {
+        (try mount.counters()["bytes_downloaded"] ?? 0) > 16 << 20
+      }
+      try cluster.kill("s3a")
+    }
+    #expect(sum == expected, "the read through a dying gateway gave other bytes")
+    // A device file is fetched at each open: through the other gateway now.
+    #expect(
+      text(mount.file("A1B2C3D4/device.json"))
+        == String(
+          decoding: try cluster.client(bucket: s3.bucket, endpoint: 1).getObject(key: "A1B2C3D4/device.json"), as: UTF8.self))
+    let status = text(mount.file(".edgemount/status"))
+    func requests(_ n: Int) -> Int {
+      status.split(separator: "\n").first { $0.hasPrefix("endpoint_\(n): ") }
+        .flatMap { $0.split(separator: " ").first { $0.hasPrefix("requests=") } }
+        .flatMap { Int($0.dropFirst("requests=".count)) } ?? 0
+    }
+    #expect(requests(1) > 0 && requests(2) > 0, "\(status)")
+    #expect(status.contains("endpoint_1: \(far[0]) backing_off") || status.contains("endpoint_1: \(far[0]) retry_due"))
+    let rtt =
+      status.split(separator: "\n").first { $0.hasPrefix("round_trip_ms: ") }
+      .flatMap { Double($0.dropFirst("round_trip_ms: ".count)) } ?? 0
+    // Far: the read-ahead was sized for the link (once in a few runs the estimate was 32 ms,
+    // not 40: not explained, see docs/performance.md).
+    #expect(rtt >= 20 && rtt < 200, "round_trip_ms: \(rtt) in \(status)")
+    print(
+      "cluster 40 ms away: 128 MiB read in \(String(format: "%.2f", seconds)) s with a gateway killed; requests \(requests(1)) and \(requests(2))"
+    )
+  }
+
   @Test func aGatewayKilledDuringAReadAndASaveLosesNothingWithTwoEndpoints() throws {
     let (cluster, s3, expected, mount) = try mountedCluster("cgw", options: ["--list-ttl", "1", "--heartbeat-ttl", "1"])
     defer {
