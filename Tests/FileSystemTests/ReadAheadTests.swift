@@ -200,9 +200,9 @@ import Testing
     }
   }
 
-  // SEMANTICS.md § Reading
   /// In reads of 1 MiB (`cp`'s) and of 128 KiB (the kernel's, each answered from the part of a
   /// block that has arrived while the rest is still coming).
+  // SEMANTICS.md § Reading
   @Test(arguments: [mib, 128 << 10])
   func underFaultsTheReadAheadReturnsExactBytes(readSize: Int) throws {
     let server = InMemoryS3()
